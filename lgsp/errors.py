@@ -1,0 +1,76 @@
+"""The one exception tree of lgsp-sim.
+
+::
+
+    LgspError                              exit_code 1
+    ├─ ConfigError(LgspError, ValueError)  bad profile, flag or env value          exit 2
+    ├─ BrokerError                         unreachable, topic missing, embedded broker did not start
+    ├─ LifecycleError                      used before start or after stop
+    ├─ DocumentRefused                     a send refused before it reaches the bus (secret document)
+    └─ Rejected                            a record's counted fate; ``reason`` is the dead-letter reason
+       ├─ DecodeError                      undecodable bytes, unknown schema id, schema-invalid record
+       ├─ SignatureError                   tampered, bad signature, expired/revoked cert, unknown issuer...
+       └─ DeliveryError                    unknown recipient, duplicate, out-of-order status
+
+``reason`` is a stable snake_case word reused as metric label, dead-letter reason and 02 status reason.
+"""
+
+from __future__ import annotations
+
+
+class LgspError(Exception):
+    """Root of every error lgsp-sim raises on purpose."""
+
+    exit_code: int = 1
+
+
+class ConfigError(LgspError, ValueError):
+    """A profile, flag or environment value is wrong; the message names the fix."""
+
+    exit_code = 2
+
+
+class BrokerError(LgspError):
+    """The broker is unreachable, a topic is missing, or the embedded broker did not start."""
+
+    exit_code = 4
+
+
+class LifecycleError(LgspError):
+    """A component was used before ``start()`` or after ``stop()``."""
+
+
+class DocumentRefused(LgspError):
+    """A document that must never be sent on the bus (e.g. marked secret)."""
+
+    exit_code = 3
+
+
+class Rejected(LgspError):
+    """A record's counted fate. ``reason`` is stable and machine-readable; ``detail`` is for humans."""
+
+    reason: str = "rejected"
+
+    def __init__(self, detail: str, *, reason: str | None = None) -> None:
+        super().__init__(detail)
+        if reason is not None:
+            self.reason = reason
+        self.detail = detail
+
+
+class DecodeError(Rejected):
+    """Undecodable bytes, an unknown schema id, or a record that does not fit its schema."""
+
+    reason = "undecodable"
+
+
+class SignatureError(Rejected):
+    """A signature that does not verify, or a certificate that must not be trusted."""
+
+    reason = "bad_signature"
+
+
+class DeliveryError(Rejected):
+    """A delivery that cannot be made: unknown recipient, duplicate, out-of-order status."""
+
+    reason = "undeliverable"

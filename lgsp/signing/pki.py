@@ -1,0 +1,191 @@
+"""A generated government PKI: root CA → issuing CA → agency and personal certificates.
+
+Every agency gets an *agency* certificate (the seal the clerk applies after numbering) and its head
+official a *personal* certificate. Both carry the agency's QCVN 102 code in the subject's
+organizationIdentifier (OID 2.5.4.97), which is how a verifier checks that the signer belongs to
+the sending agency. The ``CertificateDirectory`` is what recipients resolve certificate serials in,
+with the trust anchor and the revocation list, as an LDAP directory and CRL would serve them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from enum import Enum
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.x509.oid import NameOID
+
+from lgsp.signing.keys import KeyStore, PrivateKey, SignatureAlgorithm
+
+CERT_VALIDITY = dt.timedelta(days=3 * 365)
+
+
+class SignatureRole(str, Enum):
+    PERSONAL = "PERSONAL"   # the competent person's signature
+    AGENCY = "AGENCY"       # the agency's signature, applied by the clerk
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedCertificate:
+    """A certificate with the facts a verifier needs, parsed once."""
+
+    certificate: x509.Certificate
+    serial: str
+    """Lower-case hex serial number: how documents name the certificate."""
+    agency_code: str
+    role: SignatureRole | None
+    """None for CA certificates."""
+    not_before: dt.datetime
+    not_after: dt.datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Credential:
+    """What a signer holds: its certificate and private key."""
+
+    issued: IssuedCertificate
+    key: PrivateKey
+
+
+def _name(common_name: str, *, organization: str | None = None, agency_code: str | None = None,
+          unit: str | None = None, title: str | None = None) -> x509.Name:
+    attrs = [x509.NameAttribute(NameOID.COUNTRY_NAME, "VN")]
+    if organization:
+        attrs.append(x509.NameAttribute(NameOID.ORGANIZATION_NAME, organization))
+    if agency_code:
+        attrs.append(x509.NameAttribute(NameOID.ORGANIZATION_IDENTIFIER, agency_code))
+    if unit:
+        attrs.append(x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, unit))
+    if title:
+        attrs.append(x509.NameAttribute(NameOID.TITLE, title))
+    attrs.append(x509.NameAttribute(NameOID.COMMON_NAME, common_name))
+    return x509.Name(attrs)
+
+
+def _hash_for(algorithm: SignatureAlgorithm) -> hashes.SHA256 | None:
+    return None if algorithm is SignatureAlgorithm.ED25519 else hashes.SHA256()
+
+
+class CertificateDirectory:
+    """Certificates by serial, the trust anchor, the issuing CA and the revoked serials."""
+
+    def __init__(self, root: IssuedCertificate, issuing_ca: IssuedCertificate) -> None:
+        self.root = root
+        self.issuing_ca = issuing_ca
+        self._by_serial: dict[str, IssuedCertificate] = {root.serial: root,
+                                                          issuing_ca.serial: issuing_ca}
+        self.revoked: set[str] = set()
+
+    def add(self, issued: IssuedCertificate) -> None:
+        self._by_serial[issued.serial] = issued
+
+    def get(self, serial: str) -> IssuedCertificate | None:
+        return self._by_serial.get(serial)
+
+    def revoke(self, serial: str) -> None:
+        self.revoked.add(serial)
+
+    def __len__(self) -> int:
+        return len(self._by_serial)
+
+
+class Pki:
+    """The run's certificate authority; issues agency and personal credentials on demand."""
+
+    def __init__(self, algorithm: SignatureAlgorithm = SignatureAlgorithm.RSA2048, *,
+                 cache_dir: Path | None = None, now: dt.datetime | None = None) -> None:
+        self.algorithm = algorithm
+        self.keys = KeyStore(algorithm, cache_dir)
+        self.now = now or dt.datetime.now(dt.UTC)
+        root_key = self.keys.get("ca-root")
+        root_name = _name("Root CA Chính phủ (mô phỏng)", organization="Ban Cơ yếu Chính phủ")
+        self._root = self._issue(root_name, root_key, root_name, root_key, ca=True,
+                                 agency_code="", role=None, path_length=1)
+        ca_key = self.keys.get("ca-issuing")
+        ca_name = _name("CA phục vụ các cơ quan nhà nước (mô phỏng)",
+                        organization="Ban Cơ yếu Chính phủ")
+        self._issuing = self._issue(ca_name, ca_key, root_name, root_key, ca=True,
+                                    agency_code="", role=None, path_length=0)
+        self._ca_key = ca_key
+        self._ca_name = ca_name
+        self.directory = CertificateDirectory(self._root, self._issuing)
+        self._credentials: dict[tuple[str, SignatureRole], Credential] = {}
+
+    @staticmethod
+    def key_labels(agency_code: str) -> list[str]:
+        return [f"{agency_code}-agency", f"{agency_code}-personal"]
+
+    def prepare(self, agency_codes: list[str]) -> int:
+        """Make sure the keys of these agencies exist (in parallel); return how many were made."""
+        return self.keys.ensure([label for c in agency_codes for label in self.key_labels(c)])
+
+    def credential(self, agency_code: str, role: SignatureRole, *, holder: str,
+                   organization: str, title: str | None = None) -> Credential:
+        """The agency's (or its official's) credential, issued on first use."""
+        cached = self._credentials.get((agency_code, role))
+        if cached is not None:
+            return cached
+        label = self.key_labels(agency_code)[0 if role is SignatureRole.AGENCY else 1]
+        key = self.keys.get(label)
+        subject = _name(holder, organization=organization, agency_code=agency_code,
+                        unit="agency-seal" if role is SignatureRole.AGENCY else "personal",
+                        title=title)
+        issued = self._issue(subject, key, self._ca_name, self._ca_key, ca=False,
+                             agency_code=agency_code, role=role)
+        self.directory.add(issued)
+        credential = Credential(issued, key)
+        self._credentials[(agency_code, role)] = credential
+        return credential
+
+    def issue_extra(self, agency_code: str, role: SignatureRole, *, holder: str,
+                    not_before: dt.datetime, not_after: dt.datetime,
+                    key: PrivateKey | None = None) -> Credential:
+        """An additional certificate with chosen dates (expired or not yet valid ones, for faults)."""
+        key = key or self.keys.get(self.key_labels(agency_code)[0 if role is SignatureRole.AGENCY
+                                                                 else 1])
+        subject = _name(holder, organization=holder, agency_code=agency_code, unit=role.value)
+        issued = self._issue(subject, key, self._ca_name, self._ca_key, ca=False,
+                             agency_code=agency_code, role=role, not_before=not_before,
+                             not_after=not_after)
+        self.directory.add(issued)
+        return Credential(issued, key)
+
+    def _issue(self, subject: x509.Name, key: PrivateKey, issuer: x509.Name, issuer_key: PrivateKey,
+               *, ca: bool, agency_code: str, role: SignatureRole | None,
+               path_length: int | None = None, not_before: dt.datetime | None = None,
+               not_after: dt.datetime | None = None) -> IssuedCertificate:
+        start = not_before or (self.now - dt.timedelta(days=1))
+        end = not_after or (start + CERT_VALIDITY)
+        builder = (
+            x509.CertificateBuilder()
+            .subject_name(subject)
+            .issuer_name(issuer)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(start)
+            .not_valid_after(end)
+            .add_extension(x509.BasicConstraints(ca=ca, path_length=path_length), critical=True)
+        )
+        if ca:
+            usage = x509.KeyUsage(digital_signature=False, content_commitment=False,
+                                  key_encipherment=False, data_encipherment=False,
+                                  key_agreement=False, key_cert_sign=True, crl_sign=True,
+                                  encipher_only=False, decipher_only=False)
+        else:
+            usage = x509.KeyUsage(digital_signature=True, content_commitment=True,
+                                  key_encipherment=False, data_encipherment=False,
+                                  key_agreement=False, key_cert_sign=False, crl_sign=False,
+                                  encipher_only=False, decipher_only=False)
+        builder = builder.add_extension(usage, critical=True)
+        certificate = builder.sign(issuer_key, _hash_for(self.algorithm))
+        return IssuedCertificate(
+            certificate=certificate,
+            serial=format(certificate.serial_number, "x"),
+            agency_code=agency_code,
+            role=role,
+            not_before=certificate.not_valid_before_utc,
+            not_after=certificate.not_valid_after_utc,
+        )

@@ -1,0 +1,137 @@
+"""Signing a document's content digest, and verifying it the way a receiving agency must.
+
+A document carries a SHA-256 digest of its signed content bytes and up to two signatures over that
+digest: the official's personal signature and the agency's signature. The verifier checks, in order:
+the content still matches the digest (else ``tampered``), the certificate is known
+(``unknown_certificate``) and chains to the trusted root (``unknown_issuer``), is not revoked
+(``revoked``), was valid when signed (``expired`` / ``not_yet_valid``), has the role claimed
+(``wrong_role``), belongs to the sending agency (``signer_not_sender``), and the signature verifies
+(``bad_signature``). Chain checks are cached per certificate; the rest runs per document.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+from dataclasses import dataclass
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
+from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
+
+from lgsp.errors import SignatureError
+from lgsp.signing.keys import PrivateKey
+from lgsp.signing.pki import CertificateDirectory, Credential, IssuedCertificate, SignatureRole
+
+_PREHASHED = Prehashed(hashes.SHA256())
+
+
+@dataclass(frozen=True, slots=True)
+class SignatureBlock:
+    """One signature as it travels in a document event."""
+
+    role: SignatureRole
+    """PERSONAL or AGENCY."""
+    certificate_serial: str
+    """Hex serial of the signer's certificate, resolved in the certificate directory."""
+    signed_at: dt.datetime
+    """When it was signed (UTC); the certificate must be valid then."""
+    value: bytes
+    """The signature over the content digest."""
+
+
+def content_digest(content: bytes) -> bytes:
+    return hashlib.sha256(content).digest()
+
+
+def _sign_raw(key: PrivateKey, digest: bytes) -> bytes:
+    if isinstance(key, rsa.RSAPrivateKey):
+        return key.sign(digest, padding.PKCS1v15(), _PREHASHED)
+    if isinstance(key, ed25519.Ed25519PrivateKey):
+        return key.sign(digest)
+    return key.sign(digest, ec.ECDSA(_PREHASHED))
+
+
+def sign(credential: Credential, digest: bytes, signed_at: dt.datetime) -> SignatureBlock:
+    """Sign ``digest`` (the SHA-256 of the content bytes) with a credential."""
+    role = credential.issued.role
+    if role is None:
+        raise ValueError("a CA certificate does not sign documents")
+    return SignatureBlock(role, credential.issued.serial, signed_at,
+                          _sign_raw(credential.key, digest))
+
+
+def _verify_raw(issued: IssuedCertificate, value: bytes, digest: bytes) -> None:
+    key = issued.certificate.public_key()
+    if isinstance(key, rsa.RSAPublicKey):
+        key.verify(value, digest, padding.PKCS1v15(), _PREHASHED)
+    elif isinstance(key, ed25519.Ed25519PublicKey):
+        key.verify(value, digest)
+    elif isinstance(key, ec.EllipticCurvePublicKey):
+        key.verify(value, digest, ec.ECDSA(_PREHASHED))
+    else:  # pragma: no cover - the PKI issues only the three kinds above
+        raise SignatureError(f"certificate {issued.serial} has an unsupported key type",
+                             reason="unsupported_key")
+
+
+class SignatureVerifier:
+    """Verifies signature blocks against a certificate directory (chain results are cached)."""
+
+    def __init__(self, directory: CertificateDirectory) -> None:
+        self.directory = directory
+        self._chain_ok: dict[str, bool] = {}
+
+    def check_digest(self, content: bytes, digest: bytes) -> None:
+        if not hmac.compare_digest(content_digest(content), digest):
+            raise SignatureError("content does not match its digest: the document was altered "
+                                 "after signing", reason="tampered")
+
+    def verify(self, block: SignatureBlock, digest: bytes, *, sender: str) -> IssuedCertificate:
+        """Raise ``SignatureError`` with a reason unless ``block`` is a valid signature of
+        ``sender`` over ``digest``; return the signer's certificate."""
+        issued = self.directory.get(block.certificate_serial)
+        if issued is None or issued.role is None:
+            raise SignatureError(f"certificate {block.certificate_serial} is not in the directory",
+                                 reason="unknown_certificate")
+        if not self._chains_to_root(issued):
+            raise SignatureError(f"certificate {issued.serial} does not chain to the government "
+                                 "root CA", reason="unknown_issuer")
+        if issued.serial in self.directory.revoked:
+            raise SignatureError(f"certificate {issued.serial} is revoked", reason="revoked")
+        if block.signed_at > issued.not_after:
+            raise SignatureError(f"certificate {issued.serial} expired {issued.not_after:%Y-%m-%d} "
+                                 f"before signing at {block.signed_at:%Y-%m-%d}", reason="expired")
+        if block.signed_at < issued.not_before:
+            raise SignatureError(f"certificate {issued.serial} was not yet valid at signing",
+                                 reason="not_yet_valid")
+        if issued.role is not block.role:
+            raise SignatureError(f"a {issued.role.value} certificate signed as {block.role.value}",
+                                 reason="wrong_role")
+        if issued.agency_code != sender:
+            raise SignatureError(f"{block.role.value.lower()} signature by a certificate of "
+                                 f"{issued.agency_code}, but the sender is {sender}",
+                                 reason="signer_not_sender")
+        try:
+            _verify_raw(issued, block.value, digest)
+        except InvalidSignature:
+            raise SignatureError(f"{block.role.value.lower()} signature does not verify with "
+                                 f"certificate {issued.serial}", reason="bad_signature") from None
+        return issued
+
+    def _chains_to_root(self, issued: IssuedCertificate) -> bool:
+        ok = self._chain_ok.get(issued.serial)
+        if ok is None:
+            ok = _issued_by(issued, self.directory.issuing_ca) and _issued_by(
+                self.directory.issuing_ca, self.directory.root)
+            self._chain_ok[issued.serial] = ok
+        return ok
+
+
+def _issued_by(child: IssuedCertificate, parent: IssuedCertificate) -> bool:
+    try:
+        child.certificate.verify_directly_issued_by(parent.certificate)
+    except (ValueError, TypeError, InvalidSignature):
+        return False
+    return True
