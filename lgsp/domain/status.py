@@ -6,6 +6,8 @@ Lifecycle per (document, recipient): 01 → 03 → 04 → 05* → 06, or 01 → 
 
 from __future__ import annotations
 
+import datetime as dt
+from dataclasses import dataclass
 from enum import Enum
 
 
@@ -53,3 +55,37 @@ ALLOWED_NEXT: dict[StatusCode | None, frozenset[StatusCode]] = {
 # The happy path a recipient walks after a document verifies.
 HAPPY_PATH = (StatusCode.REGISTERED, StatusCode.ASSIGNED, StatusCode.IN_PROGRESS,
               StatusCode.COMPLETED)
+
+
+class StatusLayer(str, Enum):
+    BUSINESS = "BUSINESS"     # edXML status packet from the recipient
+    TRANSPORT = "TRANSPORT"   # the bus's own delivery state, from a platform
+
+
+@dataclass(frozen=True, slots=True)
+class StatusEvent:
+    """An acknowledgement travelling back to the original sender by the reverse route."""
+
+    layer: StatusLayer
+    from_code: str
+    """The recipient agency (business) or the platform (transport) that reports."""
+    document_id: str
+    """ResponseFor: the original DocumentId."""
+    sender: str
+    """ResponseFor: the original sender, the addressee of this status."""
+    recipient: str
+    """The recipient this status is about."""
+    timestamp: dt.datetime
+    status_code: StatusCode | None = None
+    transport_state: TransportState | None = None
+    reason: str | None = None
+    """Machine reason, mandatory with 02 and FAIL."""
+    description: str = ""
+    staff_name: str | None = None
+    staff_department: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.status_code is StatusCode.REJECTED and not self.reason:
+            raise ValueError("status 02 (rejected) needs a reason")
+        if self.transport_state is TransportState.FAIL and not self.reason:
+            raise ValueError("transport FAIL needs a reason")

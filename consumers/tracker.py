@@ -1,0 +1,125 @@
+"""The delivery tracker: the per (document, recipient) status lifecycle, on the sender's clock.
+
+The sender registers each (document, recipient) at its *intended* send time (open loop: latency
+includes any lag of the schedule). Statuses arriving back at the sender move the lifecycle of
+domain.md §7 forward; a delivery with no 01 within ``ack_timeout_s`` is *lost*. Finished deliveries
+are folded into the run's aggregates and forgotten, so memory holds only what is in flight.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import structlog
+
+from lgsp.bus.routing import route_of
+from lgsp.domain.document import Document
+from lgsp.domain.status import (
+    ALLOWED_NEXT,
+    REPEATABLE,
+    StatusCode,
+    StatusEvent,
+    StatusLayer,
+    TransportState,
+)
+from lgsp.domain.topology import Topology
+from lgsp.errors import ConfigError
+from lgsp.metrics.run import Route, RunMetrics
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass(slots=True)
+class Delivery:
+    route: Route
+    intended_ns: int
+    last: StatusCode | None = None
+    arrived_ns: int | None = None
+
+
+class DeliveryTracker:
+    """Joins sent documents with the statuses that come back."""
+
+    def __init__(self, topology: Topology, metrics: RunMetrics, *, ack_timeout_s: float = 30.0,
+                 clock: Callable[[], int] = time.monotonic_ns) -> None:
+        if ack_timeout_s <= 0:
+            raise ConfigError("--ack-timeout must be > 0 seconds")
+        self.topology = topology
+        self.metrics = metrics
+        self.ack_timeout_ns = int(ack_timeout_s * 1e9)
+        self.clock = clock
+        self._pending: dict[tuple[str, str], Delivery] = {}
+
+    @property
+    def pending(self) -> int:
+        return len(self._pending)
+
+    def expect(self, document: Document, intended_ns: int) -> None:
+        """Register every (document, recipient) of a document about to be sent."""
+        for recipient in document.recipients:
+            route = route_of(self.topology, document.sender, recipient)
+            self.metrics.route(route).sent += 1
+            self._pending[(document.document_id, recipient)] = Delivery(route, intended_ns)
+
+    def on_status(self, status: StatusEvent, now_ns: int) -> None:
+        key = (status.document_id, status.recipient)
+        delivery = self._pending.get(key)
+        if delivery is None:
+            self.metrics.unexpected_statuses["unknown_or_finished"] += 1
+            return
+        stats = self.metrics.route(delivery.route)
+        if status.layer is StatusLayer.TRANSPORT:
+            if status.transport_state is TransportState.FAIL:
+                stats.undeliverable += 1
+                self.metrics.undeliverable_reasons[status.reason or "unknown"] += 1
+                del self._pending[key]
+            return
+        code = status.status_code
+        if code is None:
+            self.metrics.unexpected_statuses["business_without_code"] += 1
+            return
+        if code == delivery.last and code not in REPEATABLE:
+            self.metrics.unexpected_statuses["duplicate"] += 1
+            return
+        if code not in ALLOWED_NEXT.get(delivery.last, frozenset()):
+            self.metrics.unexpected_statuses["out_of_order"] += 1
+            log.warning("status_out_of_order", document_id=status.document_id,
+                        recipient=status.recipient, previous=delivery.last, got=code)
+            return
+        delivery.last = code
+        if code is StatusCode.ARRIVED:
+            delivery.arrived_ns = now_ns
+            stats.delivered += 1
+            stats.send_to_arrived.record_ns(now_ns - delivery.intended_ns)
+        elif code is StatusCode.REJECTED:
+            stats.rejected += 1
+            del self._pending[key]
+        elif code is StatusCode.COMPLETED:
+            stats.completed += 1
+            stats.send_to_completed.record_ns(now_ns - delivery.intended_ns)
+            del self._pending[key]
+
+    def sweep(self, now_ns: int | None = None) -> int:
+        """Declare lost every delivery without 01 past the ack timeout; return how many."""
+        now_ns = self.clock() if now_ns is None else now_ns
+        expired = [key for key, d in self._pending.items()
+                   if d.arrived_ns is None and now_ns - d.intended_ns > self.ack_timeout_ns]
+        for key in expired:
+            delivery = self._pending.pop(key)
+            self.metrics.route(delivery.route).lost += 1
+            log.warning("delivery_lost", document_id=key[0], recipient=key[1],
+                        route=delivery.route.label, path=delivery.route.path)
+        return len(expired)
+
+    def finish(self) -> None:
+        """End of run: no 01 → lost; 01 without a terminal status → incomplete."""
+        for key, delivery in self._pending.items():
+            stats = self.metrics.route(delivery.route)
+            if delivery.arrived_ns is None:
+                stats.lost += 1
+                log.warning("delivery_lost", document_id=key[0], recipient=key[1])
+            else:
+                stats.incomplete += 1
+        self._pending.clear()

@@ -1,0 +1,63 @@
+"""Creating and deleting a run's topics (bounded waits; failures become ``BrokerError``)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import structlog
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import KafkaError, TopicAlreadyExistsError
+
+from lgsp.config import BrokerConfig
+from lgsp.errors import BrokerError
+
+log = structlog.get_logger(__name__)
+ADMIN_TIMEOUT_S = 30.0
+
+
+async def _admin(broker: BrokerConfig) -> AIOKafkaAdminClient:
+    client = AIOKafkaAdminClient(**broker.common_kwargs(), request_timeout_ms=10_000)
+    try:
+        async with asyncio.timeout(ADMIN_TIMEOUT_S):
+            await client.start()
+    except (TimeoutError, KafkaError, OSError) as exc:
+        await client.close()
+        raise BrokerError(f"cannot reach Kafka at {broker.bootstrap}: {exc!r}; check --bootstrap "
+                          "or omit it to use the embedded broker") from None
+    return client
+
+
+async def create_topics(broker: BrokerConfig, names: list[str]) -> None:
+    client = await _admin(broker)
+    try:
+        async with asyncio.timeout(ADMIN_TIMEOUT_S):
+            existing = set(await client.list_topics())
+            new = [NewTopic(n, broker.partitions, broker.replication_factor)
+                   for n in names if n not in existing]
+            if new:
+                try:
+                    await client.create_topics(new)
+                except TopicAlreadyExistsError:
+                    pass
+            for _ in range(100):  # wait until metadata shows them all
+                if set(names) <= set(await client.list_topics()):
+                    break
+                await asyncio.sleep(0.05)
+            else:
+                raise BrokerError(f"topics {names} were not created on {broker.bootstrap}")
+    except (TimeoutError, KafkaError) as exc:
+        raise BrokerError(f"creating topics on {broker.bootstrap} failed: {exc!r}") from None
+    finally:
+        await client.close()
+    log.info("topics_created", count=len(names))
+
+
+async def delete_topics(broker: BrokerConfig, names: list[str]) -> None:
+    client = await _admin(broker)
+    try:
+        async with asyncio.timeout(ADMIN_TIMEOUT_S):
+            await client.delete_topics(names)
+    except (TimeoutError, KafkaError) as exc:
+        log.warning("topic_delete_failed", error=repr(exc))
+    finally:
+        await client.close()

@@ -1,0 +1,115 @@
+"""The one consume loop every stage runs: consume a batch → handle each record → await the produce
+futures the handling created → commit. Offsets are committed only after the work for a record is
+done (at-least-once); a ``Rejected`` record goes to the dead-letter topic with its reason and the
+loop keeps going.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable
+from types import TracebackType
+from typing import Any
+
+import structlog
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
+
+from lgsp.codec.events import EventCodec
+from lgsp.config import BrokerConfig
+from lgsp.errors import LifecycleError, Rejected
+from lgsp.metrics.run import RunMetrics
+
+log = structlog.get_logger(__name__)
+
+Handler = Callable[[ConsumerRecord[bytes, bytes]], Awaitable[list["asyncio.Future[Any]"]]]
+STOP_TIMEOUT_S = 10.0
+
+
+class DeadLetters:
+    """Sends rejected records, whole and with their reason, to the run's dead-letter topic."""
+
+    def __init__(self, producer: AIOKafkaProducer, topic: str, events: EventCodec,
+                 metrics: RunMetrics) -> None:
+        self.producer = producer
+        self.topic = topic
+        self.events = events
+        self.metrics = metrics
+
+    async def send(self, record: ConsumerRecord[bytes, bytes], rejected: Rejected,
+                   stage: str) -> asyncio.Future[Any]:
+        self.metrics.dead_letters[rejected.reason] += 1
+        log.warning("record_dead_lettered", stage=stage, reason=rejected.reason,
+                    detail=rejected.detail, topic=record.topic, offset=record.offset)
+        value = self.events.encode_dead_letter(
+            reason=rejected.reason, detail=rejected.detail, stage=stage, topic=record.topic,
+            partition=record.partition, offset=record.offset, key=record.key, value=record.value,
+            headers=[(k, v) for k, v in record.headers])
+        return await self.producer.send(self.topic, value=value, key=record.key,
+                                        headers=[("lgsp-reason", rejected.reason.encode())])
+
+
+class ConsumeLoop:
+    """Runs ``handler`` over ``topic`` in consumer group ``group`` until stopped."""
+
+    def __init__(self, *, name: str, broker: BrokerConfig, topic: str, group: str,
+                 handler: Handler, dead_letters: DeadLetters, max_records: int = 1000) -> None:
+        self.name = name
+        self.topic = topic
+        self._consumer = AIOKafkaConsumer(topic, **broker.consumer_kwargs(group))
+        self._handler = handler
+        self._dead_letters = dead_letters
+        self._max_records = max_records
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = False
+        self._stopped = False
+        self.processed = 0
+
+    async def start(self) -> None:
+        if self._stopped:
+            raise LifecycleError(f"{self.name} is stopped; create a new one")
+        if self._task is not None:
+            raise LifecycleError(f"{self.name} is already started")
+        await self._consumer.start()
+        self._task = asyncio.create_task(self._run(), name=self.name)
+
+    async def stop(self) -> None:
+        """Finish the batch in hand, commit it, close the consumer; idempotent."""
+        if self._stopped:
+            return
+        self._stopped = True
+        self._stopping = True
+        if self._task is not None:
+            try:
+                async with asyncio.timeout(STOP_TIMEOUT_S):
+                    await asyncio.shield(self._task)
+            except TimeoutError:
+                self._task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self._task
+        await self._consumer.stop()
+
+    async def __aenter__(self) -> ConsumeLoop:
+        await self.start()
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                        tb: TracebackType | None) -> None:
+        await self.stop()
+
+    async def _run(self) -> None:
+        while not self._stopping:
+            batch = await self._consumer.getmany(timeout_ms=50, max_records=self._max_records)
+            if not batch:
+                continue
+            futures: list[asyncio.Future[Any]] = []
+            for records in batch.values():
+                for record in records:
+                    try:
+                        futures += await self._handler(record)
+                    except Rejected as rejected:
+                        futures.append(await self._dead_letters.send(record, rejected, self.name))
+            if futures:
+                await asyncio.gather(*futures)
+            await self._consumer.commit()
+            self.processed += sum(len(r) for r in batch.values())

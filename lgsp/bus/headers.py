@@ -1,0 +1,95 @@
+"""Kafka headers of bus records: routing data and one trace entry per hop.
+
+Routing reads headers only (a platform never decodes or re-encodes the signed value), so the bytes a
+recipient verifies are the bytes the sender signed. Header keys:
+
+* ``lgsp-kind``   ``document`` or ``status``
+* ``lgsp-id``     the DocumentId
+* ``lgsp-from``   the original sender (document) or the reporting agency/platform (status)
+* ``lgsp-to``     comma-separated recipients this packet is for (document) or the addressee (status)
+* ``lgsp-trace``  repeated, one per hop: ``<platform code>@<unix time in µs>``
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from lgsp.errors import DeliveryError
+
+KIND = "lgsp-kind"
+ID = "lgsp-id"
+FROM = "lgsp-from"
+TO = "lgsp-to"
+TRACE = "lgsp-trace"
+
+DOCUMENT = b"document"
+STATUS = b"status"
+
+Headers = list[tuple[str, bytes]]
+
+
+@dataclass(frozen=True, slots=True)
+class TraceEntry:
+    platform: str
+    at_us: int
+    """Unix time in microseconds when the hop handled the record."""
+
+
+@dataclass(frozen=True, slots=True)
+class Routing:
+    """The routing facts of one record, read from its headers."""
+
+    kind: bytes
+    document_id: str
+    from_code: str
+    to: tuple[str, ...]
+    trace: tuple[TraceEntry, ...]
+
+    @property
+    def last_hop(self) -> str | None:
+        return self.trace[-1].platform if self.trace else None
+
+
+def build(kind: bytes, document_id: str, from_code: str, to: Sequence[str],
+          trace: Sequence[TraceEntry] = ()) -> Headers:
+    headers: Headers = [(KIND, kind), (ID, document_id.encode()), (FROM, from_code.encode()),
+                        (TO, ",".join(to).encode())]
+    headers += [(TRACE, f"{t.platform}@{t.at_us}".encode()) for t in trace]
+    return headers
+
+
+def with_hop(routing: Routing, platform: str, to: Sequence[str]) -> Headers:
+    """Headers for the next hop: same identity, new recipients, one more trace entry."""
+    hop = TraceEntry(platform, time.time_ns() // 1000)
+    return build(routing.kind, routing.document_id, routing.from_code, to, (*routing.trace, hop))
+
+
+def parse(headers: Sequence[tuple[str, bytes | None]]) -> Routing:
+    """Routing facts; ``DeliveryError(reason='missing_routing_headers')`` if incomplete."""
+    single: dict[str, bytes] = {}
+    trace: list[TraceEntry] = []
+    try:
+        for key, value in headers:
+            if value is None:
+                continue
+            if key == TRACE:
+                platform, _, at = value.decode().rpartition("@")
+                trace.append(TraceEntry(platform, int(at)))
+            else:
+                single[key] = value
+        kind = single[KIND]
+        if kind not in (DOCUMENT, STATUS):
+            raise DeliveryError(f"unknown record kind {kind!r}", reason="missing_routing_headers")
+        to = tuple(c for c in single[TO].decode().split(",") if c)
+        if not to:
+            raise DeliveryError("record has an empty lgsp-to header",
+                                reason="missing_routing_headers")
+        return Routing(kind, single[ID].decode(), single[FROM].decode(), to, tuple(trace))
+    except KeyError as exc:
+        raise DeliveryError(f"record lacks the {exc.args[0]} header",
+                            reason="missing_routing_headers") from None
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise DeliveryError(f"unreadable routing header: {exc}",
+                            reason="missing_routing_headers") from None

@@ -1,0 +1,113 @@
+"""A platform (a province's LGSP, or VDXP) as a stage: consume its inbound topic → route → produce.
+
+The router reads only the headers; the value bytes (signed content) pass through untouched, and
+every hop appends a trace entry. Unknown recipients get a transport FAIL status sent back to the
+original sender by the reverse route.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from typing import Any
+
+import structlog
+from aiokafka import AIOKafkaProducer, ConsumerRecord
+
+from lgsp.bus import headers
+from lgsp.bus.consume_loop import ConsumeLoop, DeadLetters
+from lgsp.bus.routing import route_document, route_status
+from lgsp.bus.topics import TopicNames
+from lgsp.codec.events import EventCodec
+from lgsp.config import BrokerConfig
+from lgsp.domain.status import StatusEvent, StatusLayer, TransportState
+from lgsp.domain.topology import Topology
+from lgsp.errors import DeliveryError
+from lgsp.metrics.run import RunMetrics
+
+log = structlog.get_logger(__name__)
+
+
+class PlatformRouter:
+    """Routes documents and statuses for one platform; an async context manager."""
+
+    def __init__(self, platform: str, *, topology: Topology, topics: TopicNames,
+                 broker: BrokerConfig, producer: AIOKafkaProducer, events: EventCodec,
+                 metrics: RunMetrics, dead_letters: DeadLetters, lenient: bool = False) -> None:
+        self.platform = platform
+        self.topology = topology
+        self.topics = topics
+        self.producer = producer
+        self.events = events
+        self.counts = metrics.platform(platform)
+        self.lenient = lenient
+        self.loop = ConsumeLoop(name=f"router:{platform}", broker=broker,
+                                topic=topics.inbound(platform),
+                                group=topics.group("router", platform), handler=self.handle,
+                                dead_letters=dead_letters)
+
+    async def start(self) -> None:
+        await self.loop.start()
+
+    async def stop(self) -> None:
+        await self.loop.stop()
+
+    async def __aenter__(self) -> PlatformRouter:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    async def handle(self, record: ConsumerRecord[bytes, bytes]) -> list[asyncio.Future[Any]]:
+        routing = headers.parse(record.headers)
+        if routing.kind == headers.DOCUMENT:
+            return await self._route_document(record, routing)
+        return await self._route_status(record.value, routing, routing.to[0],
+                                        came_from=routing.last_hop)
+
+    async def _route_document(self, record: ConsumerRecord[bytes, bytes],
+                              routing: headers.Routing) -> list[asyncio.Future[Any]]:
+        decision = route_document(self.topology, self.platform, routing.to,
+                                  came_from=routing.last_hop, lenient=self.lenient)
+        futures: list[asyncio.Future[Any]] = []
+        for recipient in decision.local:
+            futures.append(await self.producer.send(
+                self.topics.deliver(self.platform), value=record.value, key=recipient.encode(),
+                headers=headers.with_hop(routing, self.platform, (recipient,))))
+            self.counts["delivered_local"] += 1
+        for destination, recipients in decision.forward:
+            futures.append(await self.producer.send(
+                self.topics.inbound(destination), value=record.value, key=record.key,
+                headers=headers.with_hop(routing, self.platform, recipients)))
+            self.counts["forwarded"] += len(recipients)
+        for recipient, reason in decision.failed.items():
+            self.counts[f"transport_fail:{reason}"] += 1
+            log.info("document_undeliverable", platform=self.platform,
+                     document_id=routing.document_id, recipient=recipient, reason=reason)
+            fail = StatusEvent(
+                layer=StatusLayer.TRANSPORT, from_code=self.platform,
+                document_id=routing.document_id, sender=routing.from_code, recipient=recipient,
+                timestamp=dt.datetime.now(dt.UTC), transport_state=TransportState.FAIL,
+                reason=reason, description=f"{self.platform} cannot deliver to {recipient}: {reason}")
+            status_routing = headers.Routing(headers.STATUS, routing.document_id, self.platform,
+                                             (routing.from_code,), routing.trace)
+            futures += await self._route_status(self.events.encode_status(fail), status_routing,
+                                                routing.from_code, came_from=None)
+        return futures
+
+    async def _route_status(self, value: bytes, routing: headers.Routing, addressee: str, *,
+                            came_from: str | None) -> list[asyncio.Future[Any]]:
+        route = route_status(self.topology, self.platform, addressee, came_from=came_from)
+        if route.failure is not None:
+            raise DeliveryError(f"status for {routing.document_id} cannot reach {addressee} from "
+                                f"{self.platform}", reason=route.failure)
+        hop = headers.with_hop(routing, self.platform, (addressee,))
+        if route.deliver_here:
+            self.counts["status_delivered"] += 1
+            topic = self.topics.deliver(self.platform)
+        else:
+            assert route.next_platform is not None
+            self.counts["status_forwarded"] += 1
+            topic = self.topics.inbound(route.next_platform)
+        return [await self.producer.send(topic, value=value, key=addressee.encode(), headers=hop)]

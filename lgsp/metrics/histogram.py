@@ -1,0 +1,62 @@
+"""Latency and cost histograms: HdrHistogram (mergeable, p50..p99.99 + max) in microseconds."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hdrh.histogram import HdrHistogram
+
+_LOWEST_US = 1
+_HIGHEST_US = 3_600_000_000  # one hour
+_DIGITS = 3
+
+
+class Histogram:
+    """Values in microseconds; summaries in milliseconds (latency) or microseconds (cost)."""
+
+    __slots__ = ("_h",)
+
+    def __init__(self) -> None:
+        self._h = HdrHistogram(_LOWEST_US, _HIGHEST_US, _DIGITS)
+
+    def record_us(self, value_us: float) -> None:
+        self._h.record_value(min(max(int(value_us), _LOWEST_US), _HIGHEST_US))
+
+    def record_ns(self, value_ns: int) -> None:
+        self.record_us(value_ns / 1000)
+
+    @property
+    def count(self) -> int:
+        return int(self._h.get_total_count())
+
+    def percentile_us(self, p: float) -> int:
+        return int(self._h.get_value_at_percentile(p)) if self.count else 0
+
+    @property
+    def max_us(self) -> int:
+        return int(self._h.get_max_value()) if self.count else 0
+
+    @property
+    def mean_us(self) -> float:
+        return float(self._h.get_mean_value()) if self.count else 0.0
+
+    def merge(self, other: Histogram) -> None:
+        self._h.add(other._h)
+
+    def encode(self) -> str:
+        """Base64 HdrHistogram encoding (portable: merge results from several hosts)."""
+        return self._h.encode().decode() if self.count else ""
+
+    def summary_ms(self) -> dict[str, Any]:
+        return {"count": self.count,
+                **{f"p{_label(p)}": round(self.percentile_us(p) / 1000, 3)
+                   for p in (50, 90, 99, 99.9)},
+                "max": round(self.max_us / 1000, 3)}
+
+    def summary_us(self) -> dict[str, Any]:
+        return {"count": self.count, "mean": round(self.mean_us, 1),
+                "p50": self.percentile_us(50), "p99": self.percentile_us(99), "max": self.max_us}
+
+
+def _label(p: float) -> str:
+    return str(p).replace(".", "").rstrip("0") if p != int(p) else str(int(p))

@@ -1,0 +1,122 @@
+"""The run report: a documented, versioned JSON structure derived from ``RunMetrics``.
+
+Shares are fractions (0..1); latencies are milliseconds; sign/verify costs are microseconds per
+document. ``docs/report.md`` describes every field.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from lgsp.metrics.run import LOCAL, VIA_VDXP, RouteStats, RunMetrics, SigningStats
+
+REPORT_SCHEMA_VERSION = 1
+COUNTS = ("sent", "delivered", "completed", "rejected", "undeliverable", "lost", "incomplete",
+          "duplicates_absorbed")
+
+
+def _share(part: int, whole: int) -> float:
+    return round(part / whole, 6) if whole else 0.0
+
+
+def _route_dict(stats: RouteStats) -> dict[str, Any]:
+    hops = dict(sorted(stats.hops.items()))
+    total_hops = sum(hops.values())
+    return {
+        **{name: getattr(stats, name) for name in COUNTS},
+        "hops": {str(k): v for k, v in hops.items()},
+        "mean_hops": round(sum(k * v for k, v in hops.items()) / total_hops, 3) if total_hops else 0,
+        "send_to_arrived_ms": stats.send_to_arrived.summary_ms(),
+        "send_to_completed_ms": stats.send_to_completed.summary_ms(),
+    }
+
+
+def _signing_dict(s: SigningStats) -> dict[str, Any]:
+    return {
+        "documents": s.documents,
+        "personal_signed": s.personal_signed, "agency_signed": s.agency_signed,
+        "both_signed": s.both_signed,
+        "personal_share": _share(s.personal_signed, s.documents),
+        "agency_share": _share(s.agency_signed, s.documents),
+        "both_share": _share(s.both_signed, s.documents),
+        "verification": {
+            "verified": s.verified_documents,
+            "personal_valid": s.personal_valid, "agency_valid": s.agency_valid,
+            "legally_valid": s.legally_valid,
+            "personal_valid_share": _share(s.personal_valid, s.verified_documents),
+            "agency_valid_share": _share(s.agency_valid, s.verified_documents),
+            "legally_valid_share": _share(s.legally_valid, s.verified_documents),
+            "failures": dict(sorted(s.failures.items())),
+        },
+    }
+
+
+def _merge_routes(items: list[RouteStats]) -> RouteStats:
+    total = RouteStats()
+    for stats in items:
+        for name in COUNTS:
+            setattr(total, name, getattr(total, name) + getattr(stats, name))
+        total.hops.update(stats.hops)
+        total.send_to_arrived.merge(stats.send_to_arrived)
+        total.send_to_completed.merge(stats.send_to_completed)
+    return total
+
+
+def build_report(metrics: RunMetrics, *, run: dict[str, Any], topology: dict[str, Any],
+                 duration_s: float) -> dict[str, Any]:
+    routes = sorted(metrics.routes.items())
+    totals = _merge_routes([s for _, s in routes])
+    by_path = {path: _route_dict(_merge_routes([s for r, s in routes if r.path == path]))
+               for path in (LOCAL, VIA_VDXP)}
+    recipient_tiers: Counter[str] = Counter()
+    for route, stats in routes:
+        recipient_tiers[route.recipient_tier] += stats.sent
+    fan_out_docs = sum(metrics.fan_out.values())
+    documents = metrics.signing.documents
+    return {
+        "schema_version": REPORT_SCHEMA_VERSION,
+        "run": run,
+        "topology": topology,
+        "totals": {
+            "documents": documents,
+            **{name: getattr(totals, name) for name in COUNTS},
+            "dead_letters": sum(metrics.dead_letters.values()),
+            "refused_at_send": sum(metrics.refused_at_send.values()),
+            "send_errors": sum(metrics.send_errors.values()),
+            "duration_s": round(duration_s, 3),
+            "documents_per_s": round(documents / duration_s, 2) if duration_s else 0.0,
+            "send_to_arrived_ms": totals.send_to_arrived.summary_ms(),
+            "send_to_completed_ms": totals.send_to_completed.summary_ms(),
+        },
+        "signing": {
+            **_signing_dict(metrics.signing),
+            "sign_cost_us": metrics.sign_cost.summary_us(),
+            "verify_cost_us": metrics.verify_cost.summary_us(),
+            "by_tier": {t: _signing_dict(s) for t, s in sorted(metrics.signing_by_tier.items())},
+        },
+        "routing": {
+            "routes": [{"route": r.label, "sender_tier": r.sender_tier,
+                        "recipient_tier": r.recipient_tier, "path": r.path, **_route_dict(s)}
+                       for r, s in routes],
+            "by_path": by_path,
+            "fan_out": {
+                "mean": round(sum(k * v for k, v in metrics.fan_out.items()) / fan_out_docs, 3)
+                if fan_out_docs else 0.0,
+                "distribution": {str(k): v for k, v in sorted(metrics.fan_out.items())},
+            },
+            "platforms": {p: dict(sorted(c.items())) for p, c in sorted(
+                metrics.platform_counts.items())},
+        },
+        "by_tier": {
+            tier: {"documents_sent": metrics.documents_by_tier.get(tier, 0),
+                   "deliveries_received": recipient_tiers.get(tier, 0)}
+            for tier in topology.get("tiers", [])
+        },
+        "schedule": {"lag_ms": metrics.schedule_lag.summary_ms()},
+        "rejections": dict(sorted(metrics.rejections.items())),
+        "undeliverable_reasons": dict(sorted(metrics.undeliverable_reasons.items())),
+        "dead_letters": dict(sorted(metrics.dead_letters.items())),
+        "unexpected_statuses": dict(sorted(metrics.unexpected_statuses.items())),
+        "refused_at_send": dict(sorted(metrics.refused_at_send.items())),
+    }

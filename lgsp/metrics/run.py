@@ -1,0 +1,104 @@
+"""The counters and histograms of one run: signing, routing per route, delivery outcomes.
+
+Components get the one ``RunMetrics`` of the run and record facts as they happen; the report is
+derived from it at the end. Route labels are ``<sender tier>-><recipient tier>`` with the path
+``local`` (same platform) or ``via_vdxp``.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+from lgsp.metrics.histogram import Histogram
+
+LOCAL = "local"
+VIA_VDXP = "via_vdxp"
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Route:
+    sender_tier: str
+    recipient_tier: str
+    path: str
+    """``local`` or ``via_vdxp``."""
+
+    @property
+    def label(self) -> str:
+        return f"{self.sender_tier}->{self.recipient_tier}"
+
+
+@dataclass(slots=True)
+class RouteStats:
+    sent: int = 0
+    """Deliveries expected: one per (document, recipient)."""
+    delivered: int = 0
+    """01 arrived back at the sender."""
+    completed: int = 0
+    """06 arrived back at the sender."""
+    rejected: int = 0
+    """02 arrived back at the sender."""
+    undeliverable: int = 0
+    """A platform answered transport FAIL."""
+    lost: int = 0
+    """No 01 within the ack timeout."""
+    incomplete: int = 0
+    """01 arrived but no terminal status by the end of the run."""
+    duplicates_absorbed: int = 0
+    """Repeated deliveries the recipient recognised and ignored."""
+    hops: Counter[int] = field(default_factory=Counter)
+    send_to_arrived: Histogram = field(default_factory=Histogram)
+    send_to_completed: Histogram = field(default_factory=Histogram)
+
+
+@dataclass(slots=True)
+class SigningStats:
+    documents: int = 0
+    personal_signed: int = 0
+    agency_signed: int = 0
+    both_signed: int = 0
+    verified_documents: int = 0
+    """Documents whose verification ran at a recipient (one per delivery)."""
+    personal_valid: int = 0
+    agency_valid: int = 0
+    legally_valid: int = 0
+    """Both signatures present and valid."""
+    failures: Counter[str] = field(default_factory=Counter)
+
+
+@dataclass(slots=True)
+class RunMetrics:
+    routes: dict[Route, RouteStats] = field(default_factory=dict)
+    signing: SigningStats = field(default_factory=SigningStats)
+    signing_by_tier: dict[str, SigningStats] = field(default_factory=dict)
+    sign_cost: Histogram = field(default_factory=Histogram)
+    verify_cost: Histogram = field(default_factory=Histogram)
+    documents_by_tier: Counter[str] = field(default_factory=Counter)
+    fan_out: Counter[int] = field(default_factory=Counter)
+    rejections: Counter[str] = field(default_factory=Counter)
+    undeliverable_reasons: Counter[str] = field(default_factory=Counter)
+    dead_letters: Counter[str] = field(default_factory=Counter)
+    platform_counts: dict[str, Counter[str]] = field(default_factory=dict)
+    unexpected_statuses: Counter[str] = field(default_factory=Counter)
+    send_errors: Counter[str] = field(default_factory=Counter)
+    refused_at_send: Counter[str] = field(default_factory=Counter)
+    schedule_lag: Histogram = field(default_factory=Histogram)
+    """Actual submit time behind the intended (open-loop) time."""
+
+    def route(self, route: Route) -> RouteStats:
+        stats = self.routes.get(route)
+        if stats is None:
+            stats = self.routes[route] = RouteStats()
+        return stats
+
+    def tier_signing(self, tier: str) -> SigningStats:
+        stats = self.signing_by_tier.get(tier)
+        if stats is None:
+            stats = self.signing_by_tier[tier] = SigningStats()
+        return stats
+
+    def platform(self, platform: str) -> Counter[str]:
+        counter = self.platform_counts.get(platform)
+        if counter is None:
+            counter = self.platform_counts[platform] = Counter()
+        return counter

@@ -1,0 +1,127 @@
+"""Agency senders: the clerk's work on the sending side — number, sign, encode, submit.
+
+``submit()`` refuses a secret document before anything is sent, numbers the draft (per agency and
+year), encodes the content once, signs its SHA-256 digest with the official's personal credential and
+the agency's credential, frames the event and hands it to the producer's buffer. It returns the
+produce future without awaiting it: the scheduler awaits futures per batch, never per document.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import time
+from collections.abc import Callable
+from typing import Any
+
+import structlog
+from aiokafka import AIOKafkaProducer
+
+from lgsp.bus import headers
+from lgsp.bus.topics import TopicNames
+from lgsp.codec.events import EventCodec, SignedDocument
+from lgsp.domain.document import BusinessType, Document, Secrecy, document_id, notation
+from lgsp.domain.numbering import DocumentNumbering
+from lgsp.domain.topology import Topology
+from lgsp.errors import DocumentRefused
+from lgsp.metrics.run import RunMetrics
+from lgsp.signing.pki import Credential, Pki, SignatureRole
+from lgsp.signing.signature import content_digest, sign
+from producers.traffic import Draft, head_official
+
+log = structlog.get_logger(__name__)
+
+Expect = Callable[[Document, int], None]
+
+
+class AgencySender:
+    """Submits documents for every agency of the topology to its home platform."""
+
+    def __init__(self, *, topology: Topology, pki: Pki, events: EventCodec,
+                 producer: AIOKafkaProducer, topics: TopicNames, metrics: RunMetrics,
+                 expect: Expect) -> None:
+        self.topology = topology
+        self.pki = pki
+        self.events = events
+        self.producer = producer
+        self.topics = topics
+        self.metrics = metrics
+        self.expect = expect
+        self.numbering = DocumentNumbering()
+        self._last_issued: dict[str, str] = {}
+
+    def credentials(self, sender: str) -> tuple[Credential, Credential]:
+        agency = self.topology.agency(sender)
+        official = head_official(agency)
+        personal = self.pki.credential(sender, SignatureRole.PERSONAL, holder=official.full_name,
+                                       organization=agency.name, title=official.position)
+        seal = self.pki.credential(sender, SignatureRole.AGENCY, holder=agency.name,
+                                   organization=agency.name)
+        return personal, seal
+
+    def compose(self, draft: Draft, date: dt.date) -> Document:
+        """Number the draft and make the document (refuses secret documents)."""
+        if draft.secrecy is not Secrecy.NONE:
+            self.metrics.refused_at_send["secret_document"] += 1
+            raise DocumentRefused(
+                f"a {draft.secrecy.name.lower().replace('_', ' ')} document from {draft.sender} "
+                "must never be sent on the bus (Decree 30: secret documents do not travel the axis)")
+        agency = self.topology.agency(draft.sender)
+        number = self.numbering.next(draft.sender, date)
+        code = notation(draft.type_name, number, agency.abbreviation)
+        business = draft.business_type
+        replaces = self._last_issued.get(draft.sender)
+        if business in (BusinessType.REPLACE, BusinessType.UPDATE) and replaces is None:
+            business = BusinessType.NEW
+        doc_id = document_id(draft.sender, date, code)
+        self._last_issued[draft.sender] = doc_id
+        province = self.topology.province_of(draft.sender)
+        return Document(
+            document_id=doc_id, number=number, notation=code, type_name=draft.type_name,
+            subject=draft.subject, sender=draft.sender, recipients=draft.recipients,
+            promulgation_place=province.display_name if province else "Hà Nội",
+            promulgation_date=date, signer=head_official(agency), priority=draft.priority,
+            steering_type=draft.steering_type, business_type=business,
+            replaces=replaces if business is BusinessType.REPLACE else None,
+            due_date=(date + dt.timedelta(days=draft.due_in_days)) if draft.due_in_days else None,
+            attachments=draft.attachments)
+
+    def sign(self, document: Document, draft: Draft) -> SignedDocument:
+        content = self.events.encode_content(document)
+        digest = content_digest(content)
+        personal_credential, seal = self.credentials(document.sender)
+        now = dt.datetime.now(dt.UTC)
+        personal = agency = None
+        start = time.perf_counter_ns()
+        if draft.sign_personal:
+            personal = sign(personal_credential, digest, now)
+        if draft.sign_agency:
+            agency = sign(seal, digest, now)
+        if personal or agency:
+            self.metrics.sign_cost.record_ns(time.perf_counter_ns() - start)
+        tier = self.topology.agency(document.sender).tier
+        for stats in (self.metrics.signing, self.metrics.tier_signing(tier)):
+            stats.documents += 1
+            stats.personal_signed += personal is not None
+            stats.agency_signed += agency is not None
+            stats.both_signed += personal is not None and agency is not None
+        return SignedDocument(self.events.document_schema.id, content, digest, personal, agency)
+
+    async def submit(self, draft: Draft, intended_ns: int, *,
+                     date: dt.date | None = None) -> asyncio.Future[Any]:
+        """Compose, sign and send one document; returns the produce future (not awaited)."""
+        document = self.compose(draft, date or dt.datetime.now(dt.UTC).date())
+        signed = self.sign(document, draft)
+        return await self.send(document, signed, intended_ns)
+
+    async def send(self, document: Document, signed: SignedDocument,
+                   intended_ns: int) -> asyncio.Future[Any]:
+        agency = self.topology.agency(document.sender)
+        self.metrics.documents_by_tier[agency.tier] += 1
+        self.metrics.fan_out[len(document.recipients)] += 1
+        self.expect(document, intended_ns)
+        return await self.producer.send(
+            self.topics.inbound(agency.platform), value=self.events.encode_signed(signed),
+            key=document.document_id.encode(),
+            headers=headers.build(headers.DOCUMENT, document.document_id, document.sender,
+                                  document.recipients))
