@@ -45,6 +45,7 @@ from producers.traffic import Draft, TrafficModel
 
 log = structlog.get_logger(__name__)
 
+DEFAULT_PROFILES = ("thanh-hoa", "hai-duong")
 Progress = Callable[[str, dict[str, Any]], None]
 
 
@@ -52,8 +53,8 @@ Progress = Callable[[str, dict[str, Any]], None]
 class SimulationConfig:
     """What to simulate. Defaults are the README's one-minute run."""
 
-    profiles: tuple[str, ...] = ("thanh-hoa", "hai-duong")
-    documents: int = 600
+    profiles: tuple[str, ...] = DEFAULT_PROFILES
+    documents: int = 500
     rate: float = 20.0
     """Documents per second (open loop)."""
     fan_out_mean: float | None = None
@@ -154,16 +155,26 @@ class Simulation:
                   "producer": self.producer, "events": self.events, "metrics": self.metrics,
                   "dead_letters": dead_letters}
         for platform in platforms:
-            agents = RecipientAgents(platform, verifier=verifier, on_status=self.tracker.on_status,
-                                     config=self.config.recipient, **common)  # type: ignore[arg-type]
-            self.agents[platform] = await self._stack.enter_async_context(agents)
-        for platform in platforms:
-            router = PlatformRouter(platform, lenient=self.config.lenient_lgsp,
-                                    **common)  # type: ignore[arg-type]
-            self.routers[platform] = await self._stack.enter_async_context(router)
+            self.agents[platform] = RecipientAgents(
+                platform, verifier=verifier, on_status=self.tracker.on_status,
+                config=self.config.recipient, **common)  # type: ignore[arg-type]
+            self.routers[platform] = PlatformRouter(
+                platform, lenient=self.config.lenient_lgsp, **common)  # type: ignore[arg-type]
+        # Consumers start concurrently: each group join takes seconds on the broker side.
+        components = [*self.agents.values(), *self.routers.values()]
+        results = await asyncio.gather(*(c.start() for c in components), return_exceptions=True)
+        for component, result in zip(components, results, strict=True):
+            if not isinstance(result, BaseException):
+                self._stack.push_async_callback(component.stop)
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
         self.sender = AgencySender(topology=self.topology, pki=self.pki, events=self.events,
                                    producer=self.producer, topics=self.topics,
                                    metrics=self.metrics, expect=self.tracker.expect)
+        # Issue every sender's certificates now, so sign cost measures signing, not issuance.
+        sender = self.sender
+        await asyncio.to_thread(lambda: [sender.credentials(code) for code in senders])
         log.info("simulation_started", run_id=self.run_id, bootstrap=self.broker.bootstrap,
                  platforms=platforms, agencies=len(self.topology.agencies))
 

@@ -1,0 +1,50 @@
+"""The typer app and its error boundary.
+
+Exit codes: 0 ok · 1 verdict failed (documents lost or left incomplete) · 2 usage or configuration
+error · 3 bad input (e.g. a refused document) · 4 broker unreachable or failed · 130 interrupted.
+An ``LgspError`` becomes one line on stderr and its exit code; anything else is a bug and keeps its
+traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+import typer
+
+from lgsp.errors import LgspError
+
+app = typer.Typer(
+    name="lgsp",
+    help="Simulator of Vietnam's LGSP document-exchange bus over Kafka.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+def _register() -> None:
+    from lgsp.cli import broker_cmd, simulate_cmd, topology_cmd  # noqa: PLC0415
+
+    app.command("simulate")(simulate_cmd.simulate)
+    app.command("broker")(broker_cmd.broker)
+    app.command("topology")(topology_cmd.topology)
+
+
+_register()
+
+
+def main() -> None:
+    try:
+        result = app(standalone_mode=False)
+    except LgspError as exc:
+        print(f"lgsp: error: {exc}", file=sys.stderr)
+        sys.exit(exc.exit_code)
+    except (KeyboardInterrupt, click.Abort):
+        print("lgsp: interrupted", file=sys.stderr)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    sys.exit(result if isinstance(result, int) else 0)

@@ -1,0 +1,80 @@
+"""Readable tables of a run report (rich, on stdout)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+
+def _pct(x: float) -> str:
+    return f"{x * 100:.2f} %"
+
+
+def _lat(summary: dict[str, Any]) -> str:
+    if not summary.get("count"):
+        return "-"
+    return f"{summary['p50']:.1f} / {summary['p99']:.1f} / {summary['max']:.1f}"
+
+
+def render_report(report: dict[str, Any], console: Console | None = None) -> None:
+    console = console or Console(width=None if Console().is_terminal else 150)
+    run, totals, signing = report["run"], report["totals"], report["signing"]
+    cfg = run["config"]
+    console.print(f"[bold]lgsp simulate[/] run {run['run_id']} on the {run['broker']} broker "
+                  f"({run['bootstrap']}) · profiles {', '.join(cfg['profiles'])} · "
+                  f"{report['topology']['agencies']} agencies · seed {cfg['seed']} · "
+                  f"{cfg['signature_algorithm']}")
+
+    t = Table(title="Deliveries (document × recipient)", title_justify="left")
+    for col in ("documents", "deliveries", "delivered 01", "completed 06", "rejected 02",
+                "undeliverable", "lost", "incomplete", "dupes absorbed", "dead letters"):
+        t.add_column(col, justify="right")
+    t.add_row(*(str(totals[k]) for k in ("documents", "sent", "delivered", "completed", "rejected",
+                                         "undeliverable", "lost", "incomplete",
+                                         "duplicates_absorbed", "dead_letters")))
+    console.print(t)
+    console.print(f"send→01 p50/p99/max {_lat(totals['send_to_arrived_ms'])} ms · "
+                  f"send→06 {_lat(totals['send_to_completed_ms'])} ms · "
+                  f"{totals['documents_per_s']} documents/s over {totals['duration_s']} s · "
+                  f"schedule lag p99 {report['schedule']['lag_ms']['p99']} ms")
+
+    s = Table(title="Signing", title_justify="left")
+    for col in ("tier", "documents", "personal signed", "agency signed", "both",
+                "legally valid at recipient", "verification failures"):
+        s.add_column(col, justify="right")
+    for tier, st in [("all", signing), *signing["by_tier"].items()]:
+        v = st["verification"]
+        failures = ", ".join(f"{k} {n}" for k, n in v["failures"].items()) or "0"
+        s.add_row(tier, str(st["documents"]), _pct(st["personal_share"]),
+                  _pct(st["agency_share"]), _pct(st["both_share"]),
+                  _pct(v["legally_valid_share"]), failures)
+    console.print(s)
+    console.print(f"sign cost per document (µs) mean {signing['sign_cost_us']['mean']} · "
+                  f"p99 {signing['sign_cost_us']['p99']}; verify mean "
+                  f"{signing['verify_cost_us']['mean']} · p99 {signing['verify_cost_us']['p99']}")
+
+    r = Table(title="Routing: deliveries per route (01 delivered, 06 completed, 02 rejected, FAIL undeliverable); latency p50 / p99 / max ms", title_justify="left")
+    for col in ("route", "path", "sent", "01", "06", "02", "FAIL", "lost", "dupes", "hops",
+                "send→01", "send→06"):
+        r.add_column(col, justify="right")
+    for route in report["routing"]["routes"]:
+        r.add_row(route["route"], route["path"], *(str(route[k]) for k in (
+            "sent", "delivered", "completed", "rejected", "undeliverable", "lost",
+            "duplicates_absorbed")), str(route["mean_hops"]),
+            _lat(route["send_to_arrived_ms"]), _lat(route["send_to_completed_ms"]))
+    for path, route in report["routing"]["by_path"].items():
+        r.add_row("[bold]all[/]", f"[bold]{path}[/]", *(str(route[k]) for k in (
+            "sent", "delivered", "completed", "rejected", "undeliverable", "lost",
+            "duplicates_absorbed")), str(route["mean_hops"]),
+            _lat(route["send_to_arrived_ms"]), _lat(route["send_to_completed_ms"]))
+    console.print(r)
+    fan = report["routing"]["fan_out"]
+    console.print(f"fan-out mean {fan['mean']} recipients per document")
+    for title, key in (("rejections (02)", "rejections"), ("undeliverable",
+                                                            "undeliverable_reasons"),
+                       ("dead letters", "dead_letters"), ("unexpected statuses",
+                                                          "unexpected_statuses")):
+        if report[key]:
+            console.print(f"{title}: " + ", ".join(f"{k} {n}" for k, n in report[key].items()))
