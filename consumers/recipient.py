@@ -3,9 +3,9 @@
 For each document delivered: decode and validate (invalid → dead-letter with the reason), absorb a
 duplicate (DocumentId, recipient), send 01 (arrived), verify digest, both signatures, the chain,
 validity and that the signing agency is the sender (failure → 02 with the reason), then walk
-03 → 04 → 05 → 06 with the configured delays. Statuses go to the recipient's home platform and travel
-back to the original sender. Status records delivered to this platform's agencies (they are senders
-too) are handed to ``on_status`` — the delivery tracker.
+03 → 04 → 05 → 06 with the configured delays. Statuses go to the recipient's home platform and
+travel back to the original sender. Status records delivered to this platform's agencies (they
+are senders too) are handed to ``on_status`` — the delivery tracker.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from lgsp.bus.topics import TopicNames
 from lgsp.codec.events import EventCodec, SignedDocument
 from lgsp.config import BrokerConfig, RecipientConfig, SignaturePolicy
 from lgsp.domain.document import Document
-from lgsp.domain.status import HAPPY_PATH, StatusCode, StatusEvent, StatusLayer
+from lgsp.domain.status import StatusCode, StatusEvent, StatusLayer
 from lgsp.domain.topology import Topology
 from lgsp.errors import DecodeError, DeliveryError, SignatureError
 from lgsp.metrics.run import RunMetrics
@@ -98,30 +98,45 @@ class RecipientAgents:
             raise DeliveryError(f"{recipient} is not an agency of {self.platform}",
                                 reason="unknown_recipient")
         signed = self.events.decode_signed(record.value)
-        document = self.events.decode_content(signed)
-        if document.document_id != routing.document_id:
-            raise DecodeError(f"header DocumentId {routing.document_id!r} differs from the "
-                              f"content's {document.document_id!r}", reason="header_mismatch")
-        route = route_of(self.topology, document.sender, recipient)
-        stats = self.metrics.route(route)
-        key = (document.document_id, recipient)
+        doc_id, sender = routing.document_id, routing.from_code
+        stats = self.metrics.route(route_of(self.topology, sender, recipient))
+        key = (doc_id, recipient)
         if key in self._seen:
             stats.duplicates_absorbed += 1
-            log.info("duplicate_absorbed", document_id=document.document_id, recipient=recipient)
+            log.info("duplicate_absorbed", document_id=doc_id, recipient=recipient)
             return []
+        try:  # integrity first: never parse content that is not what was signed
+            self.verifier.check_digest(signed.content, signed.content_digest)
+        except SignatureError as tampered:
+            self._remember(key)
+            self._count_verification(sender, personal_ok=False, agency_ok=False,
+                                     failure=tampered)
+            return await self._reject(doc_id, sender, recipient, tampered)
+        document = self.events.decode_content(signed)
+        if document.document_id != doc_id or document.sender != sender:
+            raise DecodeError(f"headers say {doc_id!r} from {sender}, the signed content says "
+                              f"{document.document_id!r} from {document.sender}",
+                              reason="header_mismatch")
         self._remember(key)
         stats.hops[len(routing.trace)] += 1
-        futures = [await self._send_status(document, recipient, StatusCode.ARRIVED)]
-        reason = self._verify(signed, document, recipient)
-        if reason is not None:
-            self.metrics.rejections[reason[0]] += 1
-            futures.append(await self._send_status(document, recipient, StatusCode.REJECTED,
-                                                   reason=reason[0], description=reason[1]))
-            return futures
-        task = asyncio.create_task(self._lifecycle(document, recipient))
+        failure = self._verify(signed, document, recipient)
+        if failure is not None:
+            return await self._reject(doc_id, sender, recipient, failure)
+        futures = [await self._send_status(doc_id, sender, recipient, StatusCode.ARRIVED)]
+        task = asyncio.create_task(self._lifecycle(doc_id, sender, recipient))
         self._lifecycles.add(task)
         task.add_done_callback(self._lifecycles.discard)
         return futures
+
+    async def _reject(self, doc_id: str, sender: str, recipient: str,
+                      failure: SignatureError) -> list[asyncio.Future[Any]]:
+        """01 (it did arrive), then 02 with the reason."""
+        self.metrics.rejections[failure.reason] += 1
+        log.info("document_rejected", document_id=doc_id, recipient=recipient,
+                 reason=failure.reason, detail=failure.detail)
+        return [await self._send_status(doc_id, sender, recipient, StatusCode.ARRIVED),
+                await self._send_status(doc_id, sender, recipient, StatusCode.REJECTED,
+                                        reason=failure.reason, description=failure.detail)]
 
     def _remember(self, key: tuple[str, str]) -> None:
         self._seen[key] = None
@@ -129,11 +144,8 @@ class RecipientAgents:
             self._seen.popitem(last=False)
 
     def _verify(self, signed: SignedDocument, document: Document,
-                recipient: str) -> tuple[str, str] | None:
-        """None when the document is acceptable, else (reason, description) for status 02."""
-        sender_agency = self.topology.agencies.get(document.sender)
-        tier = sender_agency.tier if sender_agency else "unknown"
-        overall, by_tier = self.metrics.signing, self.metrics.tier_signing(tier)
+                recipient: str) -> SignatureError | None:
+        """None when the document is acceptable, else the failure to return with 02."""
         start = time.perf_counter_ns()
         personal_ok = agency_ok = False
         failure: SignatureError | None = None
@@ -141,7 +153,6 @@ class RecipientAgents:
             if recipient not in document.recipients:
                 raise SignatureError(f"{recipient} is not among the document's recipients",
                                      reason="wrong_recipient")
-            self.verifier.check_digest(signed.content, signed.content_digest)
             if signed.personal_signature is not None:
                 self.verifier.verify(signed.personal_signature, signed.content_digest,
                                      sender=document.sender)
@@ -160,38 +171,39 @@ class RecipientAgents:
             failure = exc
         finally:
             self.metrics.verify_cost.record_ns(time.perf_counter_ns() - start)
-        for stats in (overall, by_tier):
+        self._count_verification(document.sender, personal_ok=personal_ok, agency_ok=agency_ok,
+                                 failure=failure)
+        return failure
+
+    def _count_verification(self, sender: str, *, personal_ok: bool, agency_ok: bool,
+                            failure: SignatureError | None) -> None:
+        agency = self.topology.agencies.get(sender)
+        tier = agency.tier if agency else "unknown"
+        for stats in (self.metrics.signing, self.metrics.tier_signing(tier)):
             stats.verified_documents += 1
             stats.personal_valid += personal_ok
             stats.agency_valid += agency_ok
             stats.legally_valid += personal_ok and agency_ok
             if failure is not None:
                 stats.failures[failure.reason] += 1
-        if failure is not None:
-            log.info("document_rejected", document_id=document.document_id, recipient=recipient,
-                     reason=failure.reason, detail=failure.detail)
-            return failure.reason, failure.detail
-        return None
 
-    async def _lifecycle(self, document: Document, recipient: str) -> None:
+    async def _lifecycle(self, doc_id: str, sender: str, recipient: str) -> None:
         steps = [StatusCode.REGISTERED, StatusCode.ASSIGNED,
                  *([StatusCode.IN_PROGRESS] * self.config.in_progress_updates),
                  StatusCode.COMPLETED]
-        assert set(steps) <= set(HAPPY_PATH)
         for code in steps:
             await asyncio.sleep(self.config.step_delay_s)
-            await self._send_status(document, recipient, code)
+            await self._send_status(doc_id, sender, recipient, code)
 
-    async def _send_status(self, document: Document, recipient: str, code: StatusCode, *,
+    async def _send_status(self, doc_id: str, sender: str, recipient: str, code: StatusCode, *,
                            reason: str | None = None, description: str = ""
                            ) -> asyncio.Future[Any]:
         status = StatusEvent(
-            layer=StatusLayer.BUSINESS, from_code=recipient, document_id=document.document_id,
-            sender=document.sender, recipient=recipient, timestamp=dt.datetime.now(dt.UTC),
+            layer=StatusLayer.BUSINESS, from_code=recipient, document_id=doc_id,
+            sender=sender, recipient=recipient, timestamp=dt.datetime.now(dt.UTC),
             status_code=code, reason=reason, description=description,
             staff_name="Văn thư", staff_department=self.topology.agencies[recipient].name)
         return await self.producer.send(
             self.topics.inbound(self.platform), value=self.events.encode_status(status),
-            key=document.sender.encode(),
-            headers=headers.build(headers.STATUS, document.document_id, recipient,
-                                  (document.sender,)))
+            key=sender.encode(),
+            headers=headers.build(headers.STATUS, doc_id, recipient, (sender,)))

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import ssl
-from enum import Enum
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
 from lgsp.errors import ConfigError
@@ -53,7 +53,7 @@ class BrokerConfig:
             raise ConfigError("--partitions must be at least 1")
 
     def with_bootstrap(self, bootstrap: str) -> BrokerConfig:
-        from dataclasses import replace  # noqa: PLC0415
+        from dataclasses import replace
         return replace(self, bootstrap=bootstrap)
 
     def _ssl_context(self) -> ssl.SSLContext | None:
@@ -88,7 +88,7 @@ class BrokerConfig:
                 "max_partition_fetch_bytes": self.max_batch_size}
 
 
-class SignaturePolicy(str, Enum):
+class SignaturePolicy(StrEnum):
     """What a recipient demands of a document's signatures before accepting it."""
 
     REQUIRE_AGENCY = "require-agency"

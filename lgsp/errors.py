@@ -6,13 +6,13 @@
     ├─ ConfigError(LgspError, ValueError)  bad profile, flag or env value          exit 2
     ├─ BrokerError                         unreachable, topic missing, embedded broker did not start
     ├─ LifecycleError                      used before start or after stop
-    ├─ DocumentRefused                     a send refused before it reaches the bus (secret document)
-    └─ Rejected                            a record's counted fate; ``reason`` is the dead-letter reason
-       ├─ DecodeError                      undecodable bytes, unknown schema id, schema-invalid record
-       ├─ SignatureError                   tampered, bad signature, expired/revoked cert, unknown issuer...
+    ├─ DocumentRefused                     refused before it reaches the bus (secret document)
+    └─ Rejected                            a record's counted fate, with a ``reason``
+       ├─ DecodeError                      undecodable, unknown schema id, schema-invalid
+       ├─ SignatureError                   tampered, bad signature, expired/revoked, unknown issuer
        └─ DeliveryError                    unknown recipient, duplicate, out-of-order status
 
-``reason`` is a stable snake_case word reused as metric label, dead-letter reason and 02 status reason.
+``reason`` is a stable snake_case word reused as metric label, dead-letter reason and 02 reason.
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ class DocumentRefused(LgspError):
 
 
 class Rejected(LgspError):
-    """A record's counted fate. ``reason`` is stable and machine-readable; ``detail`` is for humans."""
+    """A record's counted fate: ``reason`` is stable and machine-readable, ``detail`` human."""
 
     reason: str = "rejected"
 

@@ -1,8 +1,8 @@
 """Agency senders: the clerk's work on the sending side — number, sign, encode, submit.
 
 ``submit()`` refuses a secret document before anything is sent, numbers the draft (per agency and
-year), encodes the content once, signs its SHA-256 digest with the official's personal credential and
-the agency's credential, frames the event and hands it to the producer's buffer. It returns the
+year), encodes the content once, signs its SHA-256 digest with the official's personal credential
+and the agency's credential, frames the event and hands it to the producer's buffer. It returns the
 produce future without awaiting it: the scheduler awaits futures per batch, never per document.
 """
 
@@ -12,6 +12,7 @@ import asyncio
 import datetime as dt
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import structlog
@@ -32,6 +33,16 @@ from producers.traffic import Draft, head_official
 log = structlog.get_logger(__name__)
 
 Expect = Callable[[Document, int], None]
+
+
+@dataclass(frozen=True, slots=True)
+class Envelope:
+    """A record ready for the producer."""
+
+    topic: str
+    key: bytes
+    value: bytes
+    headers: list[tuple[str, bytes]]
 
 
 class AgencySender:
@@ -65,7 +76,7 @@ class AgencySender:
             self.metrics.refused_at_send["secret_document"] += 1
             raise DocumentRefused(
                 f"a {draft.secrecy.name.lower().replace('_', ' ')} document from {draft.sender} "
-                "must never be sent on the bus (Decree 30: secret documents do not travel the axis)")
+                "must never be sent on the bus (secret documents do not travel the axis)")
         agency = self.topology.agency(draft.sender)
         number = self.numbering.next(draft.sender, date)
         code = notation(draft.type_name, number, agency.abbreviation)
@@ -114,14 +125,22 @@ class AgencySender:
         signed = self.sign(document, draft)
         return await self.send(document, signed, intended_ns)
 
-    async def send(self, document: Document, signed: SignedDocument,
-                   intended_ns: int) -> asyncio.Future[Any]:
+    def envelope(self, document: Document, signed: SignedDocument) -> Envelope:
+        """The Kafka record of a document submitted to its sender's home platform."""
         agency = self.topology.agency(document.sender)
-        self.metrics.documents_by_tier[agency.tier] += 1
-        self.metrics.fan_out[len(document.recipients)] += 1
-        self.expect(document, intended_ns)
-        return await self.producer.send(
-            self.topics.inbound(agency.platform), value=self.events.encode_signed(signed),
-            key=document.document_id.encode(),
+        return Envelope(
+            topic=self.topics.inbound(agency.platform), key=document.document_id.encode(),
+            value=self.events.encode_signed(signed),
             headers=headers.build(headers.DOCUMENT, document.document_id, document.sender,
                                   document.recipients))
+
+    async def send(self, document: Document, signed: SignedDocument,
+                   intended_ns: int) -> asyncio.Future[Any]:
+        """Register the deliveries with the tracker and hand the record to the producer."""
+        tier = self.topology.agency(document.sender).tier
+        self.metrics.documents_by_tier[tier] += 1
+        self.metrics.fan_out[len(document.recipients)] += 1
+        self.expect(document, intended_ns)
+        env = self.envelope(document, signed)
+        return await self.producer.send(env.topic, value=env.value, key=env.key,
+                                        headers=env.headers)

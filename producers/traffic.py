@@ -1,10 +1,10 @@
 """The traffic model: who sends what to whom, following the tiers, seeded and reproducible.
 
 Each draft picks a sender by the share of documents each kind of unit issues, a fan-out of
-``1 + Poisson(mean - 1)`` distinct recipients drawn from the sender's recipient groups (its children,
-parent, siblings, its province's departments and districts, central bodies, other provinces), a
-Decree 30 type, priority, steering and business type, attachments, and whether the official and the
-agency sign (by the sending profile's signed shares).
+``1 + Poisson(mean - 1)`` distinct recipients drawn from the sender's recipient groups (its
+children, parent, siblings, its province's departments and districts, central bodies, other
+provinces), a Decree 30 type, priority, steering and business type, attachments, and whether
+the official and the agency sign (by the sending profile's signed shares).
 """
 
 from __future__ import annotations
@@ -138,10 +138,8 @@ class TrafficModel:
         if group == "other_province":
             return [p.office for p in t.provinces.values() if p is not province] + [
                 d for p in t.provinces.values() if p is not province for d in p.departments]
-        if province is None:  # a central body's province-facing groups span every province
-            provinces = list(t.provinces.values())
-        else:
-            provinces = [province]
+        # a central body's province-facing groups span every province
+        provinces = list(t.provinces.values()) if province is None else [province]
         if group == "province_office":
             return [p.office for p in provinces if p.office != code]
         if group == "departments":

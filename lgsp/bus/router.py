@@ -89,7 +89,8 @@ class PlatformRouter:
                 layer=StatusLayer.TRANSPORT, from_code=self.platform,
                 document_id=routing.document_id, sender=routing.from_code, recipient=recipient,
                 timestamp=dt.datetime.now(dt.UTC), transport_state=TransportState.FAIL,
-                reason=reason, description=f"{self.platform} cannot deliver to {recipient}: {reason}")
+                reason=reason,
+                description=f"{self.platform} cannot deliver to {recipient}: {reason}")
             status_routing = headers.Routing(headers.STATUS, routing.document_id, self.platform,
                                              (routing.from_code,), routing.trace)
             futures += await self._route_status(self.events.encode_status(fail), status_routing,
@@ -103,11 +104,10 @@ class PlatformRouter:
             raise DeliveryError(f"status for {routing.document_id} cannot reach {addressee} from "
                                 f"{self.platform}", reason=route.failure)
         hop = headers.with_hop(routing, self.platform, (addressee,))
-        if route.deliver_here:
+        if route.next_platform is None:  # deliver here
             self.counts["status_delivered"] += 1
             topic = self.topics.deliver(self.platform)
         else:
-            assert route.next_platform is not None
             self.counts["status_forwarded"] += 1
             topic = self.topics.inbound(route.next_platform)
         return [await self.producer.send(topic, value=value, key=addressee.encode(), headers=hop)]

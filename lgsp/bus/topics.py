@@ -3,7 +3,8 @@ and tests never share topics.
 
 * ``lgsp.<run>.<platform>.inbound``  what a platform must route: submissions of its member agencies,
   packets forwarded from/to VDXP, and statuses on their way back. Documents are keyed by DocumentId,
-  statuses by their addressee (the original sender), so a (document, recipient)'s statuses stay in order.
+  statuses by their addressee (the original sender), so the statuses of a (document, recipient)
+  stay in order.
 * ``lgsp.<run>.<platform>.deliver``  what a platform hands to its member agencies. Keyed by the
   agency the record is for (recipient of a document, addressee of a status): per-agency order.
 * ``lgsp.<run>.dead-letter``          records no stage could process, with the reason.

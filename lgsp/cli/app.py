@@ -25,7 +25,7 @@ app = typer.Typer(
 
 
 def _register() -> None:
-    from lgsp.cli import broker_cmd, simulate_cmd, topology_cmd  # noqa: PLC0415
+    from lgsp.cli import broker_cmd, simulate_cmd, topology_cmd
 
     app.command("simulate")(simulate_cmd.simulate)
     app.command("broker")(broker_cmd.broker)

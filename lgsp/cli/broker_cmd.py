@@ -18,8 +18,8 @@ def broker(
 
     Prints the bootstrap address on stdout, e.g. to pass as --bootstrap to another lgsp command.
     """
-    from lgsp.broker.embedded import EmbeddedBroker  # noqa: PLC0415
-    from lgsp.cli.logging import configure_logging  # noqa: PLC0415
+    from lgsp.broker.embedded import EmbeddedBroker
+    from lgsp.cli.logging import configure_logging
 
     configure_logging("auto", "warning")
     embedded = EmbeddedBroker(port=port)

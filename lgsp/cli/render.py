@@ -55,7 +55,8 @@ def render_report(report: dict[str, Any], console: Console | None = None) -> Non
                   f"p99 {signing['sign_cost_us']['p99']}; verify mean "
                   f"{signing['verify_cost_us']['mean']} · p99 {signing['verify_cost_us']['p99']}")
 
-    r = Table(title="Routing: deliveries per route (01 delivered, 06 completed, 02 rejected, FAIL undeliverable); latency p50 / p99 / max ms", title_justify="left")
+    r = Table(title="Routing: deliveries per route (01 delivered, 06 completed, 02 rejected, "
+                    "FAIL undeliverable); latency p50 / p99 / max ms", title_justify="left")
     for col in ("route", "path", "sent", "01", "06", "02", "FAIL", "lost", "dupes", "hops",
                 "send→01", "send→06"):
         r.add_column(col, justify="right")

@@ -84,11 +84,11 @@ def simulate(
     Exit 0 when every delivery completed its lifecycle or was answered (nothing lost),
     1 when deliveries were lost or left incomplete.
     """
-    from lgsp.cli.render import render_report  # noqa: PLC0415
-    from lgsp.cli.simulation import DEFAULT_PROFILES, Simulation, SimulationConfig  # noqa: PLC0415
-    from lgsp.config import RecipientConfig, SignaturePolicy  # noqa: PLC0415
-    from lgsp.errors import ConfigError  # noqa: PLC0415
-    from lgsp.signing.keys import SignatureAlgorithm  # noqa: PLC0415
+    from lgsp.cli.render import render_report
+    from lgsp.cli.simulation import DEFAULT_PROFILES, Simulation, SimulationConfig
+    from lgsp.config import RecipientConfig, SignaturePolicy
+    from lgsp.errors import ConfigError
+    from lgsp.signing.keys import SignatureAlgorithm
 
     configure_logging(log_format, log_level)
     try:
@@ -122,7 +122,7 @@ def simulate(
 
 async def _run(simulation_cls: Any, config: Any, broker: Any, show_progress: bool
                ) -> dict[str, Any]:
-    from rich.console import Console  # noqa: PLC0415
+    from rich.console import Console
 
     console = Console(stderr=True)
     if not show_progress:

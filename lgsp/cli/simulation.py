@@ -1,8 +1,8 @@
 """The composition of a run: broker → topics → consumers → routers → producers.
 
 ``Simulation`` is the one place that wires ``producers/`` and ``consumers/`` to the bus. One
-``AsyncExitStack`` owns everything, so unwinding (success, error, Ctrl-C) stops producers first, then
-routers and consumers drain, and the embedded broker is stopped last.
+``AsyncExitStack`` owns everything, so unwinding (success, error, Ctrl-C) stops producers first,
+then routers and consumers drain, and the embedded broker is stopped last.
 """
 
 from __future__ import annotations

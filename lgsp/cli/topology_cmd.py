@@ -16,11 +16,11 @@ def topology(
     json_out: Annotated[bool, typer.Option("--json", help="Counts as JSON.")] = False,
 ) -> int:
     """Show the agencies of a run: counts per tier, platforms and a sample of the tree."""
-    from rich.console import Console  # noqa: PLC0415
-    from rich.table import Table  # noqa: PLC0415
-    from rich.tree import Tree  # noqa: PLC0415
+    from rich.console import Console
+    from rich.table import Table
+    from rich.tree import Tree
 
-    from lgsp.profiles import load_topology  # noqa: PLC0415
+    from lgsp.profiles import load_topology
 
     topo = load_topology(list(profile) if profile else ["thanh-hoa"])
     if json_out:

@@ -5,4 +5,12 @@ from lgsp.codec.avro import AvroCodec
 from lgsp.codec.events import EventCodec, SignedDocument
 from lgsp.codec.registry import FileSchemaRegistry, RegisteredSchema
 
-__all__ = ["AvroCodec", "EventCodec", "SignedDocument", "FileSchemaRegistry", "RegisteredSchema", "frame", "read_header"]
+__all__ = [
+    "AvroCodec",
+    "EventCodec",
+    "FileSchemaRegistry",
+    "RegisteredSchema",
+    "SignedDocument",
+    "frame",
+    "read_header",
+]

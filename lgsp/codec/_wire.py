@@ -1,4 +1,4 @@
-"""The Confluent wire format: byte 0 = 0 (magic), 4-byte big-endian schema id, then the Avro body."""
+"""The Confluent wire format: byte 0 = 0 (magic), 4-byte big-endian schema id, Avro body."""
 
 from __future__ import annotations
 

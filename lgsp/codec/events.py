@@ -1,4 +1,4 @@
-"""Mapping between the value objects and their Avro records (documents, events, statuses, dead letters)."""
+"""Value objects ↔ Avro records: documents, document events, statuses, dead letters."""
 
 from __future__ import annotations
 
@@ -70,7 +70,8 @@ def record_to_document(r: dict[str, Any]) -> Document:
             attachments=tuple(Attachment(**a) for a in r.get("attachments", [])),
         )
     except (KeyError, ValueError, TypeError) as exc:
-        raise DecodeError(f"document content is not valid: {exc}", reason="schema_invalid") from None
+        raise DecodeError(f"document content is not valid: {exc}",
+                          reason="schema_invalid") from None
 
 
 def _signature_record(block: SignatureBlock | None) -> dict[str, Any] | None:
@@ -152,7 +153,8 @@ class EventCodec:
                 staff_name=staff.get("full_name"), staff_department=staff.get("department"),
             )
         except ValueError as exc:
-            raise DecodeError(f"status event is not valid: {exc}", reason="schema_invalid") from None
+            raise DecodeError(f"status event is not valid: {exc}",
+                              reason="schema_invalid") from None
 
     # dead letters
     def encode_dead_letter(self, *, reason: str, detail: str, stage: str, topic: str,

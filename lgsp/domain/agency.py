@@ -47,9 +47,8 @@ class AgencyCode:
     @property
     def levels(self) -> tuple[str, str, str]:
         """Levels 2, 3 and 4 as written (``"00"``, ``"00"``, ``"000"`` when unused)."""
-        m = _CODE.match(self.value)
-        assert m is not None  # validated in __post_init__
-        return m.group(3), m.group(2), m.group(1)
+        level4, level3, level2, _unit = self.value.split(".")
+        return level2, level3, level4
 
     @property
     def depth(self) -> int:
@@ -99,6 +98,6 @@ class Agency:
     tier: str
     """One of the topology's tiers (data, not code): central, province, district, commune."""
     platform: str
-    """Code of its home platform: ``LGSP-H56`` for a province's agencies, ``VDXP`` for central ones."""
+    """Its home platform: ``LGSP-H56`` for a province's agencies, ``VDXP`` for central ones."""
     kind: str
     """What it is within its tier: ``people_committee``, ``department``, ``central_body``."""

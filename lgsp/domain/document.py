@@ -81,7 +81,7 @@ class Attachment:
 @dataclass(frozen=True, slots=True)
 class Signer:
     authority: str
-    """Authority prefix: ``""`` (signs in own right), ``TM.``, ``KT.``, ``TL.``, ``TUQ.``, ``Q.``."""
+    """Authority prefix: ``""`` (own right), ``TM.``, ``KT.``, ``TL.``, ``TUQ.``, ``Q.``."""
     position: str
     """Chức vụ, e.g. ``Chủ tịch``."""
     full_name: str

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 
 
-class TransportState(str, Enum):
+class TransportState(StrEnum):
     """The bus's own delivery state for a packet."""
 
     INITIAL = "INITIAL"
@@ -20,7 +20,7 @@ class TransportState(str, Enum):
     FAIL = "FAIL"
 
 
-class StatusCode(str, Enum):
+class StatusCode(StrEnum):
     """edXML business status codes, sent by the recipient back to the original sender."""
 
     ARRIVED = "01"
@@ -57,7 +57,7 @@ HAPPY_PATH = (StatusCode.REGISTERED, StatusCode.ASSIGNED, StatusCode.IN_PROGRESS
               StatusCode.COMPLETED)
 
 
-class StatusLayer(str, Enum):
+class StatusLayer(StrEnum):
     BUSINESS = "BUSINESS"     # edXML status packet from the recipient
     TRANSPORT = "TRANSPORT"   # the bus's own delivery state, from a platform
 

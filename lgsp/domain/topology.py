@@ -144,7 +144,8 @@ class Topology:
             province.communes[code.value] = []
         n_communes = int(data.get("communes", 0))
         if districts and n_communes > 99 * len(districts):
-            raise ConfigError(f"profile {data['name']}: {n_communes} communes do not fit 99 per district")
+            raise ConfigError(f"profile {data['name']}: {n_communes} communes do not fit 99 "
+                              "per district")
         for i in range(n_communes):
             district = province.districts[i % len(province.districts)]
             j = len(province.communes[district]) + 1

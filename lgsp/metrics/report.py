@@ -26,7 +26,8 @@ def _route_dict(stats: RouteStats) -> dict[str, Any]:
     return {
         **{name: getattr(stats, name) for name in COUNTS},
         "hops": {str(k): v for k, v in hops.items()},
-        "mean_hops": round(sum(k * v for k, v in hops.items()) / total_hops, 3) if total_hops else 0,
+        "mean_hops": (round(sum(k * v for k, v in hops.items()) / total_hops, 3)
+                      if total_hops else 0),
         "send_to_arrived_ms": stats.send_to_arrived.summary_ms(),
         "send_to_completed_ms": stats.send_to_completed.summary_ms(),
     }

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from concurrent.futures import ProcessPoolExecutor
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 
 import structlog
@@ -25,7 +25,7 @@ log = structlog.get_logger(__name__)
 PrivateKey = rsa.RSAPrivateKey | ed25519.Ed25519PrivateKey | ec.EllipticCurvePrivateKey
 
 
-class SignatureAlgorithm(str, Enum):
+class SignatureAlgorithm(StrEnum):
     """Key and signature algorithm of every certificate in a run's PKI."""
 
     RSA2048 = "rsa2048"   # RSA-2048 PKCS#1 v1.5 / SHA-256: what the government CA issues
@@ -114,6 +114,7 @@ class KeyStore:
 
 def _load(pem: bytes) -> PrivateKey:
     key: PrivateKeyTypes = serialization.load_pem_private_key(pem, password=None)
-    if not isinstance(key, rsa.RSAPrivateKey | ed25519.Ed25519PrivateKey | ec.EllipticCurvePrivateKey):
+    if not isinstance(key, rsa.RSAPrivateKey | ed25519.Ed25519PrivateKey
+                      | ec.EllipticCurvePrivateKey):
         raise ConfigError("a cached key has an unsupported type; delete the PKI cache directory")
     return key

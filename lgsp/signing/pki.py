@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 
 from cryptography import x509
@@ -23,7 +23,7 @@ from lgsp.signing.keys import KeyStore, PrivateKey, SignatureAlgorithm
 CERT_VALIDITY = dt.timedelta(days=3 * 365)
 
 
-class SignatureRole(str, Enum):
+class SignatureRole(StrEnum):
     PERSONAL = "PERSONAL"   # the competent person's signature
     AGENCY = "AGENCY"       # the agency's signature, applied by the clerk
 
@@ -143,7 +143,7 @@ class Pki:
     def issue_extra(self, agency_code: str, role: SignatureRole, *, holder: str,
                     not_before: dt.datetime, not_after: dt.datetime,
                     key: PrivateKey | None = None) -> Credential:
-        """An additional certificate with chosen dates (expired or not yet valid ones, for faults)."""
+        """An additional certificate with chosen dates (expired or not yet valid, for faults)."""
         key = key or self.keys.get(self.key_labels(agency_code)[0 if role is SignatureRole.AGENCY
                                                                  else 1])
         subject = _name(holder, organization=holder, agency_code=agency_code, unit=role.value)

@@ -1,0 +1,78 @@
+"""Avro in the Confluent wire format, with the file registry's stable ids."""
+
+import datetime as dt
+
+import pytest
+
+from lgsp.codec import AvroCodec, EventCodec, FileSchemaRegistry, SignedDocument, frame
+from lgsp.domain import Document, Signer, StatusCode, StatusEvent, StatusLayer
+from lgsp.errors import DecodeError
+
+
+@pytest.fixture(scope="module")
+def events():
+    return EventCodec(AvroCodec(FileSchemaRegistry()))
+
+
+def _document():
+    return Document(document_id="000.00.00.H56,2023/01/05,1/QĐ-UBND", number=1,
+                    notation="1/QĐ-UBND", type_name="quyết định", subject="V/v thử nghiệm",
+                    sender="000.00.00.H56", recipients=("000.00.01.H56",),
+                    promulgation_place="Thanh Hóa", promulgation_date=dt.date(2023, 1, 5),
+                    signer=Signer("TM.", "Chủ tịch", "Nguyễn Văn An"))
+
+
+class TestWireFormat:
+    def test_value_starts_with_magic_byte_and_big_endian_schema_id(self, events):
+        """Byte 0 is 0, bytes 1..4 are the schema id, then the Avro body."""
+        status = StatusEvent(layer=StatusLayer.BUSINESS, from_code="a", document_id="d",
+                             sender="s", recipient="r", timestamp=dt.datetime.now(dt.UTC),
+                             status_code=StatusCode.ARRIVED)
+        data = events.encode_status(status)
+        assert data[0] == 0
+        assert int.from_bytes(data[1:5], "big") == events.status_schema.id == 3
+        assert events.decode_status(data).status_code is StatusCode.ARRIVED
+
+    def test_registry_ids_are_stable(self):
+        """Ids are fixed in schemas/registry.json."""
+        registry = FileSchemaRegistry()
+        assert {s.subject: s.id for s in registry} == {
+            "lgsp.document": 1, "lgsp.document-event": 2, "lgsp.status-event": 3,
+            "lgsp.dead-letter": 4}
+
+    def test_signed_document_round_trips_with_content_bytes_untouched(self, events):
+        content = events.encode_content(_document())
+        signed = SignedDocument(events.document_schema.id, content, b"\x01" * 32, None, None)
+        decoded = events.decode_signed(events.encode_signed(signed))
+        assert decoded.content == content
+        assert events.decode_content(decoded) == _document()
+
+
+class TestBadBytes:
+    @pytest.mark.parametrize(("data", "reason"), [
+        pytest.param(b"", "undecodable", id="empty"),
+        pytest.param(b"\x00\x00", "undecodable", id="short-header"),
+        pytest.param(b"{\"json\": 1}", "undecodable", id="not-framed"),
+        pytest.param(frame(99, b"\x02"), "unknown_schema_id", id="unknown-id"),
+        pytest.param(frame(2, b"\x02\xff\xff"), "schema_invalid", id="truncated-body"),
+        pytest.param(frame(2, b"\x00" * 40), "schema_invalid", id="garbage-body"),
+    ])
+    def test_bad_values_raise_decode_error_with_reason(self, events, data, reason):
+        with pytest.raises(DecodeError) as info:
+            events.decode_signed(data)
+        assert info.value.reason == reason
+
+    def test_trailing_bytes_are_refused(self, events):
+        status = StatusEvent(layer=StatusLayer.BUSINESS, from_code="a", document_id="d",
+                             sender="s", recipient="r", timestamp=dt.datetime.now(dt.UTC),
+                             status_code=StatusCode.ARRIVED)
+        with pytest.raises(DecodeError, match="trailing"):
+            events.decode_status(events.encode_status(status) + b"\x00")
+
+    def test_a_status_is_not_accepted_as_a_document_event(self, events):
+        status = StatusEvent(layer=StatusLayer.BUSINESS, from_code="a", document_id="d",
+                             sender="s", recipient="r", timestamp=dt.datetime.now(dt.UTC),
+                             status_code=StatusCode.ARRIVED)
+        with pytest.raises(DecodeError) as info:
+            events.decode_signed(events.encode_status(status))
+        assert info.value.reason == "unexpected_schema"
