@@ -3,14 +3,13 @@
 Exit codes: 0 ok · 1 verdict failed (documents lost or left incomplete) · 2 usage or configuration
 error · 3 bad input (e.g. a refused document) · 4 broker unreachable or failed · 130 interrupted.
 An ``LgspError`` becomes one line on stderr and its exit code; anything else is a bug and keeps its
-traceback.
+traceback. Commands signal a failed verdict by raising ``typer.Exit(code)``.
 """
 
 from __future__ import annotations
 
 import sys
 
-import click
 import typer
 
 from lgsp.errors import LgspError
@@ -36,15 +35,9 @@ _register()
 
 
 def main() -> None:
+    """Entry point: click handles usage errors (exit 2) and --help; ``LgspError`` → one line."""
     try:
-        result = app(standalone_mode=False)
+        app()
     except LgspError as exc:
         print(f"lgsp: error: {exc}", file=sys.stderr)
         sys.exit(exc.exit_code)
-    except (KeyboardInterrupt, click.Abort):
-        print("lgsp: interrupted", file=sys.stderr)
-        sys.exit(130)
-    except click.ClickException as exc:
-        exc.show()
-        sys.exit(exc.exit_code)
-    sys.exit(result if isinstance(result, int) else 0)

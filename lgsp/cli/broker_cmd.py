@@ -13,7 +13,7 @@ import typer
 def broker(
     port: Annotated[int | None, typer.Option(
         "--port", envvar="LGSP_BROKER_PORT", help="Loopback port (default: a free one).")] = None,
-) -> int:
+) -> None:
     """Start the embedded Kafka-compatible broker on 127.0.0.1 and keep it up until Ctrl-C.
 
     Prints the bootstrap address on stdout, e.g. to pass as --bootstrap to another lgsp command.
@@ -37,4 +37,3 @@ def broker(
         embedded.stop()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-    return 0

@@ -17,6 +17,10 @@ def configure_logging(fmt: str = "auto", level: str = "info") -> None:
     renderer: structlog.typing.Processor = (
         structlog.dev.ConsoleRenderer() if fmt == "console"
         else structlog.processors.JSONRenderer())
+    # aiokafka logs connection retries through stdlib logging; the run reports failures itself,
+    # so its own log is shown only with --log-level debug.
+    logging.getLogger("aiokafka").setLevel(logging.DEBUG if numeric <= logging.DEBUG
+                                           else logging.CRITICAL)
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,

@@ -78,7 +78,7 @@ def simulate(
     ssl_certfile: options.SslCertfile = None,
     ssl_keyfile: options.SslKeyfile = None,
     partitions: options.Partitions = 4,
-) -> int:
+) -> None:
     """Send signed documents across the four tiers, track every delivery, report the metrics.
 
     Exit 0 when every delivery completed its lifecycle or was answered (nothing lost),
@@ -106,7 +106,11 @@ def simulate(
         recipient=RecipientConfig(step_delay_s=step_delay, signature_policy=policy),
         lenient_lgsp=lenient_lgsp, run_id=run_id, pki_cache=pki_cache, keep_topics=keep_topics)
     show_progress = not no_progress and sys.stderr.isatty() and not os.environ.get("CI")
-    result = asyncio.run(_run(Simulation, config, broker, show_progress))
+    try:
+        result = asyncio.run(_run(Simulation, config, broker, show_progress))
+    except KeyboardInterrupt:
+        print("lgsp: interrupted; the run was stopped cleanly", file=sys.stderr)
+        raise typer.Exit(130) from None
     if report is not None:
         report.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n",
                           encoding="utf-8")
@@ -117,7 +121,8 @@ def simulate(
         if report is not None:
             print(f"JSON report written to {report}")
     totals = result["totals"]
-    return 1 if totals["lost"] or totals["incomplete"] else 0
+    if totals["lost"] or totals["incomplete"]:
+        raise typer.Exit(1)
 
 
 async def _run(simulation_cls: Any, config: Any, broker: Any, show_progress: bool

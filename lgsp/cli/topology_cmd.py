@@ -14,7 +14,7 @@ def topology(
         help="Province profile(s), as for simulate. Default: thanh-hoa.")] = None,
     sample: Annotated[int, typer.Option("--sample", help="Children shown per node.")] = 3,
     json_out: Annotated[bool, typer.Option("--json", help="Counts as JSON.")] = False,
-) -> int:
+) -> None:
     """Show the agencies of a run: counts per tier, platforms and a sample of the tree."""
     from rich.console import Console
     from rich.table import Table
@@ -27,7 +27,7 @@ def topology(
         print(json.dumps({"counts_by_tier": topo.counts_by_tier(), "agencies": len(topo.agencies),
                           "platforms": {p: len(topo.members(p)) for p in topo.platforms}},
                          ensure_ascii=False, indent=2))
-        return 0
+        return
     console = Console()
     table = Table(title="Agencies per tier", title_justify="left")
     table.add_column("tier")
@@ -63,4 +63,3 @@ def topology(
         if hidden > 0:
             office.add(f"[dim]… {hidden} more departments and districts[/]")
     console.print(root)
-    return 0
