@@ -13,13 +13,14 @@ producing (count by consuming).
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
+import ctypes
 import os
 import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -32,6 +33,7 @@ from lgsp.errors import BrokerError, LifecycleError
 log = structlog.get_logger(__name__)
 
 START_TIMEOUT_S = 20.0
+_PR_SET_PDEATHSIG = 1
 
 
 def tansu_binary() -> Path:
@@ -103,6 +105,7 @@ class EmbeddedBroker:
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
                 start_new_session=True,  # Ctrl-C in the terminal reaches us, and we stop it cleanly
+                preexec_fn=_die_with_parent,  # runs in the child before exec
             )
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
@@ -145,7 +148,9 @@ class EmbeddedBroker:
             self._log_path = None
 
     async def start(self) -> str:
-        return await asyncio.to_thread(self.start_sync)
+        # Started from the calling thread on purpose: the child's parent-death signal is tied to
+        # the thread that forks it, and a worker thread may exit before the run ends.
+        return self.start_sync()
 
     async def __aenter__(self) -> EmbeddedBroker:
         await self.start()
@@ -158,6 +163,13 @@ class EmbeddedBroker:
     def __del__(self) -> None:  # last resort: never leave an orphan broker
         if self._process is not None and self._process.poll() is None:
             self._process.kill()
+
+
+def _die_with_parent() -> None:
+    """In the child: ask Linux to SIGTERM it when our process dies, even by SIGKILL."""
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def _answers_metadata(host: str, port: int) -> bool:

@@ -148,3 +148,20 @@ class TestDuplicatesAndUnknowns:
             sim.sender.compose(draft, dt.date.today())  # noqa: DTZ011
         assert sim.tracker.pending == 0
         assert sim.metrics.refused_at_send == {"secret_document": 1}
+
+
+async def test_unanswered_delivery_is_lost_after_the_ack_timeout(kafka_bootstrap, pki_cache,
+                                                                 run_id):
+    """A lenient LGSP delivers to an unknown code of its province; no agent answers, so the
+    record is dead-lettered there and the sender declares the delivery lost at the timeout."""
+    sim = simulation(kafka_bootstrap, pki_cache, run_id, profiles=("thanh-hoa",),
+                     lenient_lgsp=True, ack_timeout_s=2.0, settle_timeout_s=5.0)
+    await sim.start([dataclasses.replace(sim.traffic.draft(), sender=PROVINCE)])
+    try:
+        await _send(sim, _draft(sim, recipients=(DEPT, "000.99.31.H56")))
+        await sim.settle()
+    finally:
+        await sim.stop()
+    assert sum(s.lost for s in sim.metrics.routes.values()) == 1
+    assert sum(s.completed for s in sim.metrics.routes.values()) == 1
+    assert sim.metrics.dead_letters == {"unknown_recipient": 1}

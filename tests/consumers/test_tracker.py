@@ -1,0 +1,105 @@
+"""The delivery tracker's lifecycle rules (domain.md §7), on a controlled clock."""
+
+import datetime as dt
+
+import pytest
+
+from consumers.tracker import DeliveryTracker
+from lgsp.domain import (
+    Document,
+    Signer,
+    StatusCode,
+    StatusEvent,
+    TransportState,
+)
+from lgsp.domain.status import StatusLayer
+from lgsp.metrics import RunMetrics
+from lgsp.profiles import load_topology
+
+SENDER = "000.00.00.H56"
+R1, R2 = "000.00.01.H56", "000.00.00.G22"
+SECOND = 1_000_000_000
+
+
+@pytest.fixture(scope="module")
+def topo():
+    return load_topology(["thanh-hoa"])
+
+
+@pytest.fixture
+def tracker(topo):
+    t = DeliveryTracker(topo, RunMetrics(), ack_timeout_s=5)
+    t.expect(Document(document_id="D1", number=1, notation="1/UBND", type_name="công văn",
+                      subject="s", sender=SENDER, recipients=(R1, R2),
+                      promulgation_place="Thanh Hóa", promulgation_date=dt.date(2023, 1, 1),
+                      signer=Signer("", "Chủ tịch", "A")), intended_ns=0)
+    return t
+
+
+def status(code, recipient=R1, reason=None):
+    return StatusEvent(layer=StatusLayer.BUSINESS, from_code=recipient, document_id="D1",
+                       sender=SENDER, recipient=recipient, timestamp=dt.datetime.now(dt.UTC),
+                       status_code=code, reason=reason)
+
+
+def totals(t):
+    out = {"delivered": 0, "completed": 0, "rejected": 0, "lost": 0, "undeliverable": 0,
+           "incomplete": 0}
+    for stats in t.metrics.routes.values():
+        for k in out:
+            out[k] += getattr(stats, k)
+    return out
+
+
+class TestLifecycle:
+    def test_happy_path_completes_with_repeated_in_progress(self, tracker):
+        """01 → 03 → 04 → 05 → 05 → 06 completes; 05 may repeat."""
+        for i, code in enumerate(["01", "03", "04", "05", "05", "06"]):
+            tracker.on_status(status(StatusCode(code)), (i + 1) * SECOND)
+        assert totals(tracker)["completed"] == 1
+        assert tracker.metrics.unexpected_statuses == {}
+        assert tracker.pending == 1  # R2 still open
+
+    def test_duplicate_status_is_dropped_and_counted(self, tracker):
+        tracker.on_status(status(StatusCode.ARRIVED), SECOND)
+        tracker.on_status(status(StatusCode.ARRIVED), 2 * SECOND)
+        assert totals(tracker)["delivered"] == 1
+        assert tracker.metrics.unexpected_statuses == {"duplicate": 1}
+
+    def test_status_out_of_order_is_counted_not_applied(self, tracker):
+        tracker.on_status(status(StatusCode.REGISTERED), SECOND)
+        assert tracker.metrics.unexpected_statuses == {"out_of_order": 1}
+        assert totals(tracker)["delivered"] == 0
+
+    def test_rejection_ends_the_delivery(self, tracker):
+        tracker.on_status(status(StatusCode.ARRIVED), SECOND)
+        tracker.on_status(status(StatusCode.REJECTED, reason="bad_signature"), SECOND)
+        assert totals(tracker)["rejected"] == 1
+        assert tracker.pending == 1
+
+    def test_transport_fail_is_undeliverable(self, tracker):
+        tracker.on_status(StatusEvent(
+            layer=StatusLayer.TRANSPORT, from_code="VDXP", document_id="D1", sender=SENDER,
+            recipient=R2, timestamp=dt.datetime.now(dt.UTC),
+            transport_state=TransportState.FAIL, reason="unknown_recipient"), SECOND)
+        assert totals(tracker)["undeliverable"] == 1
+        assert tracker.metrics.undeliverable_reasons == {"unknown_recipient": 1}
+
+    def test_no_01_within_the_timeout_is_lost(self, tracker):
+        """Only deliveries without 01 are lost at the timeout; an arrived one is not."""
+        tracker.on_status(status(StatusCode.ARRIVED), SECOND)
+        assert tracker.sweep(4 * SECOND) == 0
+        assert tracker.sweep(6 * SECOND) == 1
+        assert totals(tracker)["lost"] == 1
+        tracker.finish()
+        assert totals(tracker)["incomplete"] == 1
+        assert tracker.pending == 0
+
+    def test_latency_is_measured_from_the_intended_time(self, tracker):
+        tracker.on_status(status(StatusCode.ARRIVED), 3 * SECOND)
+        route_stats = next(s for s in tracker.metrics.routes.values() if s.delivered)
+        assert route_stats.send_to_arrived.percentile_us(50) == pytest.approx(3_000_000, rel=0.01)
+
+    def test_02_without_reason_cannot_be_built(self):
+        with pytest.raises(ValueError, match="reason"):
+            status(StatusCode.REJECTED)
