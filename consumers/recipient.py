@@ -113,6 +113,7 @@ class RecipientAgents:
                                      failure=tampered)
             return await self._reject(doc_id, sender, recipient, tampered)
         document = self.events.decode_content(signed)
+        self.metrics.content_versions[self.events.content_writer(signed).version] += 1
         if document.document_id != doc_id or document.sender != sender:
             raise DecodeError(f"headers say {doc_id!r} from {sender}, the signed content says "
                               f"{document.document_id!r} from {document.sender}",

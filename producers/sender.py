@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import time
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -21,7 +22,15 @@ from aiokafka import AIOKafkaProducer
 from lgsp.bus import headers
 from lgsp.bus.topics import TopicNames
 from lgsp.codec.events import EventCodec, SignedDocument
-from lgsp.domain.document import BusinessType, Document, Secrecy, document_id, notation
+from lgsp.codec.registry import RegisteredSchema
+from lgsp.domain.document import (
+    BusinessType,
+    Document,
+    Secrecy,
+    SteeringType,
+    document_id,
+    notation,
+)
 from lgsp.domain.numbering import DocumentNumbering
 from lgsp.domain.topology import Topology
 from lgsp.errors import DocumentRefused
@@ -50,7 +59,7 @@ class AgencySender:
 
     def __init__(self, *, topology: Topology, pki: Pki, events: EventCodec,
                  producer: AIOKafkaProducer, topics: TopicNames, metrics: RunMetrics,
-                 expect: Expect) -> None:
+                 expect: Expect, document_versions: tuple[int, ...] = ()) -> None:
         self.topology = topology
         self.pki = pki
         self.events = events
@@ -60,6 +69,14 @@ class AgencySender:
         self.expect = expect
         self.numbering = DocumentNumbering()
         self._last_issued: dict[str, str] = {}
+        self._last_steering: dict[str, str] = {}
+        # Which document schema version each agency's software writes (mixed fleets during a
+        # schema rollout); by default every agency writes the latest.
+        self._content_schemas = [events.document_schema_version(v) for v in document_versions] \
+            or [events.document_schema]
+
+    def content_schema(self, sender: str) -> RegisteredSchema:
+        return self._content_schemas[zlib.crc32(sender.encode()) % len(self._content_schemas)]
 
     def credentials(self, sender: str) -> tuple[Credential, Credential]:
         agency = self.topology.agency(sender)
@@ -86,6 +103,12 @@ class AgencySender:
             business = BusinessType.NEW
         doc_id = document_id(draft.sender, date, code)
         self._last_issued[draft.sender] = doc_id
+        answers = None
+        if draft.steering_type is SteeringType.STEERING:
+            self._last_steering[draft.sender] = doc_id
+        elif draft.steering_type is SteeringType.STEERING_REPORT:
+            answers = next((self._last_steering[r] for r in draft.recipients
+                            if r in self._last_steering), None)
         province = self.topology.province_of(draft.sender)
         return Document(
             document_id=doc_id, number=number, notation=code, type_name=draft.type_name,
@@ -94,11 +117,13 @@ class AgencySender:
             promulgation_date=date, signer=head_official(agency), priority=draft.priority,
             steering_type=draft.steering_type, business_type=business,
             replaces=replaces if business is BusinessType.REPLACE else None,
+            steering_document_id=answers,
             due_date=(date + dt.timedelta(days=draft.due_in_days)) if draft.due_in_days else None,
             attachments=draft.attachments)
 
     def sign(self, document: Document, draft: Draft) -> SignedDocument:
-        content = self.events.encode_content(document)
+        schema = self.content_schema(document.sender)
+        content = self.events.encode_content(document, schema)
         digest = content_digest(content)
         personal_credential, seal = self.credentials(document.sender)
         now = dt.datetime.now(dt.UTC)
@@ -116,7 +141,7 @@ class AgencySender:
             stats.personal_signed += personal is not None
             stats.agency_signed += agency is not None
             stats.both_signed += personal is not None and agency is not None
-        return SignedDocument(self.events.document_schema.id, content, digest, personal, agency)
+        return SignedDocument(schema.id, content, digest, personal, agency)
 
     async def submit(self, draft: Draft, intended_ns: int, *,
                      date: dt.date | None = None) -> asyncio.Future[Any]:

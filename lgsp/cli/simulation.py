@@ -71,6 +71,8 @@ class SimulationConfig:
     pki_cache: Path | None = None
     traffic_profile: str = "traffic"
     keep_topics: bool = False
+    document_versions: tuple[int, ...] = ()
+    """Document schema versions the agencies write (spread by agency); () = the latest."""
 
     def __post_init__(self) -> None:
         if self.documents < 0:
@@ -86,6 +88,7 @@ class SimulationConfig:
         data["recipient"]["signature_policy"] = self.recipient.signature_policy.value
         data["pki_cache"] = str(self.pki_cache) if self.pki_cache else None
         data["profiles"] = list(self.profiles)
+        data["document_versions"] = list(self.document_versions)
         return data
 
 
@@ -171,7 +174,8 @@ class Simulation:
                 raise result
         self.sender = AgencySender(topology=self.topology, pki=self.pki, events=self.events,
                                    producer=self.producer, topics=self.topics,
-                                   metrics=self.metrics, expect=self.tracker.expect)
+                                   metrics=self.metrics, expect=self.tracker.expect,
+                                   document_versions=self.config.document_versions)
         # Issue every sender's certificates now, so sign cost measures signing, not issuance.
         sender = self.sender
         await asyncio.to_thread(lambda: [sender.credentials(code) for code in senders])

@@ -7,6 +7,7 @@ import struct
 from typing import Any
 
 import fastavro
+from fastavro.read import SchemaResolutionError
 
 from lgsp.codec._wire import HEADER_SIZE, frame, read_header
 from lgsp.codec.registry import FileSchemaRegistry, RegisteredSchema
@@ -14,7 +15,7 @@ from lgsp.errors import DecodeError
 
 # What fastavro raises on bytes that are not a valid record of the schema.
 _MALFORMED = (EOFError, ValueError, TypeError, IndexError, KeyError, UnicodeDecodeError,
-              OverflowError, struct.error)
+              OverflowError, struct.error, SchemaResolutionError)
 
 
 class AvroCodec:
@@ -50,11 +51,14 @@ class AvroCodec:
         return schema, self.decode_body(schema, data, HEADER_SIZE)
 
     @staticmethod
-    def decode_body(schema: RegisteredSchema, data: bytes, offset: int = 0) -> dict[str, Any]:
+    def decode_body(schema: RegisteredSchema, data: bytes, offset: int = 0, *,
+                    reader: RegisteredSchema | None = None) -> dict[str, Any]:
+        """Decode bytes written with ``schema``; with ``reader``, resolve into that schema."""
         buffer = io.BytesIO(data)
         buffer.seek(offset)
+        resolve = reader.parsed if reader is not None and reader.id != schema.id else None
         try:
-            record = fastavro.schemaless_reader(buffer, schema.parsed, None)
+            record = fastavro.schemaless_reader(buffer, schema.parsed, resolve)
         except _MALFORMED as exc:
             raise DecodeError(f"bytes are not a valid {schema.subject} v{schema.version} record: "
                               f"{type(exc).__name__}: {exc}", reason="schema_invalid") from None

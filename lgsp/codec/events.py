@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from lgsp.codec.avro import AvroCodec
+from lgsp.codec.registry import RegisteredSchema
 from lgsp.domain.document import (
     Attachment,
     BusinessType,
@@ -17,7 +18,7 @@ from lgsp.domain.document import (
     SteeringType,
 )
 from lgsp.domain.status import StatusCode, StatusEvent, StatusLayer, TransportState
-from lgsp.errors import DecodeError
+from lgsp.errors import ConfigError, DecodeError
 from lgsp.signing.pki import SignatureRole
 from lgsp.signing.signature import SignatureBlock
 
@@ -50,6 +51,7 @@ def document_to_record(doc: Document) -> dict[str, Any]:
                    "full_name": doc.signer.full_name},
         "priority": int(doc.priority), "steering_type": int(doc.steering_type),
         "business_type": int(doc.business_type), "replaces": doc.replaces,
+        "steering_document_id": doc.steering_document_id,
         "due_date": doc.due_date, "secrecy": int(doc.secrecy),
         "attachments": [{"name": a.name, "content_type": a.content_type, "size": a.size,
                          "sha256": a.sha256} for a in doc.attachments],
@@ -66,6 +68,7 @@ def record_to_document(r: dict[str, Any]) -> Document:
             signer=Signer(**r["signer"]), priority=Priority(r["priority"]),
             steering_type=SteeringType(r["steering_type"]),
             business_type=BusinessType(r["business_type"]), replaces=r.get("replaces"),
+            steering_document_id=r.get("steering_document_id"),
             due_date=r.get("due_date"), secrecy=Secrecy(r.get("secrecy", 0)),
             attachments=tuple(Attachment(**a) for a in r.get("attachments", [])),
         )
@@ -95,21 +98,39 @@ class EventCodec:
         self.codec = codec
         registry = codec.registry
         self.document_schema = registry.latest(DOCUMENT)
+        """The reader schema of document content: the latest version."""
         self.event_schema = registry.latest(DOCUMENT_EVENT)
         self.status_schema = registry.latest(STATUS_EVENT)
         self.dead_letter_schema = registry.latest(DEAD_LETTER)
 
     # documents
-    def encode_content(self, doc: Document) -> bytes:
-        """The Avro body of the document: exactly the bytes the signatures cover."""
-        return self.codec.encode_body(self.document_schema, document_to_record(doc))
+    def document_schema_version(self, version: int | None) -> RegisteredSchema:
+        """The document schema to write with: a given version, or the latest."""
+        if version is None:
+            return self.document_schema
+        for schema in self.codec.registry.versions(DOCUMENT):
+            if schema.version == version:
+                return schema
+        raise ConfigError(f"{DOCUMENT} has no version {version}; known: "
+                          f"{[s.version for s in self.codec.registry.versions(DOCUMENT)]}")
 
-    def decode_content(self, signed: SignedDocument) -> Document:
+    def encode_content(self, doc: Document, schema: RegisteredSchema | None = None) -> bytes:
+        """The Avro body of the document: exactly the bytes the signatures cover."""
+        return self.codec.encode_body(schema or self.document_schema, document_to_record(doc))
+
+    def content_writer(self, signed: SignedDocument) -> RegisteredSchema:
+        """The schema the content was written with, by its id (unknown → ``unknown_schema_id``)."""
         schema = self.codec.registry.by_id(signed.content_schema_id)
         if schema.subject != DOCUMENT:
             raise DecodeError(f"content schema id {schema.id} is {schema.subject}, not {DOCUMENT}",
                               reason="unexpected_schema")
-        return record_to_document(self.codec.decode_body(schema, signed.content))
+        return schema
+
+    def decode_content(self, signed: SignedDocument) -> Document:
+        """Decode with the writer's schema, resolved into the latest (reader) schema."""
+        writer = self.content_writer(signed)
+        return record_to_document(self.codec.decode_body(writer, signed.content,
+                                                         reader=self.document_schema))
 
     def encode_signed(self, signed: SignedDocument) -> bytes:
         return self.codec.encode_with(self.event_schema, {

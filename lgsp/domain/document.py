@@ -114,6 +114,8 @@ class Document:
     business_type: BusinessType = BusinessType.NEW
     replaces: str | None = None
     """DocumentId replaced (business type REPLACE)."""
+    steering_document_id: str | None = None
+    """For a report on a steering document: the DocumentId it answers (schema v2)."""
     due_date: dt.date | None = None
     secrecy: Secrecy = Secrecy.NONE
     attachments: tuple[Attachment, ...] = field(default_factory=tuple)

@@ -115,6 +115,8 @@ def build_report(metrics: RunMetrics, *, run: dict[str, Any], topology: dict[str
             for tier in topology.get("tiers", [])
         },
         "schedule": {"lag_ms": metrics.schedule_lag.summary_ms()},
+        "schemas": {"document_versions_decoded": {
+            str(k): v for k, v in sorted(metrics.content_versions.items())}},
         "rejections": dict(sorted(metrics.rejections.items())),
         "undeliverable_reasons": dict(sorted(metrics.undeliverable_reasons.items())),
         "dead_letters": dict(sorted(metrics.dead_letters.items())),

@@ -82,6 +82,8 @@ class RunMetrics:
     unexpected_statuses: Counter[str] = field(default_factory=Counter)
     send_errors: Counter[str] = field(default_factory=Counter)
     refused_at_send: Counter[str] = field(default_factory=Counter)
+    content_versions: Counter[int] = field(default_factory=Counter)
+    """Document content decoded at recipients, by the writer's schema version."""
     schedule_lag: Histogram = field(default_factory=Histogram)
     """Actual submit time behind the intended (open-loop) time."""
 

@@ -36,9 +36,9 @@ class TestWireFormat:
     def test_registry_ids_are_stable(self):
         """Ids are fixed in schemas/registry.json."""
         registry = FileSchemaRegistry()
-        assert {s.subject: s.id for s in registry} == {
-            "lgsp.document": 1, "lgsp.document-event": 2, "lgsp.status-event": 3,
-            "lgsp.dead-letter": 4}
+        assert {(s.subject, s.version): s.id for s in registry} == {
+            ("lgsp.document", 1): 1, ("lgsp.document-event", 1): 2, ("lgsp.status-event", 1): 3,
+            ("lgsp.dead-letter", 1): 4, ("lgsp.document", 2): 5}
 
     def test_signed_document_round_trips_with_content_bytes_untouched(self, events):
         content = events.encode_content(_document())
@@ -46,6 +46,30 @@ class TestWireFormat:
         decoded = events.decode_signed(events.encode_signed(signed))
         assert decoded.content == content
         assert events.decode_content(decoded) == _document()
+
+    def test_version_1_content_is_read_by_the_version_2_reader(self, events):
+        """A v1 writer's bytes decode into the v2 document (new field at its default)."""
+        v1 = events.document_schema_version(1)
+        content = events.encode_content(_document(), v1)
+        signed = SignedDocument(v1.id, content, b"\x01" * 32, None, None)
+        assert events.document_schema.version == 2
+        document = events.decode_content(signed)
+        assert document == _document()
+        assert document.steering_document_id is None
+
+    def test_version_2_field_survives_the_round_trip(self, events):
+        import dataclasses
+
+        doc = dataclasses.replace(_document(), steering_document_id="000.00.00.G22,2023/01/02,5/CT-TTg")
+        signed = SignedDocument(events.document_schema.id, events.encode_content(doc),
+                                b"\x01" * 32, None, None)
+        assert events.decode_content(signed).steering_document_id == doc.steering_document_id
+
+    def test_unknown_content_schema_id_is_rejected_with_its_reason(self, events):
+        signed = SignedDocument(77, b"\x00", b"\x01" * 32, None, None)
+        with pytest.raises(DecodeError) as info:
+            events.decode_content(signed)
+        assert info.value.reason == "unknown_schema_id"
 
 
 class TestBadBytes:

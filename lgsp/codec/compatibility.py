@@ -1,0 +1,278 @@
+"""Schema compatibility: Confluent's seven modes on top of Apache Avro's reader/writer checker.
+
+For one reader/writer pair, ``check_pair`` walks records field by field (so every violation has a
+path) and hands every other pair of types to ``avro.compatibility`` — the reference checker. It adds
+what that checker misses: a decimal whose precision or scale changed (the bytes still decode, to a
+different number), and a named type (record, enum, fixed) whose full name changed, e.g. moved to
+another namespace (readers resolving by full name, code generators and registries see a new type).
+
+Modes, as Confluent defines them for a new version N of a subject:
+
+==================== ==========================================================================
+BACKWARD             a reader of N reads data written with N-1           (reader N, writer N-1)
+BACKWARD_TRANSITIVE  a reader of N reads data written with every earlier version
+FORWARD              a reader of N-1 reads data written with N           (reader N-1, writer N)
+FORWARD_TRANSITIVE   a reader of every earlier version reads data written with N
+FULL                 BACKWARD and FORWARD with N-1
+FULL_TRANSITIVE      BACKWARD and FORWARD with every earlier version
+NONE                 no check
+==================== ==========================================================================
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+import avro.compatibility as avro_compat
+import avro.schema as avro_schema
+
+from lgsp.errors import ConfigError
+
+
+class CompatibilityMode(StrEnum):
+    BACKWARD = "BACKWARD"
+    BACKWARD_TRANSITIVE = "BACKWARD_TRANSITIVE"
+    FORWARD = "FORWARD"
+    FORWARD_TRANSITIVE = "FORWARD_TRANSITIVE"
+    FULL = "FULL"
+    FULL_TRANSITIVE = "FULL_TRANSITIVE"
+    NONE = "NONE"
+
+    @classmethod
+    def parse(cls, text: str) -> CompatibilityMode:
+        try:
+            return cls(text.upper())
+        except ValueError:
+            raise ConfigError(f"unknown compatibility mode {text!r}; use one of "
+                              f"{', '.join(m.value for m in cls)}") from None
+
+    @property
+    def transitive(self) -> bool:
+        return self.value.endswith("_TRANSITIVE")
+
+    @property
+    def backward(self) -> bool:
+        return self.value.startswith(("BACKWARD", "FULL"))
+
+    @property
+    def forward(self) -> bool:
+        return self.value.startswith(("FORWARD", "FULL"))
+
+
+@dataclass(frozen=True, slots=True)
+class SchemaVersion:
+    """One version of a subject as written in a file."""
+
+    subject: str
+    version: int
+    file: str
+    """Path shown to the user (relative to the repository when known)."""
+    text: str
+    definition: Any = field(compare=False)
+    parsed: avro_schema.Schema = field(compare=False, repr=False)
+
+    @classmethod
+    def from_text(cls, subject: str, version: int, file: str, text: str) -> SchemaVersion:
+        try:
+            definition = json.loads(text)
+            parsed = avro_schema.parse(text)
+        except (json.JSONDecodeError, avro_schema.SchemaParseException) as exc:
+            raise ConfigError(f"{file} ({subject} v{version}) does not parse: {exc}") from None
+        return cls(subject, version, file, text, definition, parsed)
+
+    def line_of(self, path: str) -> int:
+        """Best-effort line of the last field named in ``path`` (1 when unknown)."""
+        name = path.rsplit(".", 1)[-1].split("[", 1)[0]
+        needle = f'"name": "{name}"'
+        for number, line in enumerate(self.text.splitlines(), start=1):
+            if needle in line.replace('":"', '": "'):
+                return number
+        return 1
+
+
+@dataclass(frozen=True, slots=True)
+class Violation:
+    """One broken rule between a reader and a writer version."""
+
+    subject: str
+    reader: SchemaVersion
+    writer: SchemaVersion
+    mode: CompatibilityMode
+    path: str
+    """Where in the schema, e.g. ``signer.full_name`` (``.`` = the whole schema)."""
+    rule: str
+    """Stable rule name: field_added_without_default, type_changed, enum_symbol_removed, ..."""
+    message: str
+
+    @property
+    def new(self) -> SchemaVersion:
+        """The version under check (the newer of the two)."""
+        return self.reader if self.reader.version > self.writer.version else self.writer
+
+    def describe(self) -> str:
+        return (f"{self.subject} v{self.reader.version} (reader) vs v{self.writer.version} "
+                f"(writer), {self.mode.value}, at {self.path}: {self.message}")
+
+
+def _names(schema: avro_schema.Schema) -> set[str]:
+    aliases = schema.props.get("aliases") or []
+    namespace = getattr(schema, "namespace", None)
+    full = {a if "." in a or not namespace else f"{namespace}.{a}" for a in aliases}
+    return {getattr(schema, "fullname", ""), *full}
+
+
+def _field_names(f: avro_schema.Field) -> set[str]:
+    return {f.name, *(f.props.get("aliases") or [])}
+
+
+def _type_label(schema: avro_schema.Schema) -> str:
+    logical = schema.props.get("logicalType")
+    base = getattr(schema, "fullname", None) or schema.type
+    return f"{base} ({logical})" if logical else str(base)
+
+
+class _Walker:
+    def __init__(self, reader: SchemaVersion, writer: SchemaVersion, mode: CompatibilityMode):
+        self.reader, self.writer, self.mode = reader, writer, mode
+        self.found: list[Violation] = []
+        self.rw = (f"a reader of version {reader.version} cannot read data written with "
+                   f"version {writer.version}")
+
+    def add(self, path: str, rule: str, message: str) -> None:
+        self.found.append(Violation(self.reader.subject, self.reader, self.writer, self.mode,
+                                    path or ".", rule, message))
+
+    def walk(self, r: avro_schema.Schema, w: avro_schema.Schema, path: str) -> None:
+        self._extra_checks(r, w, path)
+        if isinstance(r, avro_schema.RecordSchema) and isinstance(w, avro_schema.RecordSchema):
+            self._records(r, w, path)
+            return
+        if isinstance(r, avro_schema.ArraySchema) and isinstance(w, avro_schema.ArraySchema):
+            self.walk(r.items, w.items, f"{path}[]")
+            return
+        if isinstance(r, avro_schema.MapSchema) and isinstance(w, avro_schema.MapSchema):
+            self.walk(r.values, w.values, f"{path}{{}}")
+            return
+        if isinstance(r, avro_schema.UnionSchema) and isinstance(w, avro_schema.UnionSchema):
+            self._unions(r, w, path)
+            return
+        result = avro_compat.ReaderWriterCompatibilityChecker().get_compatibility(r, w)
+        if result.compatibility is avro_compat.SchemaCompatibilityType.compatible:
+            return
+        kinds = {i.value for i in result.incompatibilities}
+        if "missing_enum_symbols" in kinds:
+            symbols = sorted(set(getattr(w, "symbols", [])) - set(getattr(r, "symbols", [])))
+            self.add(path, "enum_symbol_removed",
+                     f"enum symbol(s) {', '.join(symbols)} written by version "
+                     f"{self.writer.version} are unknown to version {self.reader.version} "
+                     f"(no default symbol): {self.rw}")
+        elif "fixed_size_mismatch" in kinds:
+            self.add(path, "fixed_size_changed",
+                     f"fixed size changed from {getattr(w, 'size', '?')} to "
+                     f"{getattr(r, 'size', '?')}: {self.rw}")
+        elif "missing_union_branch" in kinds:
+            self.add(path, "union_branch_missing",
+                     f"the writer's type {_type_label(w)} is not among the reader's union "
+                     f"branches: {self.rw}")
+        else:
+            self.add(path, "type_changed",
+                     f"type changed from {_type_label(w)} (version {self.writer.version}) to "
+                     f"{_type_label(r)} (version {self.reader.version}): {self.rw}")
+
+    def _records(self, r: avro_schema.RecordSchema, w: avro_schema.RecordSchema,
+                 path: str) -> None:
+        writer_fields = {f.name: f for f in w.fields}
+        for rf in r.fields:
+            here = f"{path}.{rf.name}" if path else rf.name
+            wf = next((writer_fields[n] for n in _field_names(rf) if n in writer_fields), None)
+            if wf is None:
+                if not rf.has_default:
+                    verb = "added" if self.reader.version > self.writer.version else "removed"
+                    self.add(here, "field_added_without_default" if verb == "added"
+                             else "field_removed_without_default",
+                             f"field '{rf.name}' {verb} without a default: {self.rw}")
+                continue
+            self.walk(rf.type, wf.type, here)
+
+    def _unions(self, r: avro_schema.UnionSchema, w: avro_schema.UnionSchema, path: str) -> None:
+        for branch in w.schemas:
+            checker = avro_compat.ReaderWriterCompatibilityChecker()
+            ok = [rb for rb in r.schemas if checker.get_compatibility(rb, branch).compatibility
+                  is avro_compat.SchemaCompatibilityType.compatible]
+            if not ok:
+                self.add(path, "union_branch_missing",
+                         f"union branch {_type_label(branch)} written by version "
+                         f"{self.writer.version} has no matching branch in version "
+                         f"{self.reader.version}: {self.rw}")
+                continue
+            same_kind = [rb for rb in r.schemas if rb.type == branch.type
+                         and getattr(rb, "name", None) == getattr(branch, "name", None)]
+            if same_kind:
+                self.walk(same_kind[0], branch, path)
+
+    def _extra_checks(self, r: avro_schema.Schema, w: avro_schema.Schema, path: str) -> None:
+        """What avro.compatibility lets through: decimal precision/scale, named-type full names."""
+        if r.props.get("logicalType") == "decimal" and w.props.get("logicalType") == "decimal":
+            rp, rs = getattr(r, "precision", None), getattr(r, "scale", 0) or 0
+            wp, ws = getattr(w, "precision", None), getattr(w, "scale", 0) or 0
+            if (rp, rs) != (wp, ws):
+                self.add(path, "decimal_changed",
+                         f"decimal changed from precision {wp}, scale {ws} (version "
+                         f"{self.writer.version}) to precision {rp}, scale {rs} (version "
+                         f"{self.reader.version}): the same bytes decode to a different number "
+                         f"or overflow, so {self.rw}")
+        if (isinstance(r, avro_schema.NamedSchema) and isinstance(w, avro_schema.NamedSchema)
+                and r.type == w.type and r.name == w.name
+                and w.fullname not in _names(r)):
+            self.add(path, "named_type_moved",
+                     f"{r.type} {w.fullname} became {r.fullname} (another namespace) without an "
+                     f"alias: readers and generated code resolve types by full name, so "
+                     f"{self.rw}")
+
+
+def check_pair(reader: SchemaVersion, writer: SchemaVersion,
+               mode: CompatibilityMode = CompatibilityMode.BACKWARD) -> list[Violation]:
+    """Every violation found when ``reader`` reads data written with ``writer``."""
+    walker = _Walker(reader, writer, mode)
+    walker.walk(reader.parsed, writer.parsed, "")
+    if not walker.found:  # safety net: the reference checker's verdict on the whole schema
+        result = avro_compat.ReaderWriterCompatibilityChecker().get_compatibility(
+            reader.parsed, writer.parsed)
+        if result.compatibility is not avro_compat.SchemaCompatibilityType.compatible:
+            walker.add(".", "incompatible", f"{'; '.join(sorted(result.messages))}: "
+                       f"{walker.rw}")
+    return walker.found
+
+
+@dataclass(frozen=True, slots=True)
+class PairChecked:
+    subject: str
+    reader: int
+    writer: int
+    mode: CompatibilityMode
+    violations: tuple[Violation, ...]
+
+
+def check_history(versions: Sequence[SchemaVersion], mode: CompatibilityMode, *,
+                  first_new: int = 1) -> list[PairChecked]:
+    """Check each version from index ``first_new`` against its predecessors, as the registry
+    would have when it was registered (versions sorted by version number)."""
+    ordered = sorted(versions, key=lambda v: v.version)
+    checked: list[PairChecked] = []
+    if mode is CompatibilityMode.NONE:
+        return checked
+    for i in range(max(first_new, 1), len(ordered)):
+        new = ordered[i]
+        targets = ordered[:i] if mode.transitive else ordered[i - 1:i]
+        for old in reversed(targets):
+            if mode.backward:
+                checked.append(PairChecked(new.subject, new.version, old.version, mode,
+                                           tuple(check_pair(new, old, mode))))
+            if mode.forward:
+                checked.append(PairChecked(new.subject, old.version, new.version, mode,
+                                           tuple(check_pair(old, new, mode))))
+    return checked
