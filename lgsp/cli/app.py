@@ -1,7 +1,8 @@
 """The typer app and its error boundary.
 
-Exit codes: 0 ok · 1 verdict failed (documents lost or left incomplete) · 2 usage or configuration
-error · 3 bad input (e.g. a refused document) · 4 broker unreachable or failed · 130 interrupted.
+Exit codes: 0 ok · 1 verdict failed (documents lost or incomplete; schemas incompatible) ·
+2 usage or configuration error · 3 bad input (e.g. a refused document) · 4 broker unreachable or
+failed · 130 interrupted.
 An ``LgspError`` becomes one line on stderr and its exit code; anything else is a bug and keeps its
 traceback. Commands signal a failed verdict by raising ``typer.Exit(code)``.
 """
@@ -24,11 +25,12 @@ app = typer.Typer(
 
 
 def _register() -> None:
-    from lgsp.cli import broker_cmd, simulate_cmd, topology_cmd
+    from lgsp.cli import broker_cmd, schemas_cmd, simulate_cmd, topology_cmd
 
     app.command("simulate")(simulate_cmd.simulate)
     app.command("broker")(broker_cmd.broker)
     app.command("topology")(topology_cmd.topology)
+    app.add_typer(schemas_cmd.schemas_app, name="schemas")
 
 
 _register()

@@ -28,6 +28,7 @@ from enum import StrEnum
 from typing import Any
 
 import avro.compatibility as avro_compat
+import avro.errors
 import avro.schema as avro_schema
 
 from lgsp.errors import ConfigError
@@ -80,7 +81,7 @@ class SchemaVersion:
         try:
             definition = json.loads(text)
             parsed = avro_schema.parse(text)
-        except (json.JSONDecodeError, avro_schema.SchemaParseException) as exc:
+        except (json.JSONDecodeError, avro.errors.AvroException) as exc:
             raise ConfigError(f"{file} ({subject} v{version}) does not parse: {exc}") from None
         return cls(subject, version, file, text, definition, parsed)
 

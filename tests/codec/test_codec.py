@@ -60,7 +60,8 @@ class TestWireFormat:
     def test_version_2_field_survives_the_round_trip(self, events):
         import dataclasses
 
-        doc = dataclasses.replace(_document(), steering_document_id="000.00.00.G22,2023/01/02,5/CT-TTg")
+        steering = "000.00.00.G22,2023/01/02,5/CT-TTg"
+        doc = dataclasses.replace(_document(), steering_document_id=steering)
         signed = SignedDocument(events.document_schema.id, events.encode_content(doc),
                                 b"\x01" * 32, None, None)
         assert events.decode_content(signed).steering_document_id == doc.steering_document_id
