@@ -48,6 +48,10 @@ def simulate(
     lenient_lgsp: Annotated[bool, typer.Option(
         "--lenient-lgsp", help="LGSPs deliver to unknown codes of their own province instead "
                                "of failing them.")] = False,
+    document_versions: Annotated[str | None, typer.Option(
+        "--document-versions",
+        help="Document schema versions agencies write, spread by agency, e.g. 1,2 (a schema "
+             "rollout in progress). Default: the latest.")] = None,
     report: Annotated[Path | None, typer.Option(
         "--report", help="Write the JSON report to this file.")] = None,
     json_out: Annotated[bool, typer.Option(
@@ -104,7 +108,8 @@ def simulate(
         signature_algorithm=SignatureAlgorithm.parse(sig_alg), seed=seed,
         ack_timeout_s=ack_timeout, settle_timeout_s=settle_timeout,
         recipient=RecipientConfig(step_delay_s=step_delay, signature_policy=policy),
-        lenient_lgsp=lenient_lgsp, run_id=run_id, pki_cache=pki_cache, keep_topics=keep_topics)
+        lenient_lgsp=lenient_lgsp, run_id=run_id, pki_cache=pki_cache, keep_topics=keep_topics,
+        document_versions=_versions(document_versions))
     show_progress = not no_progress and sys.stderr.isatty() and not os.environ.get("CI")
     try:
         result = asyncio.run(_run(Simulation, config, broker, show_progress))
@@ -123,6 +128,18 @@ def simulate(
     totals = result["totals"]
     if totals["lost"] or totals["incomplete"]:
         raise typer.Exit(1)
+
+
+def _versions(text: str | None) -> tuple[int, ...]:
+    from lgsp.errors import ConfigError
+
+    if not text:
+        return ()
+    try:
+        return tuple(int(v) for v in text.split(","))
+    except ValueError:
+        raise ConfigError(f"--document-versions {text!r} must be comma-separated numbers, "
+                          "e.g. 1,2") from None
 
 
 async def _run(simulation_cls: Any, config: Any, broker: Any, show_progress: bool
