@@ -5,6 +5,7 @@
     LgspError                              exit_code 1
     ├─ ConfigError(LgspError, ValueError)  bad profile, flag or env value          exit 2
     ├─ BrokerError                         unreachable, topic missing, embedded broker did not start
+    ├─ RegistryError                       schema registry unreachable or answering an error
     ├─ LifecycleError                      used before start or after stop
     ├─ DocumentRefused                     refused before it reaches the bus (secret document)
     └─ Rejected                            a record's counted fate, with a ``reason``
@@ -32,6 +33,12 @@ class ConfigError(LgspError, ValueError):
 
 class BrokerError(LgspError):
     """The broker is unreachable, a topic is missing, or the embedded broker did not start."""
+
+    exit_code = 4
+
+
+class RegistryError(LgspError):
+    """A schema registry (``--registry-url``) is unreachable or answered an error."""
 
     exit_code = 4
 

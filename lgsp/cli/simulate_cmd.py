@@ -52,6 +52,10 @@ def simulate(
         "--document-versions",
         help="Document schema versions agencies write, spread by agency, e.g. 1,2 (a schema "
              "rollout in progress). Default: the latest.")] = None,
+    registry_url: Annotated[str | None, typer.Option(
+        "--registry-url", envvar="LGSP_REGISTRY_URL",
+        help="Confluent-compatible Schema Registry to take schemas from instead of the files "
+             "[env LGSP_REGISTRY_URL].")] = None,
     report: Annotated[Path | None, typer.Option(
         "--report", help="Write the JSON report to this file.")] = None,
     json_out: Annotated[bool, typer.Option(
@@ -109,7 +113,7 @@ def simulate(
         ack_timeout_s=ack_timeout, settle_timeout_s=settle_timeout,
         recipient=RecipientConfig(step_delay_s=step_delay, signature_policy=policy),
         lenient_lgsp=lenient_lgsp, run_id=run_id, pki_cache=pki_cache, keep_topics=keep_topics,
-        document_versions=_versions(document_versions))
+        document_versions=_versions(document_versions), registry_url=registry_url)
     show_progress = not no_progress and sys.stderr.isatty() and not os.environ.get("CI")
     try:
         result = asyncio.run(_run(Simulation, config, broker, show_progress))

@@ -29,7 +29,8 @@ from lgsp.bus.router import PlatformRouter
 from lgsp.bus.topics import TopicNames
 from lgsp.codec.avro import AvroCodec
 from lgsp.codec.events import EventCodec
-from lgsp.codec.registry import FileSchemaRegistry
+from lgsp.codec.registry import FileSchemaRegistry, SchemaRegistry
+from lgsp.codec.rest_registry import RestSchemaRegistry
 from lgsp.config import BrokerConfig, RecipientConfig
 from lgsp.domain.topology import Topology
 from lgsp.errors import ConfigError, LifecycleError
@@ -71,6 +72,8 @@ class SimulationConfig:
     pki_cache: Path | None = None
     traffic_profile: str = "traffic"
     keep_topics: bool = False
+    registry_url: str | None = None
+    """A Confluent-compatible Schema Registry to take schemas from instead of the files."""
     document_versions: tuple[int, ...] = ()
     """Document schema versions the agencies write (spread by agency); () = the latest."""
 
@@ -106,7 +109,7 @@ class Simulation:
         self.traffic = TrafficModel(self.topology, load_traffic(config.traffic_profile),
                                     seed=config.seed, fan_out_mean=config.fan_out_mean)
         self.metrics = RunMetrics()
-        self.events = EventCodec(AvroCodec(FileSchemaRegistry()))
+        self.events = EventCodec(AvroCodec(self._registry(config.registry_url)))
         self.tracker = DeliveryTracker(self.topology, self.metrics,
                                        ack_timeout_s=config.ack_timeout_s)
         self.pki: Pki | None = None
@@ -119,6 +122,14 @@ class Simulation:
         self._stopped = False
         self.started_at: dt.datetime | None = None
         self.bootstrap_source = "external" if broker.bootstrap else "embedded"
+
+    @staticmethod
+    def _registry(url: str | None) -> SchemaRegistry:
+        if url is None:
+            return FileSchemaRegistry()
+        registry = RestSchemaRegistry(url)
+        registry.preload()  # fetch every schema now, never on the consume path
+        return registry
 
     # ---- lifecycle ---------------------------------------------------------------------------
     async def start(self, drafts: list[Draft] | None = None) -> None:

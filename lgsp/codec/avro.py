@@ -10,7 +10,7 @@ import fastavro
 from fastavro.read import SchemaResolutionError
 
 from lgsp.codec._wire import HEADER_SIZE, frame, read_header
-from lgsp.codec.registry import FileSchemaRegistry, RegisteredSchema
+from lgsp.codec.registry import RegisteredSchema, SchemaRegistry
 from lgsp.errors import DecodeError
 
 # What fastavro raises on bytes that are not a valid record of the schema.
@@ -21,7 +21,7 @@ _MALFORMED = (EOFError, ValueError, TypeError, IndexError, KeyError, UnicodeDeco
 class AvroCodec:
     """Encodes records as ``0 | schema id | Avro body`` and decodes them by the writer's id."""
 
-    def __init__(self, registry: FileSchemaRegistry) -> None:
+    def __init__(self, registry: SchemaRegistry) -> None:
         self.registry = registry
 
     def encode(self, subject: str, record: dict[str, Any]) -> bytes:

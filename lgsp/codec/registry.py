@@ -7,11 +7,12 @@ is an ``unknown_schema_id`` rejection, never a crash.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from importlib import resources
 from importlib.resources.abc import Traversable
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import fastavro
 
@@ -29,6 +30,16 @@ class RegisteredSchema:
     """The JSON schema as written."""
     parsed: Any
     """fastavro's parsed form, reused for every record."""
+
+
+class SchemaRegistry(Protocol):
+    """What the codec needs of a registry: the file one, or a REST one (``--registry-url``)."""
+
+    def by_id(self, schema_id: int) -> RegisteredSchema: ...
+    def latest(self, subject: str) -> RegisteredSchema: ...
+    def versions(self, subject: str) -> list[RegisteredSchema]: ...
+    @property
+    def subjects(self) -> list[str]: ...
 
 
 class FileSchemaRegistry:
@@ -90,5 +101,5 @@ class FileSchemaRegistry:
     def subjects(self) -> list[str]:
         return sorted(self._latest)
 
-    def __iter__(self):  # type: ignore[no-untyped-def]
+    def __iter__(self) -> Iterator[RegisteredSchema]:
         return iter(sorted(self._by_id.values(), key=lambda s: s.id))
