@@ -139,3 +139,18 @@ class TestValidate:
         r = run(["schemas", "validate", "lgsp.status-event", str(path), "--dir", str(SCHEMAS)])
         assert r.returncode == 1
         assert "record 0: vn.gov.lgsp.StatusEvent.from_code: expected string, got 12" in r.stdout
+
+
+def test_readme_ci_recipe_works_as_written(repo, tmp_path):
+    """The README's recipe: a clone with origin/main, `--against origin/main --format github`."""
+    clone = tmp_path / "clone"
+    subprocess.run(["git", "clone", "-q", str(repo), str(clone)], check=True)
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    command = "lgsp schemas check --against origin/main --format github"
+    assert command in readme
+    args = command.split()[1:]
+    assert run(args, cwd=clone).returncode == 0
+    add_document_v3(clone, breaking=True)
+    r = run(args, cwd=clone)
+    assert r.returncode == 1
+    assert r.stdout.startswith("::error file=schemas/document/v3.avsc,line=")
