@@ -1,8 +1,10 @@
 """Recipient agents: the document software of every member agency of one platform.
 
-For each document delivered: decode and validate (invalid → dead-letter with the reason), absorb a
-duplicate (DocumentId, recipient), send 01 (arrived), verify digest, both signatures, the chain,
-validity and that the signing agency is the sender (failure → 02 with the reason), then walk
+For each document delivered: absorb a duplicate (DocumentId, recipient); check integrity (digest)
+before parsing; decode and validate (invalid → 01 + 02 to the sender and the record to the
+dead-letter topic, both with the reason); refuse secret documents and wrong recipients; verify both
+signatures, the chain, validity, the role of each slot and that the signing agency is the sender
+(failure → 01 + 02 with the reason); otherwise send 01 and walk
 03 → 04 → 05 → 06 with the configured delays. Statuses go to the recipient's home platform and
 travel back to the original sender. Status records delivered to this platform's agencies (they
 are senders too) are handed to ``on_status`` — the delivery tracker.
@@ -20,19 +22,21 @@ from typing import Any
 
 import structlog
 from aiokafka import AIOKafkaProducer, ConsumerRecord
+from aiokafka.errors import KafkaError
 
 from lgsp.bus import headers
-from lgsp.bus.consume_loop import ConsumeLoop, DeadLetters
+from lgsp.bus.consume_loop import ConsumeLoop, DeadLetters, Futures
 from lgsp.bus.routing import route_of
 from lgsp.bus.topics import TopicNames
 from lgsp.codec.events import EventCodec, SignedDocument
 from lgsp.config import BrokerConfig, RecipientConfig, SignaturePolicy
-from lgsp.domain.document import Document
+from lgsp.domain.document import Document, Secrecy
 from lgsp.domain.status import StatusCode, StatusEvent, StatusLayer
 from lgsp.domain.topology import Topology
-from lgsp.errors import DecodeError, DeliveryError, SignatureError
+from lgsp.errors import DecodeError, DeliveryError, Rejected, SignatureError
 from lgsp.metrics.run import RunMetrics
-from lgsp.signing.signature import SignatureVerifier
+from lgsp.signing.pki import SignatureRole
+from lgsp.signing.signature import SignatureBlock, SignatureVerifier
 
 log = structlog.get_logger(__name__)
 
@@ -88,96 +92,109 @@ class RecipientAgents:
         return len(self._lifecycles)
 
     # ---- the chain of stages ---------------------------------------------------------------
-    async def handle(self, record: ConsumerRecord[bytes, bytes]) -> list[asyncio.Future[Any]]:
+    async def handle(self, record: ConsumerRecord[bytes, bytes], futures: Futures) -> None:
         routing = headers.parse(record.headers)
         if routing.kind == headers.STATUS:
             self.on_status(self.events.decode_status(record.value), time.monotonic_ns())
-            return []
+            return
         recipient = routing.to[0]
         if self.topology.platform_of(recipient) != self.platform:
             raise DeliveryError(f"{recipient} is not an agency of {self.platform}",
                                 reason="unknown_recipient")
-        signed = self.events.decode_signed(record.value)
         doc_id, sender = routing.document_id, routing.from_code
         stats = self.metrics.route(route_of(self.topology, sender, recipient))
         key = (doc_id, recipient)
         if key in self._seen:
             stats.duplicates_absorbed += 1
             log.info("duplicate_absorbed", document_id=doc_id, recipient=recipient)
-            return []
-        try:  # integrity first: never parse content that is not what was signed
-            self.verifier.check_digest(signed.content, signed.content_digest)
-        except SignatureError as tampered:
-            self._remember(key)
-            self._count_verification(sender, personal_ok=False, agency_ok=False,
-                                     failure=tampered)
-            return await self._reject(doc_id, sender, recipient, tampered)
-        document = self.events.decode_content(signed)
-        self.metrics.content_versions[self.events.content_writer(signed).version] += 1
-        if document.document_id != doc_id or document.sender != sender:
-            raise DecodeError(f"headers say {doc_id!r} from {sender}, the signed content says "
-                              f"{document.document_id!r} from {document.sender}",
-                              reason="header_mismatch")
+            return
         self._remember(key)
+        try:
+            signed = self.events.decode_signed(record.value)
+            # integrity first: never parse content that is not what was signed
+            self.verifier.check_digest(signed.content, signed.content_schema_id,
+                                       signed.content_digest)
+            document = self.events.decode_content(signed)
+            if document.document_id != doc_id or document.sender != sender:
+                raise DecodeError(f"headers say {doc_id!r} from {sender}, the signed content "
+                                  f"says {document.document_id!r} from {document.sender}",
+                                  reason="header_mismatch")
+        except SignatureError as tampered:  # the digest does not match
+            self._count_signing(sender, personal_ok=False, agency_ok=False, failure=tampered)
+            await self._reject(doc_id, sender, recipient, tampered, futures)
+            return
+        except DecodeError as invalid:  # returned to the sender with 02, and kept whole
+            await self._reject(doc_id, sender, recipient, invalid, futures)
+            raise
+        self.metrics.content_versions[self.events.content_writer(signed).version] += 1
         stats.hops[len(routing.trace)] += 1
-        failure = self._verify(signed, document, recipient)
-        if failure is not None:
-            return await self._reject(doc_id, sender, recipient, failure)
-        futures = [await self._send_status(doc_id, sender, recipient, StatusCode.ARRIVED)]
+        refusal = self._refusal(signed, document, recipient)
+        if refusal is not None:
+            await self._reject(doc_id, sender, recipient, refusal, futures)
+            return
+        futures.append(await self._send_status(doc_id, sender, recipient, StatusCode.ARRIVED))
         task = asyncio.create_task(self._lifecycle(doc_id, sender, recipient))
         self._lifecycles.add(task)
         task.add_done_callback(self._lifecycles.discard)
-        return futures
 
-    async def _reject(self, doc_id: str, sender: str, recipient: str,
-                      failure: SignatureError) -> list[asyncio.Future[Any]]:
+    async def _reject(self, doc_id: str, sender: str, recipient: str, failure: Rejected,
+                      futures: Futures) -> None:
         """01 (it did arrive), then 02 with the reason."""
         self.metrics.rejections[failure.reason] += 1
         log.info("document_rejected", document_id=doc_id, recipient=recipient,
                  reason=failure.reason, detail=failure.detail)
-        return [await self._send_status(doc_id, sender, recipient, StatusCode.ARRIVED),
-                await self._send_status(doc_id, sender, recipient, StatusCode.REJECTED,
-                                        reason=failure.reason, description=failure.detail)]
+        futures.append(await self._send_status(doc_id, sender, recipient, StatusCode.ARRIVED))
+        futures.append(await self._send_status(doc_id, sender, recipient, StatusCode.REJECTED,
+                                               reason=failure.reason,
+                                               description=failure.detail))
 
     def _remember(self, key: tuple[str, str]) -> None:
         self._seen[key] = None
         if len(self._seen) > self.config.dedupe_capacity:
             self._seen.popitem(last=False)
 
-    def _verify(self, signed: SignedDocument, document: Document,
-                recipient: str) -> SignatureError | None:
-        """None when the document is acceptable, else the failure to return with 02."""
+    def _refusal(self, signed: SignedDocument, document: Document,
+                 recipient: str) -> Rejected | None:
+        """Why the recipient returns the document (02), or None to accept it."""
+        if document.secrecy is not Secrecy.NONE:
+            return DeliveryError("a secret document must never travel the bus",
+                                 reason="secret_document")
+        if recipient not in document.recipients:
+            return DeliveryError(f"{recipient} is not among the document's recipients",
+                                 reason="wrong_recipient")
         start = time.perf_counter_ns()
-        personal_ok = agency_ok = False
-        failure: SignatureError | None = None
-        try:
-            if recipient not in document.recipients:
-                raise SignatureError(f"{recipient} is not among the document's recipients",
-                                     reason="wrong_recipient")
-            if signed.personal_signature is not None:
-                self.verifier.verify(signed.personal_signature, signed.content_digest,
-                                     sender=document.sender)
-                personal_ok = True
-            if signed.agency_signature is None:
-                raise SignatureError("the agency signature is missing",
-                                     reason="missing_agency_signature")
-            self.verifier.verify(signed.agency_signature, signed.content_digest,
-                                 sender=document.sender)
-            agency_ok = True
-            if (self.config.signature_policy is SignaturePolicy.REQUIRE_BOTH
-                    and signed.personal_signature is None):
-                raise SignatureError("the personal signature is missing",
+        personal_failure = agency_failure = None
+        if signed.personal_signature is not None:  # both are always checked, for the metrics
+            personal_failure = self._check(signed.personal_signature, signed.content_digest,
+                                           document.sender, SignatureRole.PERSONAL)
+        if signed.agency_signature is None:
+            agency_failure = SignatureError("the agency signature is missing",
+                                            reason="missing_agency_signature")
+        else:
+            agency_failure = self._check(signed.agency_signature, signed.content_digest,
+                                         document.sender, SignatureRole.AGENCY)
+        self.metrics.verify_cost.record_ns(time.perf_counter_ns() - start)
+        failure = personal_failure or agency_failure
+        if (failure is None and signed.personal_signature is None
+                and self.config.signature_policy is SignaturePolicy.REQUIRE_BOTH):
+            failure = SignatureError("the personal signature is missing",
                                      reason="missing_personal_signature")
-        except SignatureError as exc:
-            failure = exc
-        finally:
-            self.metrics.verify_cost.record_ns(time.perf_counter_ns() - start)
-        self._count_verification(document.sender, personal_ok=personal_ok, agency_ok=agency_ok,
-                                 failure=failure)
+        self._count_signing(document.sender,
+                            personal_ok=signed.personal_signature is not None
+                            and personal_failure is None,
+                            agency_ok=agency_failure is None, failure=failure)
         return failure
 
-    def _count_verification(self, sender: str, *, personal_ok: bool, agency_ok: bool,
-                            failure: SignatureError | None) -> None:
+    def _check(self, block: SignatureBlock, digest: bytes, sender: str,
+               role: SignatureRole) -> SignatureError | None:
+        try:
+            self.verifier.verify(block, digest, sender=sender, role=role)
+        except SignatureError as exc:
+            return exc
+        return None
+
+    def _count_signing(self, sender: str, *, personal_ok: bool, agency_ok: bool,
+                       failure: SignatureError | None) -> None:
         agency = self.topology.agencies.get(sender)
         tier = agency.tier if agency else "unknown"
         for stats in (self.metrics.signing, self.metrics.tier_signing(tier)):
@@ -194,7 +211,13 @@ class RecipientAgents:
                  StatusCode.COMPLETED]
         for code in steps:
             await asyncio.sleep(self.config.step_delay_s)
-            await self._send_status(doc_id, sender, recipient, code)
+            try:
+                await (await self._send_status(doc_id, sender, recipient, code))
+            except KafkaError as exc:
+                self.metrics.send_errors["status_produce_failed"] += 1
+                log.error("status_send_failed", document_id=doc_id, recipient=recipient,
+                          status=code.value, error=repr(exc))
+                return
 
     async def _send_status(self, doc_id: str, sender: str, recipient: str, code: StatusCode, *,
                            reason: str | None = None, description: str = ""

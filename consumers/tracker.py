@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import structlog
 
@@ -37,6 +37,7 @@ class Delivery:
     intended_ns: int
     last: StatusCode | None = None
     arrived_ns: int | None = None
+    seen: set[StatusCode] = field(default_factory=set)
 
 
 class DeliveryTracker:
@@ -80,7 +81,7 @@ class DeliveryTracker:
         if code is None:
             self.metrics.unexpected_statuses["business_without_code"] += 1
             return
-        if code == delivery.last and code not in REPEATABLE:
+        if code in delivery.seen and code not in REPEATABLE:
             self.metrics.unexpected_statuses["duplicate"] += 1
             return
         if code not in ALLOWED_NEXT.get(delivery.last, frozenset()):
@@ -89,6 +90,7 @@ class DeliveryTracker:
                         recipient=status.recipient, previous=delivery.last, got=code)
             return
         delivery.last = code
+        delivery.seen.add(code)
         if code is StatusCode.ARRIVED:
             delivery.arrived_ns = now_ns
             stats.delivered += 1
@@ -96,10 +98,21 @@ class DeliveryTracker:
         elif code is StatusCode.REJECTED:
             stats.rejected += 1
             del self._pending[key]
+        elif code is StatusCode.RECALL_ACCEPTED:
+            stats.recalled += 1
+            del self._pending[key]
         elif code is StatusCode.COMPLETED:
             stats.completed += 1
             stats.send_to_completed.record_ns(now_ns - delivery.intended_ns)
             del self._pending[key]
+
+    def send_failed(self, document: Document, error: BaseException) -> None:
+        """Our own producer could not hand the document to Kafka: not a loss on the bus."""
+        for recipient in document.recipients:
+            delivery = self._pending.pop((document.document_id, recipient), None)
+            if delivery is not None:
+                self.metrics.route(delivery.route).send_failed += 1
+        log.error("document_send_failed", document_id=document.document_id, error=repr(error))
 
     def sweep(self, now_ns: int | None = None) -> int:
         """Declare lost every delivery without 01 past the ack timeout; return how many."""

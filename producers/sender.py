@@ -41,7 +41,16 @@ from producers.traffic import Draft, head_official
 
 log = structlog.get_logger(__name__)
 
+VIETNAM = dt.timezone(dt.timedelta(hours=7), "ICT")  # no daylight saving time
+
+
+def vietnam_today() -> dt.date:
+    """The date in Vietnam: DocumentId dates and the yearly numbering follow local time."""
+    return dt.datetime.now(VIETNAM).date()
+
+
 Expect = Callable[[Document, int], None]
+SendFailed = Callable[[Document, BaseException], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,7 +68,8 @@ class AgencySender:
 
     def __init__(self, *, topology: Topology, pki: Pki, events: EventCodec,
                  producer: AIOKafkaProducer, topics: TopicNames, metrics: RunMetrics,
-                 expect: Expect, document_versions: tuple[int, ...] = ()) -> None:
+                 expect: Expect, document_versions: tuple[int, ...] = (),
+                 on_send_failed: SendFailed | None = None) -> None:
         self.topology = topology
         self.pki = pki
         self.events = events
@@ -67,9 +77,11 @@ class AgencySender:
         self.topics = topics
         self.metrics = metrics
         self.expect = expect
+        self.on_send_failed = on_send_failed
         self.numbering = DocumentNumbering()
         self._last_issued: dict[str, str] = {}
-        self._last_steering: dict[str, str] = {}
+        self._steering_received: dict[tuple[str, str], str] = {}
+        """(recipient, issuer) -> the issuer's last steering document sent to the recipient."""
         # Which document schema version each agency's software writes (mixed fleets during a
         # schema rollout); by default every agency writes the latest.
         self._content_schemas = [events.document_schema_version(v) for v in document_versions] \
@@ -105,10 +117,11 @@ class AgencySender:
         self._last_issued[draft.sender] = doc_id
         answers = None
         if draft.steering_type is SteeringType.STEERING:
-            self._last_steering[draft.sender] = doc_id
+            for recipient in draft.recipients:  # what each recipient may later report on
+                self._steering_received[(recipient, draft.sender)] = doc_id
         elif draft.steering_type is SteeringType.STEERING_REPORT:
-            answers = next((self._last_steering[r] for r in draft.recipients
-                            if r in self._last_steering), None)
+            answers = next((self._steering_received[(draft.sender, r)] for r in draft.recipients
+                            if (draft.sender, r) in self._steering_received), None)
         province = self.topology.province_of(draft.sender)
         return Document(
             document_id=doc_id, number=number, notation=code, type_name=draft.type_name,
@@ -124,7 +137,7 @@ class AgencySender:
     def sign(self, document: Document, draft: Draft) -> SignedDocument:
         schema = self.content_schema(document.sender)
         content = self.events.encode_content(document, schema)
-        digest = content_digest(content)
+        digest = content_digest(content, schema.id)
         personal_credential, seal = self.credentials(document.sender)
         now = dt.datetime.now(dt.UTC)
         personal = agency = None
@@ -146,7 +159,7 @@ class AgencySender:
     async def submit(self, draft: Draft, intended_ns: int, *,
                      date: dt.date | None = None) -> asyncio.Future[Any]:
         """Compose, sign and send one document; returns the produce future (not awaited)."""
-        document = self.compose(draft, date or dt.datetime.now(dt.UTC).date())
+        document = self.compose(draft, date or vietnam_today())
         signed = self.sign(document, draft)
         return await self.send(document, signed, intended_ns)
 
@@ -167,5 +180,14 @@ class AgencySender:
         self.metrics.fan_out[len(document.recipients)] += 1
         self.expect(document, intended_ns)
         env = self.envelope(document, signed)
-        return await self.producer.send(env.topic, value=env.value, key=env.key,
-                                        headers=env.headers)
+        future = await self.producer.send(env.topic, value=env.value, key=env.key,
+                                          headers=env.headers)
+        if self.on_send_failed is not None:
+            on_failed = self.on_send_failed
+
+            def check(done: asyncio.Future[Any]) -> None:
+                if not done.cancelled() and done.exception() is not None:
+                    on_failed(document, done.exception())  # type: ignore[arg-type]
+
+            future.add_done_callback(check)
+        return future

@@ -9,7 +9,6 @@ the official and the agency sign (by the sending profile's signed shares).
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import math
 import random
@@ -187,6 +186,3 @@ class TrafficModel:
             sign_agency=rng.random() < float(shares.get("agency_share", 1.0)),
         )
 
-
-def today() -> dt.date:
-    return dt.datetime.now(dt.UTC).date()

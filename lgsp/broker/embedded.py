@@ -109,11 +109,12 @@ class EmbeddedBroker:
             )
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
-            if self._process.poll() is not None:
+            code = self._process.poll()
+            if code is not None:
                 tail = self.log_tail()
                 self.stop()
-                raise BrokerError(f"embedded Tansu broker exited at start (code "
-                                  f"{self._process.returncode}); its log:\n{tail}")
+                raise BrokerError(f"embedded Tansu broker exited at start (code {code}); "
+                                  f"its log:\n{tail}")
             if _answers_metadata(self.host, self.port):
                 log.info("embedded_broker_started", bootstrap=self.bootstrap, pid=self._process.pid)
                 return self.bootstrap

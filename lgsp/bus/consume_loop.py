@@ -1,7 +1,12 @@
 """The one consume loop every stage runs: consume a batch → handle each record → await the produce
 futures the handling created → commit. Offsets are committed only after the work for a record is
-done (at-least-once); a ``Rejected`` record goes to the dead-letter topic with its reason and the
-loop keeps going.
+done (at-least-once).
+
+A handler appends the futures of what it sends to ``out``. When it raises ``Rejected`` the loop
+still awaits what was already sent (a document routed to its good recipients stays routed), then
+sends the record to the dead-letter topic with its reason and keeps going. Any other error is a
+fault of the stage itself: it is logged, kept in ``failure`` and ends the loop, and whoever runs
+the stage (the simulation) stops with it instead of waiting for records that will never come.
 """
 
 from __future__ import annotations
@@ -22,7 +27,8 @@ from lgsp.metrics.run import RunMetrics
 
 log = structlog.get_logger(__name__)
 
-Handler = Callable[[ConsumerRecord[bytes, bytes]], Awaitable[list["asyncio.Future[Any]"]]]
+Futures = list["asyncio.Future[Any]"]
+Handler = Callable[[ConsumerRecord[bytes, bytes], Futures], Awaitable[None]]
 STOP_TIMEOUT_S = 10.0
 
 
@@ -64,6 +70,8 @@ class ConsumeLoop:
         self._stopping = False
         self._stopped = False
         self.processed = 0
+        self.failure: BaseException | None = None
+        """The error that ended the loop, if it ended on its own."""
 
     async def start(self) -> None:
         if self._stopped:
@@ -79,15 +87,17 @@ class ConsumeLoop:
             return
         self._stopped = True
         self._stopping = True
-        if self._task is not None:
-            try:
-                async with asyncio.timeout(STOP_TIMEOUT_S):
-                    await asyncio.shield(self._task)
-            except TimeoutError:
-                self._task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await self._task
-        await self._consumer.stop()
+        try:
+            if self._task is not None:
+                try:
+                    async with asyncio.timeout(STOP_TIMEOUT_S):
+                        await asyncio.shield(self._task)
+                except TimeoutError:
+                    self._task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await self._task
+        finally:
+            await self._consumer.stop()
 
     async def __aenter__(self) -> ConsumeLoop:
         await self.start()
@@ -98,18 +108,27 @@ class ConsumeLoop:
         await self.stop()
 
     async def _run(self) -> None:
-        while not self._stopping:
-            batch = await self._consumer.getmany(timeout_ms=50, max_records=self._max_records)
-            if not batch:
-                continue
-            futures: list[asyncio.Future[Any]] = []
-            for records in batch.values():
-                for record in records:
-                    try:
-                        futures += await self._handler(record)
-                    except Rejected as rejected:
-                        futures.append(await self._dead_letters.send(record, rejected, self.name))
-            if futures:
-                await asyncio.gather(*futures)
-            await self._consumer.commit()
-            self.processed += sum(len(r) for r in batch.values())
+        try:
+            while not self._stopping:
+                await self._one_batch()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - a crashed stage must be reported, not vanish
+            self.failure = exc
+            log.error("stage_failed", stage=self.name, error=repr(exc))
+
+    async def _one_batch(self) -> None:
+        batch = await self._consumer.getmany(timeout_ms=50, max_records=self._max_records)
+        if not batch:
+            return
+        futures: Futures = []
+        for records in batch.values():
+            for record in records:
+                try:
+                    await self._handler(record, futures)
+                except Rejected as rejected:
+                    futures.append(await self._dead_letters.send(record, rejected, self.name))
+        if futures:
+            await asyncio.gather(*futures)
+        await self._consumer.commit()
+        self.processed += sum(len(r) for r in batch.values())

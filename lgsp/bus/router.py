@@ -7,15 +7,13 @@ original sender by the reverse route.
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
-from typing import Any
 
 import structlog
 from aiokafka import AIOKafkaProducer, ConsumerRecord
 
 from lgsp.bus import headers
-from lgsp.bus.consume_loop import ConsumeLoop, DeadLetters
+from lgsp.bus.consume_loop import ConsumeLoop, DeadLetters, Futures
 from lgsp.bus.routing import route_document, route_status
 from lgsp.bus.topics import TopicNames
 from lgsp.codec.events import EventCodec
@@ -59,18 +57,18 @@ class PlatformRouter:
     async def __aexit__(self, *exc: object) -> None:
         await self.stop()
 
-    async def handle(self, record: ConsumerRecord[bytes, bytes]) -> list[asyncio.Future[Any]]:
+    async def handle(self, record: ConsumerRecord[bytes, bytes], futures: Futures) -> None:
         routing = headers.parse(record.headers)
         if routing.kind == headers.DOCUMENT:
-            return await self._route_document(record, routing)
-        return await self._route_status(record.value, routing, routing.to[0],
-                                        came_from=routing.last_hop)
+            await self._route_document(record, routing, futures)
+        else:
+            await self._route_status(record.value, routing, routing.to[0],
+                                     came_from=routing.last_hop, futures=futures)
 
     async def _route_document(self, record: ConsumerRecord[bytes, bytes],
-                              routing: headers.Routing) -> list[asyncio.Future[Any]]:
+                              routing: headers.Routing, futures: Futures) -> None:
         decision = route_document(self.topology, self.platform, routing.to,
                                   came_from=routing.last_hop, lenient=self.lenient)
-        futures: list[asyncio.Future[Any]] = []
         for recipient in decision.local:
             futures.append(await self.producer.send(
                 self.topics.deliver(self.platform), value=record.value, key=recipient.encode(),
@@ -93,12 +91,11 @@ class PlatformRouter:
                 description=f"{self.platform} cannot deliver to {recipient}: {reason}")
             status_routing = headers.Routing(headers.STATUS, routing.document_id, self.platform,
                                              (routing.from_code,), routing.trace)
-            futures += await self._route_status(self.events.encode_status(fail), status_routing,
-                                                routing.from_code, came_from=None)
-        return futures
+            await self._route_status(self.events.encode_status(fail), status_routing,
+                                     routing.from_code, came_from=None, futures=futures)
 
     async def _route_status(self, value: bytes, routing: headers.Routing, addressee: str, *,
-                            came_from: str | None) -> list[asyncio.Future[Any]]:
+                            came_from: str | None, futures: Futures) -> None:
         route = route_status(self.topology, self.platform, addressee, came_from=came_from)
         if route.failure is not None:
             raise DeliveryError(f"status for {routing.document_id} cannot reach {addressee} from "
@@ -110,4 +107,5 @@ class PlatformRouter:
         else:
             self.counts["status_forwarded"] += 1
             topic = self.topics.inbound(route.next_platform)
-        return [await self.producer.send(topic, value=value, key=addressee.encode(), headers=hop)]
+        futures.append(await self.producer.send(topic, value=value, key=addressee.encode(),
+                                                headers=hop))

@@ -90,7 +90,7 @@ def simulate(
     """Send signed documents across the four tiers, track every delivery, report the metrics.
 
     Exit 0 when every delivery completed its lifecycle or was answered (nothing lost),
-    1 when deliveries were lost or left incomplete.
+    1 when deliveries were lost, left incomplete, or could not be sent.
     """
     from lgsp.cli.render import render_report
     from lgsp.cli.simulation import DEFAULT_PROFILES, Simulation, SimulationConfig
@@ -130,7 +130,7 @@ def simulate(
         if report is not None:
             print(f"JSON report written to {report}")
     totals = result["totals"]
-    if totals["lost"] or totals["incomplete"]:
+    if totals["lost"] or totals["incomplete"] or totals["send_failed"]:
         raise typer.Exit(1)
 
 

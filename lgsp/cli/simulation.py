@@ -33,7 +33,7 @@ from lgsp.codec.registry import FileSchemaRegistry, SchemaRegistry
 from lgsp.codec.rest_registry import RestSchemaRegistry
 from lgsp.config import BrokerConfig, RecipientConfig
 from lgsp.domain.topology import Topology
-from lgsp.errors import ConfigError, LifecycleError
+from lgsp.errors import BrokerError, ConfigError, LifecycleError
 from lgsp.metrics.report import build_report
 from lgsp.metrics.run import RunMetrics
 from lgsp.profiles import load_topology, load_traffic
@@ -186,6 +186,7 @@ class Simulation:
         self.sender = AgencySender(topology=self.topology, pki=self.pki, events=self.events,
                                    producer=self.producer, topics=self.topics,
                                    metrics=self.metrics, expect=self.tracker.expect,
+                                   on_send_failed=self.tracker.send_failed,
                                    document_versions=self.config.document_versions)
         # Issue every sender's certificates now, so sign cost measures signing, not issuance.
         sender = self.sender
@@ -222,20 +223,36 @@ class Simulation:
         scheduler = OpenLoopScheduler(rate=self.config.rate, count=len(drafts),
                                       lag=self.metrics.schedule_lag)
 
+        next_sweep = time.monotonic()
+
         async def submit(i: int, intended_ns: int) -> asyncio.Future[Any]:
-            if i % max(int(self.config.rate), 1) == 0:
+            nonlocal next_sweep
+            if time.monotonic() >= next_sweep:  # timeouts apply while sending too
+                self.check_stages()
+                self.tracker.sweep()
+                next_sweep = time.monotonic() + 0.1
                 self.progress("sending", {"sent": i, "of": len(drafts),
                                           "pending": self.tracker.pending})
             return await sender.submit(drafts[i], intended_ns)
 
         await scheduler.run(submit)
-        self.metrics.send_errors["produce_failed"] += scheduler.failed_sends
+        if scheduler.failed_sends:
+            self.metrics.send_errors["produce_failed"] += scheduler.failed_sends
         return scheduler
+
+    def check_stages(self) -> None:
+        """Raise if a router or recipient stage died: the run cannot complete without it."""
+        for component in (*self.routers.values(), *self.agents.values()):
+            failure = component.loop.failure
+            if failure is not None:
+                raise BrokerError(f"stage {component.loop.name} failed: {failure!r}; the run "
+                                  "was stopped") from failure
 
     async def settle(self) -> None:
         """Wait, bounded, until every delivery reached a terminal status or was declared lost."""
         deadline = time.monotonic() + self.config.settle_timeout_s + self.config.ack_timeout_s
         while self.tracker.pending and time.monotonic() < deadline:
+            self.check_stages()
             self.tracker.sweep()
             self.progress("settling", {"pending": self.tracker.pending})
             await asyncio.sleep(0.05)
@@ -249,13 +266,15 @@ class Simulation:
             await self.start(drafts)
             send_began = time.monotonic()
             await self.send_load(drafts)
+            send_s = time.monotonic() - send_began
             await self.settle()
             load_s = time.monotonic() - send_began
         finally:
             await self.stop()
-        return self.report(load_s, setup_s=send_began - began)
+        return self.report(load_s, setup_s=send_began - began, send_s=send_s)
 
-    def report(self, duration_s: float, setup_s: float = 0.0) -> dict[str, Any]:
+    def report(self, duration_s: float, setup_s: float = 0.0,
+               send_s: float | None = None) -> dict[str, Any]:
         run = {"run_id": self.run_id, "started_at": self.started_at.isoformat()
                if self.started_at else None, "broker": self.bootstrap_source,
                "bootstrap": self.broker.bootstrap, "setup_s": round(setup_s, 3),
@@ -263,4 +282,5 @@ class Simulation:
         topology = {"tiers": self.topology.tiers, "agencies": len(self.topology.agencies),
                     "counts_by_tier": self.topology.counts_by_tier(),
                     "platforms": self.topology.platforms}
-        return build_report(self.metrics, run=run, topology=topology, duration_s=duration_s)
+        return build_report(self.metrics, run=run, topology=topology, duration_s=duration_s,
+                            send_duration_s=send_s)

@@ -39,17 +39,21 @@ class StatusCode(StrEnum):
 
 
 TERMINAL = frozenset({StatusCode.REJECTED, StatusCode.COMPLETED, StatusCode.RECALL_ACCEPTED})
+_RECALL_ANSWERS = frozenset({StatusCode.RECALL_ACCEPTED, StatusCode.RECALL_REFUSED})
 REPEATABLE = frozenset({StatusCode.IN_PROGRESS})
 
 # Which codes may follow which (None = nothing received yet).
 ALLOWED_NEXT: dict[StatusCode | None, frozenset[StatusCode]] = {
     None: frozenset({StatusCode.ARRIVED}),
-    StatusCode.ARRIVED: frozenset({StatusCode.REJECTED, StatusCode.REGISTERED}),
-    StatusCode.REGISTERED: frozenset({StatusCode.ASSIGNED}),
-    StatusCode.ASSIGNED: frozenset({StatusCode.IN_PROGRESS, StatusCode.COMPLETED}),
-    StatusCode.IN_PROGRESS: frozenset({StatusCode.IN_PROGRESS, StatusCode.COMPLETED}),
+    StatusCode.ARRIVED: frozenset({StatusCode.REJECTED, StatusCode.REGISTERED}) | _RECALL_ANSWERS,
+    StatusCode.REGISTERED: frozenset({StatusCode.ASSIGNED}) | _RECALL_ANSWERS,
+    StatusCode.ASSIGNED: frozenset({StatusCode.IN_PROGRESS, StatusCode.COMPLETED})
+    | _RECALL_ANSWERS,
+    StatusCode.IN_PROGRESS: frozenset({StatusCode.IN_PROGRESS, StatusCode.COMPLETED})
+    | _RECALL_ANSWERS,
+    StatusCode.COMPLETED: _RECALL_ANSWERS,  # a recall (13) may follow completion
+    StatusCode.RECALL_REFUSED: frozenset(),
     StatusCode.REJECTED: frozenset(),
-    StatusCode.COMPLETED: frozenset(),
 }
 
 # The happy path a recipient walks after a document verifies.

@@ -13,7 +13,7 @@ from lgsp.metrics.run import LOCAL, VIA_VDXP, RouteStats, RunMetrics, SigningSta
 
 REPORT_SCHEMA_VERSION = 1
 COUNTS = ("sent", "delivered", "completed", "rejected", "undeliverable", "lost", "incomplete",
-          "duplicates_absorbed")
+          "duplicates_absorbed", "recalled", "send_failed")
 
 
 def _share(part: int, whole: int) -> float:
@@ -65,14 +65,18 @@ def _merge_routes(items: list[RouteStats]) -> RouteStats:
 
 
 def build_report(metrics: RunMetrics, *, run: dict[str, Any], topology: dict[str, Any],
-                 duration_s: float) -> dict[str, Any]:
+                 duration_s: float, send_duration_s: float | None = None) -> dict[str, Any]:
+    """``duration_s``: first intended send → every delivery settled (end to end);
+    ``send_duration_s``: the send phase alone."""
     routes = sorted(metrics.routes.items())
     totals = _merge_routes([s for _, s in routes])
     by_path = {path: _route_dict(_merge_routes([s for r, s in routes if r.path == path]))
                for path in (LOCAL, VIA_VDXP)}
-    recipient_tiers: Counter[str] = Counter()
+    addressed: Counter[str] = Counter()
+    arrived: Counter[str] = Counter()
     for route, stats in routes:
-        recipient_tiers[route.recipient_tier] += stats.sent
+        addressed[route.recipient_tier] += stats.sent
+        arrived[route.recipient_tier] += stats.delivered
     fan_out_docs = sum(metrics.fan_out.values())
     documents = metrics.signing.documents
     return {
@@ -87,6 +91,9 @@ def build_report(metrics: RunMetrics, *, run: dict[str, Any], topology: dict[str
             "send_errors": sum(metrics.send_errors.values()),
             "duration_s": round(duration_s, 3),
             "documents_per_s": round(documents / duration_s, 2) if duration_s else 0.0,
+            "send_duration_s": round(send_duration_s or 0.0, 3),
+            "send_rate_per_s": (round(documents / send_duration_s, 2) if send_duration_s
+                                else 0.0),
             "send_to_arrived_ms": totals.send_to_arrived.summary_ms(),
             "send_to_completed_ms": totals.send_to_completed.summary_ms(),
         },
@@ -111,7 +118,8 @@ def build_report(metrics: RunMetrics, *, run: dict[str, Any], topology: dict[str
         },
         "by_tier": {
             tier: {"documents_sent": metrics.documents_by_tier.get(tier, 0),
-                   "deliveries_received": recipient_tiers.get(tier, 0)}
+                   "deliveries_addressed": addressed.get(tier, 0),
+                   "deliveries_arrived": arrived.get(tier, 0)}
             for tier in topology.get("tiers", [])
         },
         "schedule": {"lag_ms": metrics.schedule_lag.summary_ms()},

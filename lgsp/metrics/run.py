@@ -46,6 +46,10 @@ class RouteStats:
     """01 arrived but no terminal status by the end of the run."""
     duplicates_absorbed: int = 0
     """Repeated deliveries the recipient recognised and ignored."""
+    recalled: int = 0
+    """15 (recall accepted) arrived back at the sender."""
+    send_failed: int = 0
+    """Our own producer failed to hand the document to Kafka (not a loss on the bus)."""
     hops: Counter[int] = field(default_factory=Counter)
     send_to_arrived: Histogram = field(default_factory=Histogram)
     send_to_completed: Histogram = field(default_factory=Histogram)

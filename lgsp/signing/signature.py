@@ -1,12 +1,16 @@
 """Signing a document's content digest, and verifying it the way a receiving agency must.
 
-A document carries a SHA-256 digest of its signed content bytes and up to two signatures over that
-digest: the official's personal signature and the agency's signature. The verifier checks, in order:
-the content still matches the digest (else ``tampered``), the certificate is known
-(``unknown_certificate``) and chains to the trusted root (``unknown_issuer``), is not revoked
-(``revoked``), was valid when signed (``expired`` / ``not_yet_valid``), has the role claimed
-(``wrong_role``), belongs to the sending agency (``signer_not_sender``), and the signature verifies
-(``bad_signature``). Chain checks are cached per certificate; the rest runs per document.
+A document carries a SHA-256 digest of its content schema id and content bytes (so neither can be
+swapped) and up to two signatures: the official's personal signature and the agency's signature.
+Each signature covers the digest together with its role and signing time (signed attributes, as in
+CMS), so a seal cannot be passed off as a personal signature and a signing time cannot be moved
+into a certificate's validity. The verifier checks, in order: the content still matches the digest
+(else ``tampered``), the certificate is known (``unknown_certificate``) and chains to the trusted
+root (``unknown_issuer``), is not revoked (``revoked``), was valid when signed (``expired`` /
+``not_yet_valid``; a signing time in the future is ``signed_in_future``), has the role of the slot
+it sits in (``wrong_role``), belongs to the sending agency (``signer_not_sender``), and the
+signature verifies (``bad_signature``). Chain checks are cached per certificate; the rest runs per
+document.
 """
 
 from __future__ import annotations
@@ -42,8 +46,18 @@ class SignatureBlock:
     """The signature over the content digest."""
 
 
-def content_digest(content: bytes) -> bytes:
-    return hashlib.sha256(content).digest()
+CLOCK_SKEW = dt.timedelta(minutes=5)
+
+
+def content_digest(content: bytes, schema_id: int) -> bytes:
+    """SHA-256 over the content's schema id (4 bytes, big-endian) and its Avro bytes."""
+    return hashlib.sha256(schema_id.to_bytes(4, "big") + content).digest()
+
+
+def _to_be_signed(digest: bytes, role: SignatureRole, signed_at: dt.datetime) -> bytes:
+    """The signed attributes: digest, role and signing time (µs), hashed."""
+    micros = int(signed_at.timestamp() * 1_000_000)
+    return hashlib.sha256(digest + role.value.encode() + micros.to_bytes(8, "big")).digest()
 
 
 def _sign_raw(key: PrivateKey, digest: bytes) -> bytes:
@@ -60,7 +74,7 @@ def sign(credential: Credential, digest: bytes, signed_at: dt.datetime) -> Signa
     if role is None:
         raise ValueError("a CA certificate does not sign documents")
     return SignatureBlock(role, credential.issued.serial, signed_at,
-                          _sign_raw(credential.key, digest))
+                          _sign_raw(credential.key, _to_be_signed(digest, role, signed_at)))
 
 
 def _verify_raw(issued: IssuedCertificate, value: bytes, digest: bytes) -> None:
@@ -83,14 +97,15 @@ class SignatureVerifier:
         self.directory = directory
         self._chain_ok: dict[str, bool] = {}
 
-    def check_digest(self, content: bytes, digest: bytes) -> None:
-        if not hmac.compare_digest(content_digest(content), digest):
+    def check_digest(self, content: bytes, schema_id: int, digest: bytes) -> None:
+        if not hmac.compare_digest(content_digest(content, schema_id), digest):
             raise SignatureError("content does not match its digest: the document was altered "
                                  "after signing", reason="tampered")
 
-    def verify(self, block: SignatureBlock, digest: bytes, *, sender: str) -> IssuedCertificate:
-        """Raise ``SignatureError`` with a reason unless ``block`` is a valid signature of
-        ``sender`` over ``digest``; return the signer's certificate."""
+    def verify(self, block: SignatureBlock, digest: bytes, *, sender: str, role: SignatureRole,
+               now: dt.datetime | None = None) -> IssuedCertificate:
+        """Raise ``SignatureError`` with a reason unless ``block`` is a valid ``role`` signature
+        of ``sender`` over ``digest``; return the signer's certificate."""
         issued = self.directory.get(block.certificate_serial)
         if issued is None or issued.role is None:
             raise SignatureError(f"certificate {block.certificate_serial} is not in the directory",
@@ -100,21 +115,25 @@ class SignatureVerifier:
                                  "root CA", reason="unknown_issuer")
         if issued.serial in self.directory.revoked:
             raise SignatureError(f"certificate {issued.serial} is revoked", reason="revoked")
+        if block.signed_at > (now or dt.datetime.now(dt.UTC)) + CLOCK_SKEW:
+            raise SignatureError(f"signing time {block.signed_at:%Y-%m-%d %H:%M} is in the future",
+                                 reason="signed_in_future")
         if block.signed_at > issued.not_after:
             raise SignatureError(f"certificate {issued.serial} expired {issued.not_after:%Y-%m-%d} "
                                  f"before signing at {block.signed_at:%Y-%m-%d}", reason="expired")
         if block.signed_at < issued.not_before:
             raise SignatureError(f"certificate {issued.serial} was not yet valid at signing",
                                  reason="not_yet_valid")
-        if issued.role is not block.role:
-            raise SignatureError(f"a {issued.role.value} certificate signed as {block.role.value}",
+        if block.role is not role or issued.role is not role:
+            raise SignatureError(f"a {issued.role.value} certificate's {block.role.value} "
+                                 f"signature sits where the {role.value} signature belongs",
                                  reason="wrong_role")
         if issued.agency_code != sender:
             raise SignatureError(f"{block.role.value.lower()} signature by a certificate of "
                                  f"{issued.agency_code}, but the sender is {sender}",
                                  reason="signer_not_sender")
         try:
-            _verify_raw(issued, block.value, digest)
+            _verify_raw(issued, block.value, _to_be_signed(digest, block.role, block.signed_at))
         except InvalidSignature:
             raise SignatureError(f"{block.role.value.lower()} signature does not verify with "
                                  f"certificate {issued.serial}", reason="bad_signature") from None

@@ -66,6 +66,23 @@ class TestLifecycle:
         assert totals(tracker)["delivered"] == 1
         assert tracker.metrics.unexpected_statuses == {"duplicate": 1}
 
+    def test_redelivered_earlier_status_is_a_duplicate(self, tracker):
+        """01, 03, then 01 again: the repeat is a duplicate, not an out-of-order status."""
+        for code in ("01", "03", "01"):
+            tracker.on_status(status(StatusCode(code)), SECOND)
+        assert tracker.metrics.unexpected_statuses == {"duplicate": 1}
+
+    def test_send_failure_is_not_a_loss_on_the_bus(self, tracker):
+        """If our producer fails, the deliveries count as send_failed, never lost."""
+        doc = Document(document_id="D1", number=1, notation="1/UBND", type_name="công văn",
+                       subject="s", sender=SENDER, recipients=(R1, R2),
+                       promulgation_place="Thanh Hóa", promulgation_date=dt.date(2023, 1, 1),
+                       signer=Signer("", "Chủ tịch", "A"))
+        tracker.send_failed(doc, RuntimeError("broker gone"))
+        tracker.finish()
+        assert sum(s.send_failed for s in tracker.metrics.routes.values()) == 2
+        assert totals(tracker)["lost"] == 0
+
     def test_status_out_of_order_is_counted_not_applied(self, tracker):
         tracker.on_status(status(StatusCode.REGISTERED), SECOND)
         assert tracker.metrics.unexpected_statuses == {"out_of_order": 1}

@@ -12,7 +12,8 @@ from lgsp.bus import headers
 from lgsp.codec import SignedDocument
 from lgsp.domain import Secrecy
 from lgsp.errors import DocumentRefused
-from lgsp.signing import SignatureRole, sign
+from lgsp.signing import SignatureRole, content_digest, sign
+from producers.sender import vietnam_today
 from tests.conftest import wait_for
 from tests.e2e.helpers import simulation
 
@@ -39,7 +40,7 @@ def _draft(sim, sender=PROVINCE, recipients=(DEPT, DISTRICT, GOV_OFFICE)):
 
 
 async def _send(sim, draft, mutate=lambda s, d: s):
-    document = sim.sender.compose(draft, dt.date.today())  # noqa: DTZ011
+    document = sim.sender.compose(draft, vietnam_today())
     signed = mutate(sim.sender.sign(document, draft), document)
     await (await sim.sender.send(document, signed, time.monotonic_ns()))
     return document
@@ -83,6 +84,31 @@ class TestSignatureFailures:
         assert sim.metrics.signing.failures == {reason: n}
 
 
+class TestRefusals:
+    async def test_secret_document_from_a_noncompliant_sender_is_returned(self, sim):
+        """A secret document that slipped past its sender is refused by every recipient (02)."""
+        draft = _draft(sim)
+        document = dataclasses.replace(sim.sender.compose(draft, vietnam_today()),
+                                       secrecy=Secrecy.SECRET)
+        await (await sim.sender.send(document, sim.sender.sign(document, draft),
+                                     time.monotonic_ns()))
+        await wait_for(lambda: sim.tracker.pending == 0, what="02 secret_document")
+        assert sim.metrics.rejections == {"secret_document": len(document.recipients)}
+
+    async def test_content_that_does_not_decode_is_returned_and_kept(self, sim):
+        """Signed bytes that are not a document: 02 schema_invalid to the sender, and the
+        record is kept whole in the dead-letter topic."""
+        draft = _draft(sim, recipients=(DEPT, DISTRICT))
+        document = sim.sender.compose(draft, vietnam_today())
+        schema_id = sim.events.document_schema.id
+        garbage = b"\x99 not a document"
+        signed = SignedDocument(schema_id, garbage, content_digest(garbage, schema_id), None, None)
+        await (await sim.sender.send(document, signed, time.monotonic_ns()))
+        await wait_for(lambda: sim.tracker.pending == 0, what="02 schema_invalid")
+        assert sim.metrics.rejections == {"schema_invalid": 2}
+        assert sim.metrics.dead_letters == {"schema_invalid": 2}
+
+
 class TestUndecodable:
     async def test_garbage_goes_to_dead_letter_and_the_consumer_keeps_going(self, sim,
                                                                             kafka_bootstrap):
@@ -123,7 +149,7 @@ class TestDuplicatesAndUnknowns:
     async def test_duplicated_delivery_is_absorbed(self, sim):
         """The same document submitted again reaches the recipient once: one lifecycle."""
         draft = _draft(sim, recipients=(DEPT,))
-        document = sim.sender.compose(draft, dt.date.today())  # noqa: DTZ011
+        document = sim.sender.compose(draft, vietnam_today())
         signed = sim.sender.sign(document, draft)
         await (await sim.sender.send(document, signed, time.monotonic_ns()))
         env = sim.sender.envelope(document, signed)
@@ -145,7 +171,7 @@ class TestDuplicatesAndUnknowns:
     async def test_secret_document_is_refused_before_sending(self, sim):
         draft = dataclasses.replace(_draft(sim), secrecy=Secrecy.TOP_SECRET)
         with pytest.raises(DocumentRefused, match="must never be sent"):
-            sim.sender.compose(draft, dt.date.today())  # noqa: DTZ011
+            sim.sender.compose(draft, vietnam_today())
         assert sim.tracker.pending == 0
         assert sim.metrics.refused_at_send == {"secret_document": 1}
 

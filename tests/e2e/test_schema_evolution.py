@@ -35,14 +35,14 @@ async def test_unknown_schema_ids_are_dead_lettered(kafka_bootstrap, pki_cache, 
                                 recipients=("000.00.01.H56",))
     await sim.start([draft])
     try:
-        routing = headers.build(headers.DOCUMENT, "000.00.00.H56,2023/01/01,9/UBND",
-                                "000.00.00.H56", ("000.00.01.H56",))
         topic = sim.topics.deliver("LGSP-H56")
         content = b"\x02\x04"
         unknown_content = sim.events.encode_signed(
-            SignedDocument(99, content, content_digest(content), None, None))
+            SignedDocument(99, content, content_digest(content, 99), None, None))
         unknown_envelope = frame(42, b"\x00" * 10)
-        for value in (unknown_content, unknown_envelope):
+        for number, value in enumerate((unknown_content, unknown_envelope), start=1):
+            routing = headers.build(headers.DOCUMENT, f"000.00.00.H56,2023/01/01,{number}/UBND",
+                                    "000.00.00.H56", ("000.00.01.H56",))
             await (await sim.producer.send(topic, value=value, headers=routing))
         await wait_for(lambda: sim.metrics.dead_letters["unknown_schema_id"] == 2,
                        what="two unknown_schema_id dead letters")

@@ -32,11 +32,11 @@ def _cred(pki, code, role):
 class TestSignAndVerify:
     def test_both_signatures_of_the_sender_verify(self, pki):
         """Personal and agency signatures by the sender's certificates verify."""
-        digest = content_digest(b"document content")
+        digest = content_digest(b"document content", 1)
         verifier = SignatureVerifier(pki.directory)
         for role in SignatureRole:
             issued = verifier.verify(sign(_cred(pki, SENDER, role), digest, NOW), digest,
-                                     sender=SENDER)
+                                     sender=SENDER, role=role)
             assert issued.agency_code == SENDER
             assert issued.role is role
 
@@ -48,16 +48,16 @@ class TestSignAndVerify:
             pki.directory.root.certificate)
 
 
-def _reason(verifier, block, digest, sender=SENDER):
+def _reason(verifier, block, digest, sender=SENDER, role=None):
     with pytest.raises(SignatureError) as info:
-        verifier.verify(block, digest, sender=sender)
+        verifier.verify(block, digest, sender=sender, role=role or block.role)
     return info.value.reason
 
 
 class TestRejections:
     def test_commune_cannot_sign_as_the_province(self, pki):
         """A signature by a commune's certificate on a province document: signer_not_sender."""
-        digest = content_digest(b"x")
+        digest = content_digest(b"x", 1)
         block = sign(_cred(pki, OTHER, SignatureRole.AGENCY), digest, NOW)
         assert _reason(SignatureVerifier(pki.directory), block, digest) == "signer_not_sender"
 
@@ -65,24 +65,24 @@ class TestRejections:
         """Content that no longer matches its digest is rejected as tampered."""
         verifier = SignatureVerifier(pki.directory)
         with pytest.raises(SignatureError) as info:
-            verifier.check_digest(b"altered", content_digest(b"original"))
+            verifier.check_digest(b"altered", 1, content_digest(b"original", 1))
         assert info.value.reason == "tampered"
 
     def test_signature_over_another_digest_is_bad(self, pki):
         """A valid signature of other content does not verify: bad_signature."""
-        block = sign(_cred(pki, SENDER, SignatureRole.AGENCY), content_digest(b"a"), NOW)
+        block = sign(_cred(pki, SENDER, SignatureRole.AGENCY), content_digest(b"a", 1), NOW)
         assert _reason(SignatureVerifier(pki.directory), block,
-                       content_digest(b"b")) == "bad_signature"
+                       content_digest(b"b", 1)) == "bad_signature"
 
     def test_flipped_signature_byte_is_bad(self, pki):
-        digest = content_digest(b"a")
+        digest = content_digest(b"a", 1)
         block = sign(_cred(pki, SENDER, SignatureRole.AGENCY), digest, NOW)
         broken = SignatureBlock(block.role, block.certificate_serial, block.signed_at,
                                 bytes([block.value[0] ^ 1]) + block.value[1:])
         assert _reason(SignatureVerifier(pki.directory), broken, digest) == "bad_signature"
 
     def test_revoked_certificate_is_refused(self, pki, tmp_path):
-        digest = content_digest(b"a")
+        digest = content_digest(b"a", 1)
         cred = _cred(pki, "000.00.02.H56", SignatureRole.AGENCY)
         block = sign(cred, digest, NOW)
         pki.directory.revoke(cred.issued.serial)
@@ -90,7 +90,7 @@ class TestRejections:
                        sender="000.00.02.H56") == "revoked"
 
     def test_expired_certificate_is_refused(self, pki):
-        digest = content_digest(b"a")
+        digest = content_digest(b"a", 1)
         cred = pki.issue_extra(SENDER, SignatureRole.AGENCY, holder="old",
                                not_before=NOW - dt.timedelta(days=800),
                                not_after=NOW - dt.timedelta(days=1))
@@ -102,18 +102,46 @@ class TestRejections:
         foreign = Pki(pki.algorithm, cache_dir=tmp_path)
         cred = _cred(foreign, SENDER, SignatureRole.AGENCY)
         pki.directory.add(cred.issued)
-        digest = content_digest(b"a")
+        digest = content_digest(b"a", 1)
         assert _reason(SignatureVerifier(pki.directory), sign(cred, digest, NOW),
                        digest) == "unknown_issuer"
 
     def test_unknown_serial_is_unknown_certificate(self, pki):
-        digest = content_digest(b"a")
+        digest = content_digest(b"a", 1)
         block = sign(_cred(pki, SENDER, SignatureRole.AGENCY), digest, NOW)
         forged = SignatureBlock(block.role, "abc123", block.signed_at, block.value)
         assert _reason(SignatureVerifier(pki.directory), forged, digest) == "unknown_certificate"
 
+    def test_agency_seal_in_the_personal_slot_is_wrong_role(self, pki):
+        """A seal copied into the personal-signature slot does not count as a personal one."""
+        digest = content_digest(b"a", 1)
+        seal = sign(_cred(pki, SENDER, SignatureRole.AGENCY), digest, NOW)
+        assert _reason(SignatureVerifier(pki.directory), seal, digest,
+                       role=SignatureRole.PERSONAL) == "wrong_role"
+
+    def test_backdated_signing_time_breaks_the_signature(self, pki):
+        """The signing time is signed: moving it into an expired certificate's validity fails."""
+        digest = content_digest(b"a", 1)
+        cred = pki.issue_extra(SENDER, SignatureRole.AGENCY, holder="old",
+                               not_before=NOW - dt.timedelta(days=800),
+                               not_after=NOW - dt.timedelta(days=1))
+        block = sign(cred, digest, NOW)
+        backdated = SignatureBlock(block.role, block.certificate_serial,
+                                   NOW - dt.timedelta(days=10), block.value)
+        assert _reason(SignatureVerifier(pki.directory), backdated, digest) == "bad_signature"
+
+    def test_signing_time_in_the_future_is_refused(self, pki):
+        digest = content_digest(b"a", 1)
+        block = sign(_cred(pki, SENDER, SignatureRole.AGENCY), digest,
+                     NOW + dt.timedelta(hours=2))
+        assert _reason(SignatureVerifier(pki.directory), block, digest) == "signed_in_future"
+
+    def test_digest_covers_the_content_schema_id(self):
+        """The same bytes under another schema id are another document."""
+        assert content_digest(b"a", 1) != content_digest(b"a", 5)
+
     def test_personal_certificate_used_as_agency_seal_is_wrong_role(self, pki):
-        digest = content_digest(b"a")
+        digest = content_digest(b"a", 1)
         block = sign(_cred(pki, SENDER, SignatureRole.PERSONAL), digest, NOW)
         as_seal = SignatureBlock(SignatureRole.AGENCY, block.certificate_serial, block.signed_at,
                                  block.value)
