@@ -115,8 +115,9 @@ class RecipientAgents:
             self.verifier.check_digest(signed.content, signed.content_schema_id,
                                        signed.content_digest)
             document = self.events.decode_content(signed)
-            if document.document_id != doc_id or document.sender != sender:
-                raise DecodeError(f"headers say {doc_id!r} from {sender}, the signed content "
+            if document.document_id != routing.content_document_id or document.sender != sender:
+                raise DecodeError(f"headers say {routing.content_document_id!r} from {sender}, "
+                                  "the signed content "
                                   f"says {document.document_id!r} from {document.sender}",
                                   reason="header_mismatch")
         except SignatureError as tampered:  # the digest does not match

@@ -8,6 +8,9 @@ recipient verifies are the bytes the sender signed. Header keys:
 * ``lgsp-from``   the original sender (document) or the reporting agency/platform (status)
 * ``lgsp-to``     comma-separated recipients this packet is for (document) or the addressee (status)
 * ``lgsp-trace``  repeated, one per hop: ``<platform code>@<unix time in µs>``
+* ``lgsp-replay-of``  set by ``lgsp replay --rewrite-ids``: the DocumentId inside the signed
+  content, while ``lgsp-id`` carries the replay's new identity (the signed bytes are never
+  re-signed)
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ ID = "lgsp-id"
 FROM = "lgsp-from"
 TO = "lgsp-to"
 TRACE = "lgsp-trace"
+REPLAY_OF = "lgsp-replay-of"
 
 DOCUMENT = b"document"
 STATUS = b"status"
@@ -46,6 +50,12 @@ class Routing:
     from_code: str
     to: tuple[str, ...]
     trace: tuple[TraceEntry, ...]
+    replay_of: str | None = None
+    """The DocumentId in the signed content when ``document_id`` is a replay's new identity."""
+
+    @property
+    def content_document_id(self) -> str:
+        return self.replay_of or self.document_id
 
     @property
     def last_hop(self) -> str | None:
@@ -53,9 +63,11 @@ class Routing:
 
 
 def build(kind: bytes, document_id: str, from_code: str, to: Sequence[str],
-          trace: Sequence[TraceEntry] = ()) -> Headers:
+          trace: Sequence[TraceEntry] = (), replay_of: str | None = None) -> Headers:
     headers: Headers = [(KIND, kind), (ID, document_id.encode()), (FROM, from_code.encode()),
                         (TO, ",".join(to).encode())]
+    if replay_of:
+        headers.append((REPLAY_OF, replay_of.encode()))
     headers += [(TRACE, f"{t.platform}@{t.at_us}".encode()) for t in trace]
     return headers
 
@@ -63,7 +75,8 @@ def build(kind: bytes, document_id: str, from_code: str, to: Sequence[str],
 def with_hop(routing: Routing, platform: str, to: Sequence[str]) -> Headers:
     """Headers for the next hop: same identity, new recipients, one more trace entry."""
     hop = TraceEntry(platform, time.time_ns() // 1000)
-    return build(routing.kind, routing.document_id, routing.from_code, to, (*routing.trace, hop))
+    return build(routing.kind, routing.document_id, routing.from_code, to, (*routing.trace, hop),
+                 routing.replay_of)
 
 
 def parse(headers: Sequence[tuple[str, bytes | None]]) -> Routing:
@@ -86,7 +99,9 @@ def parse(headers: Sequence[tuple[str, bytes | None]]) -> Routing:
         if not to:
             raise DeliveryError("record has an empty lgsp-to header",
                                 reason="missing_routing_headers")
-        return Routing(kind, single[ID].decode(), single[FROM].decode(), to, tuple(trace))
+        replay_of = single[REPLAY_OF].decode() if REPLAY_OF in single else None
+        return Routing(kind, single[ID].decode(), single[FROM].decode(), to, tuple(trace),
+                       replay_of)
     except KeyError as exc:
         raise DeliveryError(f"record lacks the {exc.args[0]} header",
                             reason="missing_routing_headers") from None

@@ -25,11 +25,20 @@ app = typer.Typer(
 
 
 def _register() -> None:
-    from lgsp.cli import broker_cmd, registry_cmd, schemas_cmd, simulate_cmd, topology_cmd
+    from lgsp.cli import (
+        broker_cmd,
+        capture_cmds,
+        registry_cmd,
+        schemas_cmd,
+        simulate_cmd,
+        topology_cmd,
+    )
 
     app.command("simulate")(simulate_cmd.simulate)
     app.command("broker")(broker_cmd.broker)
     app.command("topology")(topology_cmd.topology)
+    app.command("record")(capture_cmds.record)
+    app.command("replay")(capture_cmds.replay)
     app.add_typer(schemas_cmd.schemas_app, name="schemas")
     app.add_typer(registry_cmd.registry_app, name="registry")
 

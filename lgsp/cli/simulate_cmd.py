@@ -58,6 +58,9 @@ def simulate(
              "[env LGSP_REGISTRY_URL].")] = None,
     report: Annotated[Path | None, typer.Option(
         "--report", help="Write the JSON report to this file.")] = None,
+    record: Annotated[Path | None, typer.Option(
+        "--record", help="Record every topic of the run into this capture file "
+                         "(for lgsp replay).")] = None,
     json_out: Annotated[bool, typer.Option(
         "--json", help="Print the JSON report on stdout instead of tables.")] = False,
     pki_cache: Annotated[Path | None, typer.Option(
@@ -113,7 +116,8 @@ def simulate(
         ack_timeout_s=ack_timeout, settle_timeout_s=settle_timeout,
         recipient=RecipientConfig(step_delay_s=step_delay, signature_policy=policy),
         lenient_lgsp=lenient_lgsp, run_id=run_id, pki_cache=pki_cache, keep_topics=keep_topics,
-        document_versions=_versions(document_versions), registry_url=registry_url)
+        document_versions=_versions(document_versions), registry_url=registry_url,
+        record_path=record)
     show_progress = not no_progress and sys.stderr.isatty() and not os.environ.get("CI")
     try:
         result = asyncio.run(_run(Simulation, config, broker, show_progress))

@@ -21,6 +21,7 @@ import structlog
 from aiokafka import AIOKafkaProducer
 
 from consumers.recipient import RecipientAgents
+from consumers.recorder import Recorder
 from consumers.tracker import DeliveryTracker
 from lgsp.broker.embedded import EmbeddedBroker
 from lgsp.bus.admin import create_topics, delete_topics
@@ -72,6 +73,8 @@ class SimulationConfig:
     pki_cache: Path | None = None
     traffic_profile: str = "traffic"
     keep_topics: bool = False
+    record_path: Path | None = None
+    """Record every topic of the run into this capture file."""
     registry_url: str | None = None
     """A Confluent-compatible Schema Registry to take schemas from instead of the files."""
     document_versions: tuple[int, ...] = ()
@@ -90,6 +93,7 @@ class SimulationConfig:
         data["signature_algorithm"] = self.signature_algorithm.value
         data["recipient"]["signature_policy"] = self.recipient.signature_policy.value
         data["pki_cache"] = str(self.pki_cache) if self.pki_cache else None
+        data["record_path"] = str(self.record_path) if self.record_path else None
         data["profiles"] = list(self.profiles)
         data["document_versions"] = list(self.document_versions)
         return data
@@ -121,6 +125,7 @@ class Simulation:
         self._started = False
         self._stopped = False
         self.started_at: dt.datetime | None = None
+        self.recorded: int | None = None
         self.bootstrap_source = "external" if broker.bootstrap else "embedded"
 
     @staticmethod
@@ -264,20 +269,38 @@ class Simulation:
         began = time.monotonic()
         try:
             await self.start(drafts)
+            recording = self._start_recording()
             send_began = time.monotonic()
             await self.send_load(drafts)
             send_s = time.monotonic() - send_began
             await self.settle()
             load_s = time.monotonic() - send_began
+            if recording is not None:
+                await self._finish_recording(*recording)
         finally:
             await self.stop()
         return self.report(load_s, setup_s=send_began - began, send_s=send_s)
+
+    def _start_recording(self) -> tuple[Recorder, asyncio.Task[int]] | None:
+        if self.config.record_path is None:
+            return None
+        recorder = Recorder(broker=self.broker, topics=self.topics.all_for(self.topology.platforms),
+                            out=self.config.record_path, registry=self.events.codec.registry)
+        return recorder, asyncio.create_task(recorder.run(follow=True))
+
+    async def _finish_recording(self, recorder: Recorder, task: asyncio.Task[int]) -> None:
+        recorder.stop()
+        async with asyncio.timeout(120):
+            written = await task
+        self.recorded = written
 
     def report(self, duration_s: float, setup_s: float = 0.0,
                send_s: float | None = None) -> dict[str, Any]:
         run = {"run_id": self.run_id, "started_at": self.started_at.isoformat()
                if self.started_at else None, "broker": self.bootstrap_source,
                "bootstrap": self.broker.bootstrap, "setup_s": round(setup_s, 3),
+               "recorded": ({"file": str(self.config.record_path), "records": self.recorded}
+                            if self.config.record_path else None),
                "config": self.config.to_json()}
         topology = {"tiers": self.topology.tiers, "agencies": len(self.topology.agencies),
                     "counts_by_tier": self.topology.counts_by_tier(),

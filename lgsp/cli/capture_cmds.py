@@ -1,0 +1,213 @@
+"""``lgsp record`` and ``lgsp replay``: capture what crossed the bus, play it back."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from lgsp.cli import options
+
+
+def parse_time(text: str | None, flag: str) -> dt.datetime | None:
+    from lgsp.errors import ConfigError
+
+    if text is None:
+        return None
+    try:
+        moment = dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise ConfigError(f"{flag} {text!r}: give an ISO 8601 time, e.g. "
+                          "2023-03-01T08:00:00+07:00") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+
+
+def _csv(text: str | None) -> list[str]:
+    return [p.strip() for p in text.split(",") if p.strip()] if text else []
+
+
+def record(
+    out: Annotated[Path, typer.Option("--out", "-o", help="Capture file to write.")],
+    topics: Annotated[str, typer.Option("--topics", help="Comma-separated topics to record.")],
+    bootstrap: options.Bootstrap = None,
+    from_time: Annotated[str | None, typer.Option(
+        "--from", help="Start at this time (ISO 8601); default: the earliest offset.")] = None,
+    to_time: Annotated[str | None, typer.Option(
+        "--to", help="Stop at records after this time (ISO 8601).")] = None,
+    count: Annotated[int | None, typer.Option("--count", help="Stop after N records.")] = None,
+    duration: Annotated[float | None, typer.Option(
+        "--duration", help="Stop after this many seconds.")] = None,
+    until_end: Annotated[bool, typer.Option(
+        "--until-end", help="Stop at the end offsets seen at start.")] = False,
+    security_protocol: options.SecurityProtocol = "PLAINTEXT",
+    sasl_mechanism: options.SaslMechanism = None,
+    sasl_username: options.SaslUsername = None,
+    sasl_password: options.SaslPassword = None,
+    ssl_cafile: options.SslCafile = None,
+    ssl_certfile: options.SslCertfile = None,
+    ssl_keyfile: options.SslKeyfile = None,
+) -> None:
+    """Record topics into a self-describing Avro capture file (values byte for byte)."""
+    from consumers.recorder import Recorder, RecordingLimits
+    from lgsp.cli.logging import configure_logging
+    from lgsp.codec.registry import FileSchemaRegistry
+    from lgsp.errors import ConfigError
+
+    configure_logging("auto", "warning")
+    if bootstrap is None:
+        raise ConfigError("lgsp record needs --bootstrap HOST:PORT (or LGSP_BOOTSTRAP): the "
+                          "cluster to record from")
+    if not (count or duration or until_end or to_time):
+        until_end = True  # a recording of a finite thing by default
+    broker = options.broker_config(bootstrap, security_protocol, sasl_mechanism, sasl_username,
+                                   sasl_password, ssl_cafile, ssl_certfile, ssl_keyfile, 1)
+    limits = RecordingLimits(from_time=parse_time(from_time, "--from"),
+                             to_time=parse_time(to_time, "--to"), count=count,
+                             duration_s=duration, until_end=until_end)
+    recorder = Recorder(broker=broker, topics=_csv(topics), out=out,
+                        registry=FileSchemaRegistry(), limits=limits,
+                        progress=_progress_line("recorded"))
+    try:
+        written = asyncio.run(recorder.run())
+    except KeyboardInterrupt:
+        print(f"lgsp: interrupted; {out} is complete up to its last block", file=sys.stderr)
+        raise typer.Exit(130) from None
+    print(f"recorded {written} records from {', '.join(_csv(topics))} into {out}")
+
+
+def _progress_line(verb: str) -> Any:
+    if not sys.stderr.isatty():
+        return None
+
+    def show(n: int, total: int | None = None) -> None:
+        of = f"/{total}" if total else ""
+        print(f"\r{verb} {n}{of}", end="", file=sys.stderr, flush=True)
+
+    return show
+
+
+def replay(
+    capture: Annotated[Path, typer.Argument(help="Capture file from lgsp record.")],
+    bootstrap: options.Bootstrap = None,
+    speed: Annotated[str, typer.Option(
+        "--speed", help="10 or 10x = ten times faster; 50% = half speed.")] = "1",
+    max_gap: Annotated[float | None, typer.Option(
+        "--max-gap", help="Shorten recorded gaps longer than this, seconds.")] = None,
+    loop: Annotated[int, typer.Option("--loop", help="Play N times (needs --rewrite-ids).")] = 1,
+    dry_run: Annotated[bool, typer.Option(
+        "--dry-run", help="Show what would be sent and how long it would take.")] = False,
+    from_time: Annotated[str | None, typer.Option(
+        "--from", help="Only records at or after this time (ISO 8601).")] = None,
+    to_time: Annotated[str | None, typer.Option(
+        "--to", help="Only records at or before this time (ISO 8601).")] = None,
+    topic: Annotated[str | None, typer.Option("--topic", help="Only these topics (a,b).")] = None,
+    tier: Annotated[str | None, typer.Option("--tier", help="Only documents sent by these "
+                                                             "tiers (central,commune...).")] = None,
+    agency: Annotated[str | None, typer.Option(
+        "--agency", help="Only documents from or to these agency codes.")] = None,
+    document_type: Annotated[str | None, typer.Option(
+        "--document-type", help="Only these Decree 30 types (e.g. 'công văn,quyết định').")
+    ] = None,
+    priority: Annotated[str | None, typer.Option(
+        "--priority", help="Only these priorities (0-4, e.g. 1,2,3).")] = None,
+    submissions_only: Annotated[bool, typer.Option(
+        "--submissions-only", help="Only documents as senders submitted them (the bus "
+                                   "routes them again).")] = False,
+    topic_map: Annotated[list[str] | None, typer.Option(
+        "--topic-map", help="Send topic a to topic b: a=b (repeatable).")] = None,
+    timestamps: Annotated[str, typer.Option(
+        "--timestamps", help="original (recorded) or fresh (now).")] = "original",
+    rewrite_ids: Annotated[bool, typer.Option(
+        "--rewrite-ids", help="Give documents consistent new DocumentIds (new traffic).")
+    ] = False,
+    salt: Annotated[str, typer.Option(
+        "--salt", help="Varies the rewritten ids and the ledger key between campaigns.")] = "",
+    no_ledger: Annotated[bool, typer.Option(
+        "--no-ledger", help="Do not skip what an earlier replay of this capture sent.")] = False,
+    skip_corrupt: Annotated[bool, typer.Option(
+        "--skip-corrupt", help="Continue past a corrupt block instead of refusing the file.")
+    ] = False,
+    profile: Annotated[list[str] | None, typer.Option(
+        "--profile", help="Profiles that give agencies their tier (for --tier).")] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="Result as JSON on stdout.")] = False,
+    security_protocol: options.SecurityProtocol = "PLAINTEXT",
+    sasl_mechanism: options.SaslMechanism = None,
+    sasl_username: options.SaslUsername = None,
+    sasl_password: options.SaslPassword = None,
+    ssl_cafile: options.SslCafile = None,
+    ssl_certfile: options.SslCertfile = None,
+    ssl_keyfile: options.SslKeyfile = None,
+) -> None:
+    """Play a capture back on an absolute clock, filtered, without duplicates; print the timing
+    fidelity (scheduled vs actual send time)."""
+    from lgsp.cli.logging import configure_logging
+    from lgsp.errors import ConfigError
+    from lgsp.profiles import available_profiles, load_topology
+    from producers.replayer import ReplayConfig, Replayer, ReplayFilter, parse_speed
+
+    configure_logging("auto", "warning")
+    mapping: dict[str, str] = {}
+    for item in topic_map or []:
+        source, sep, target = item.partition("=")
+        if not sep or not source or not target:
+            raise ConfigError(f"--topic-map {item!r} must be SOURCE=TARGET")
+        mapping[source] = target
+    if timestamps not in ("original", "fresh"):
+        raise ConfigError("--timestamps must be original or fresh")
+    try:
+        priorities = frozenset(int(p) for p in _csv(priority))
+    except ValueError:
+        raise ConfigError(f"--priority {priority!r} must be numbers 0-4") from None
+    start, end = parse_time(from_time, "--from"), parse_time(to_time, "--to")
+    selection = ReplayFilter(
+        topics=frozenset(_csv(topic)), agencies=frozenset(_csv(agency)),
+        tiers=frozenset(_csv(tier)), document_types=frozenset(_csv(document_type)),
+        priorities=priorities, submissions_only=submissions_only,
+        from_ms=int(start.timestamp() * 1000) if start else None,
+        to_ms=int(end.timestamp() * 1000) if end else None)
+    config = ReplayConfig(speed=parse_speed(speed), max_gap_s=max_gap, loops=loop,
+                          topic_map=mapping, fresh_timestamps=timestamps == "fresh",
+                          rewrite_ids=rewrite_ids, salt=salt, use_ledger=not no_ledger,
+                          skip_corrupt=skip_corrupt)
+    topology = load_topology(list(profile) if profile else available_profiles()) if tier else None
+    broker = None
+    if not dry_run:
+        if bootstrap is None:
+            raise ConfigError("lgsp replay needs --bootstrap HOST:PORT (or LGSP_BOOTSTRAP) "
+                              "unless --dry-run")
+        broker = options.broker_config(bootstrap, security_protocol, sasl_mechanism,
+                                       sasl_username, sasl_password, ssl_cafile, ssl_certfile,
+                                       ssl_keyfile, 1)
+    replayer = Replayer(capture, broker=broker, config=config, selection=selection,
+                        topology=topology, progress=_progress_line("sent"))
+    if dry_run:
+        result = replayer.dry_run()
+    else:
+        try:
+            result = asyncio.run(replayer.run())
+        except KeyboardInterrupt:
+            print("lgsp: interrupted; what was acknowledged is in the ledger, a new run resumes",
+                  file=sys.stderr)
+            raise typer.Exit(130) from None
+    data = result.to_json()
+    if json_out:
+        print(json.dumps(data, indent=2, ensure_ascii=False))
+        return
+    verb = "would send" if dry_run else "sent"
+    print(f"{capture}: {verb} {result.planned if dry_run else result.sent} of "
+          f"{len(replayer.records)} records ({result.skipped_by_filter} filtered out, "
+          f"{result.skipped_already_replayed} already replayed) at speed {config.speed:g}x")
+    for name, n in sorted(result.by_topic.items()):
+        print(f"  {name}: {n}")
+    print(f"scheduled duration {result.scheduled_duration_s:.3f} s", end="")
+    if dry_run:
+        print(" (predicted)")
+        return
+    err = data["timing_error_ms"]
+    print(f", actual {result.actual_duration_s:.3f} s; timing error (actual − scheduled) "
+          f"p50 {err['p50']} ms, p99 {err['p99']} ms, max {err['max']} ms")
