@@ -108,9 +108,13 @@ class Recorder:
             for tp, found_offset in found_offsets.items():
                 if found_offset is not None:
                     consumer.seek(tp, found_offset.offset)
-        end = await consumer.end_offsets(partitions) if self.limits.until_end else {}
+        # The end of each partition: the larger of ListOffsets and the high watermark of the first
+        # fetch (Tansu's ListOffsets under-reports; its fetch high watermark does not).
+        listed = await consumer.end_offsets(partitions) if self.limits.until_end else {}
+        end: dict[TopicPartition, int] = {}
+        position: dict[TopicPartition, int] = {}
         to_ms = _ms(self.limits.to_time)
-        done: set[TopicPartition] = {tp for tp in partitions if end.get(tp, 1) == 0}
+        done: set[TopicPartition] = set()
         info = CaptureInfo(capture_id=new_capture_id(), source=self.broker.bootstrap or "",
                            topics=counts, schemas=self._schemas(),
                            recorded_at=dt.datetime.now(dt.UTC).isoformat())
@@ -129,6 +133,13 @@ class Recorder:
                 if follow and self._stop.is_set() and time.monotonic() - idle_since > 1.0:
                     break  # asked to stop and caught up (nothing new for a second)
                 batch = await consumer.getmany(timeout_ms=100, max_records=2000)
+                if self.limits.until_end:
+                    for tp in partitions:
+                        highwater = consumer.highwater(tp)
+                        if tp not in end and highwater is not None:
+                            end[tp] = max(highwater, listed.get(tp, 0))
+                        if tp in end and position.get(tp, 0) >= end[tp] and not batch.get(tp):
+                            done.add(tp)
                 if not batch:
                     if not follow and not (self.limits.until_end or deadline or to_ms
                                            or self.limits.count):
@@ -144,11 +155,13 @@ class Recorder:
                             break
                         if start_ms is not None and r.timestamp < start_ms:
                             continue
+                        if tp in end and r.offset >= end[tp]:
+                            done.add(tp)
+                            break
                         writer.write(topic=r.topic, partition=r.partition, offset=r.offset,
                                      timestamp_ms=r.timestamp, timestamp_type=r.timestamp_type,
                                      key=r.key, value=r.value, headers=list(r.headers))
-                        if tp in end and r.offset + 1 >= end[tp]:
-                            done.add(tp)
+                        position[tp] = r.offset + 1
                         if self.limits.count is not None and writer.count >= self.limits.count:
                             break
                 if self.progress is not None:
