@@ -230,3 +230,40 @@ def test_interrupted_recording_is_readable_up_to_its_last_block(tmp_path):
     writer._file.close()
     assert [r.index for r in CaptureReader(path)] == list(range(200))
 
+
+
+class TestLoops:
+    def test_loop_needs_rewritten_ids(self, tmp_path):
+        from lgsp.errors import ConfigError
+
+        with pytest.raises(ConfigError, match="--rewrite-ids"):
+            ReplayConfig(loops=2)
+
+    def test_loops_follow_each_other_on_one_clock(self, tmp_path):
+        write_capture(tmp_path / "l.cap", [0, 1000, 2000])
+        replayer = Replayer(tmp_path / "l.cap", broker=None,
+                            config=ReplayConfig(loops=3, rewrite_ids=True))
+        result = replayer.dry_run()
+        assert result.planned == 9
+        assert result.scheduled_duration_s == pytest.approx(6.0)
+
+    def test_rewritten_ids_are_consistent_and_distinct_per_loop(self, tmp_path):
+        write_capture(tmp_path / "l.cap", [0])
+        replayer = Replayer(tmp_path / "l.cap", broker=None,
+                            config=ReplayConfig(loops=2, rewrite_ids=True))
+        original = "000.00.00.H56,2023/01/01,1/UBND"
+        assert replayer._new_id(original, 0) == replayer._new_id(original, 0)
+        assert replayer._new_id(original, 0) != replayer._new_id(original, 1)
+        assert replayer._new_id(original, 0).startswith(original + "~r")
+
+
+def test_record_command_writes_a_capture(kafka_bootstrap, tmp_path):
+    broker = BrokerConfig(bootstrap=kafka_bootstrap)
+    topic = topic_name("cli")
+    asyncio.run(create_topics(broker, [topic]))
+    asyncio.run(produce_keyed(broker, topic, 50))
+    out = tmp_path / "cli.cap"
+    r = run(["record", "--bootstrap", kafka_bootstrap, "--topics", topic, "--out", str(out)])
+    assert r.returncode == 0, r.stderr
+    assert f"recorded 50 records from {topic}" in r.stdout
+    assert len(list(CaptureReader(out))) == 50
