@@ -148,7 +148,8 @@ class Recorder:
                 idle_since = time.monotonic()
                 for tp, records in batch.items():
                     for r in records:
-                        if tp in done:
+                        if tp in done or (self.limits.count is not None
+                                          and writer.count >= self.limits.count):
                             break
                         if to_ms is not None and r.timestamp > to_ms:
                             done.add(tp)
@@ -162,8 +163,6 @@ class Recorder:
                                      timestamp_ms=r.timestamp, timestamp_type=r.timestamp_type,
                                      key=r.key, value=r.value, headers=list(r.headers))
                         position[tp] = r.offset + 1
-                        if self.limits.count is not None and writer.count >= self.limits.count:
-                            break
                 if self.progress is not None:
                     self.progress(writer.count)
             self.written = writer.count

@@ -62,12 +62,15 @@ def record(
     if bootstrap is None:
         raise ConfigError("lgsp record needs --bootstrap HOST:PORT (or LGSP_BOOTSTRAP): the "
                           "cluster to record from")
-    if not (count or duration or until_end or to_time):
+    end_time = parse_time(to_time, "--to")
+    if not (count or duration or until_end or end_time):
         until_end = True  # a recording of a finite thing by default
+    if end_time is not None and end_time <= dt.datetime.now(dt.UTC):
+        until_end = True  # --to in the past: partitions that never pass it end at their end
     broker = options.broker_config(bootstrap, security_protocol, sasl_mechanism, sasl_username,
                                    sasl_password, ssl_cafile, ssl_certfile, ssl_keyfile, 1)
     limits = RecordingLimits(from_time=parse_time(from_time, "--from"),
-                             to_time=parse_time(to_time, "--to"), count=count,
+                             to_time=end_time, count=count,
                              duration_s=duration, until_end=until_end)
     recorder = Recorder(broker=broker, topics=_csv(topics), out=out,
                         registry=FileSchemaRegistry(), limits=limits,

@@ -267,3 +267,15 @@ def test_record_command_writes_a_capture(kafka_bootstrap, tmp_path):
     assert r.returncode == 0, r.stderr
     assert f"recorded 50 records from {topic}" in r.stdout
     assert len(list(CaptureReader(out))) == 50
+
+
+async def test_recording_stops_at_exactly_count_records(kafka_bootstrap, tmp_path):
+    broker = BrokerConfig(bootstrap=kafka_bootstrap)
+    topic = topic_name("count")
+    await create_topics(broker, [topic])
+    await produce_keyed(broker, topic, 100)
+    out = tmp_path / "n.cap"
+    written = await Recorder(broker=broker, topics=[topic], out=out,
+                             limits=RecordingLimits(count=7)).run()
+    assert written == 7
+    assert len(list(CaptureReader(out))) == 7
