@@ -11,19 +11,19 @@ from lgsp.config import BrokerConfig
 
 Bootstrap = Annotated[str | None, typer.Option(
     "--bootstrap", envvar="LGSP_BOOTSTRAP",
-    help="Kafka HOST:PORT to use instead of the embedded broker [env LGSP_BOOTSTRAP].")]
+    help="Kafka HOST:PORT to use instead of the embedded broker.")]
 SecurityProtocol = Annotated[str, typer.Option(
     "--security-protocol", envvar="LGSP_SECURITY_PROTOCOL",
-    help="PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL [env LGSP_SECURITY_PROTOCOL].")]
+    help="PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL.")]
 SaslMechanism = Annotated[str | None, typer.Option(
     "--sasl-mechanism", envvar="LGSP_SASL_MECHANISM",
-    help="PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512 [env LGSP_SASL_MECHANISM].")]
+    help="PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512.")]
 SaslUsername = Annotated[str | None, typer.Option(
-    "--sasl-username", envvar="LGSP_SASL_USERNAME", help="[env LGSP_SASL_USERNAME]")]
+    "--sasl-username", envvar="LGSP_SASL_USERNAME", help="SASL user name.")]
 SaslPassword = Annotated[str | None, typer.Option(
-    "--sasl-password", envvar="LGSP_SASL_PASSWORD", help="[env LGSP_SASL_PASSWORD]")]
+    "--sasl-password", envvar="LGSP_SASL_PASSWORD", help="SASL password.")]
 SslCafile = Annotated[Path | None, typer.Option(
-    "--ssl-cafile", envvar="LGSP_SSL_CAFILE", help="CA bundle for TLS [env LGSP_SSL_CAFILE].")]
+    "--ssl-cafile", envvar="LGSP_SSL_CAFILE", help="CA bundle for TLS.")]
 SslCertfile = Annotated[Path | None, typer.Option(
     "--ssl-certfile", envvar="LGSP_SSL_CERTFILE", help="Client certificate for mutual TLS.")]
 SslKeyfile = Annotated[Path | None, typer.Option(

@@ -18,12 +18,10 @@ schemas_app = typer.Typer(help="Avro schemas: list, compatibility check for CI, 
 
 SchemasDir = Annotated[Path | None, typer.Option(
     "--dir", envvar="LGSP_SCHEMAS_DIR",
-    help="Schemas directory with registry.json (default: ./schemas, else the packaged one) "
-         "[env LGSP_SCHEMAS_DIR].")]
+    help="Schemas directory with registry.json (default: ./schemas, else the packaged one).")]
 RegistryUrl = Annotated[str | None, typer.Option(
     "--registry-url", envvar="LGSP_REGISTRY_URL",
-    help="Confluent-compatible Schema Registry to use instead of the files "
-         "[env LGSP_REGISTRY_URL].")]
+    help="Confluent-compatible Schema Registry to use instead of the files.")]
 
 
 def schemas_dir(given: Path | None) -> Path:

@@ -19,7 +19,7 @@ def simulate(
     profile: Annotated[list[str] | None, typer.Option(
         "--profile", "-p", envvar="LGSP_PROFILE",
         help="Province profile (repeat to combine provinces; the central tier is always in): "
-             "thanh-hoa, hai-duong, or a YAML path [env LGSP_PROFILE]. "
+             "thanh-hoa, hai-duong, or a YAML path. "
              "Default: thanh-hoa and hai-duong.")] = None,
     documents: Annotated[int, typer.Option(
         "--documents", "-n", envvar="LGSP_DOCUMENTS", help="Documents to send.")] = 500,
@@ -54,8 +54,8 @@ def simulate(
              "rollout in progress). Default: the latest.")] = None,
     registry_url: Annotated[str | None, typer.Option(
         "--registry-url", envvar="LGSP_REGISTRY_URL",
-        help="Confluent-compatible Schema Registry to take schemas from instead of the files "
-             "[env LGSP_REGISTRY_URL].")] = None,
+        help="Confluent-compatible Schema Registry to take schemas from instead of the "
+             "files.")] = None,
     report: Annotated[Path | None, typer.Option(
         "--report", help="Write the JSON report to this file.")] = None,
     record: Annotated[Path | None, typer.Option(
@@ -65,7 +65,7 @@ def simulate(
         "--json", help="Print the JSON report on stdout instead of tables.")] = False,
     pki_cache: Annotated[Path | None, typer.Option(
         "--pki-cache", envvar="LGSP_PKI_CACHE",
-        help="Key cache directory [env LGSP_PKI_CACHE; default ~/.cache/lgsp-sim/keys].")] = None,
+        help="Key cache directory (default ~/.cache/lgsp-sim/keys).")] = None,
     run_id: Annotated[str | None, typer.Option(
         "--run-id", help="Names the run's topics (default: random).")] = None,
     keep_topics: Annotated[bool, typer.Option(
@@ -92,8 +92,10 @@ def simulate(
 ) -> None:
     """Send signed documents across the four tiers, track every delivery, report the metrics.
 
-    Exit 0 when every delivery completed its lifecycle or was answered (nothing lost),
-    1 when deliveries were lost, left incomplete, or could not be sent.
+    Exit codes: 0 every delivery was answered (nothing lost) · 1 deliveries lost, left
+    incomplete or not sent · 2 usage or configuration error · 3 bad input · 4 broker or
+    registry unreachable · 130 interrupted. Every option's environment variable is in the
+    README.
     """
     from lgsp.cli.render import render_report
     from lgsp.cli.simulation import DEFAULT_PROFILES, Simulation, SimulationConfig
