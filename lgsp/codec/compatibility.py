@@ -140,6 +140,7 @@ class _Walker:
     def __init__(self, reader: SchemaVersion, writer: SchemaVersion, mode: CompatibilityMode):
         self.reader, self.writer, self.mode = reader, writer, mode
         self.found: list[Violation] = []
+        self._visited: set[tuple[str, str]] = set()  # recursive record types end the walk
         self.rw = (f"a reader of version {reader.version} cannot read data written with "
                    f"version {writer.version}")
 
@@ -158,8 +159,9 @@ class _Walker:
         if isinstance(r, avro_schema.MapSchema) and isinstance(w, avro_schema.MapSchema):
             self.walk(r.values, w.values, f"{path}{{}}")
             return
-        if isinstance(r, avro_schema.UnionSchema) and isinstance(w, avro_schema.UnionSchema):
-            self._unions(r, w, path)
+        if isinstance(w, avro_schema.UnionSchema):
+            readers = r.schemas if isinstance(r, avro_schema.UnionSchema) else [r]
+            self._unions(readers, w, path)
             return
         result = avro_compat.ReaderWriterCompatibilityChecker().get_compatibility(r, w)
         if result.compatibility is avro_compat.SchemaCompatibilityType.compatible:
@@ -186,6 +188,10 @@ class _Walker:
 
     def _records(self, r: avro_schema.RecordSchema, w: avro_schema.RecordSchema,
                  path: str) -> None:
+        pair = (r.fullname, w.fullname)
+        if pair in self._visited:
+            return
+        self._visited.add(pair)
         writer_fields = {f.name: f for f in w.fields}
         for rf in r.fields:
             here = f"{path}.{rf.name}" if path else rf.name
@@ -199,21 +205,24 @@ class _Walker:
                 continue
             self.walk(rf.type, wf.type, here)
 
-    def _unions(self, r: avro_schema.UnionSchema, w: avro_schema.UnionSchema, path: str) -> None:
+    def _unions(self, readers: list[avro_schema.Schema], w: avro_schema.UnionSchema,
+                path: str) -> None:
+        """Every branch the writer may use must be readable by some reader branch."""
         for branch in w.schemas:
-            checker = avro_compat.ReaderWriterCompatibilityChecker()
-            ok = [rb for rb in r.schemas if checker.get_compatibility(rb, branch).compatibility
-                  is avro_compat.SchemaCompatibilityType.compatible]
-            if not ok:
-                self.add(path, "union_branch_missing",
-                         f"union branch {_type_label(branch)} written by version "
-                         f"{self.writer.version} has no matching branch in version "
-                         f"{self.reader.version}: {self.rw}")
-                continue
-            same_kind = [rb for rb in r.schemas if rb.type == branch.type
+            same_kind = [rb for rb in readers if rb.type == branch.type
                          and getattr(rb, "name", None) == getattr(branch, "name", None)]
-            if same_kind:
+            if same_kind:  # the same branch on both sides: compare inside it, with paths
                 self.walk(same_kind[0], branch, path)
+                continue
+            checker = avro_compat.ReaderWriterCompatibilityChecker()
+            if not any(checker.get_compatibility(rb, branch).compatibility
+                       is avro_compat.SchemaCompatibilityType.compatible for rb in readers):
+                target = ("union " + ", ".join(_type_label(rb) for rb in readers)
+                          if len(readers) > 1 else _type_label(readers[0]))
+                self.add(path, "union_branch_missing",
+                         f"{_type_label(branch)} values written by version "
+                         f"{self.writer.version} cannot be read as {target} by version "
+                         f"{self.reader.version}: {self.rw}")
 
     def _extra_checks(self, r: avro_schema.Schema, w: avro_schema.Schema, path: str) -> None:
         """What avro.compatibility lets through: decimal precision/scale, named-type full names."""

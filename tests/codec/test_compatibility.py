@@ -150,3 +150,26 @@ def test_shipped_document_v2_passes_backward_transitive():
     result = check_schemas(found)
     assert result.compatible
     assert [(p.reader, p.writer) for p in result.pairs] == [(2, 1)]
+
+
+class TestShapes:
+    def test_field_added_inside_a_union_branch_has_its_path(self):
+        def branch(*fields):
+            return {"name": "u", "type": ["null", record(*fields, name="X")], "default": None}
+
+        (violation,) = check_pair(version(2, record(branch(A, B))), version(1, record(branch(A))))
+        assert (violation.path, violation.rule) == ("u.b", "field_added_without_default")
+
+    def test_optional_made_required_says_which_values_break(self):
+        optional = {"name": "a", "type": ["null", "int"], "default": None}
+        (violation,) = check_pair(version(2, record(A)), version(1, record(optional)))
+        assert violation.rule == "union_branch_missing"
+        assert violation.message.startswith("null values written by version 1 cannot be read "
+                                            "as int by version 2")
+
+    def test_recursive_schema_is_checked_without_endless_recursion(self):
+        linked = {"name": "next", "type": ["null", "Doc"], "default": None}
+        assert check_pair(version(2, record(linked, B_DEFAULT)), version(1, record(linked))) == []
+        assert [v.rule for v in check_pair(version(2, record(linked, B)),
+                                           version(1, record(linked)))] == [
+            "field_added_without_default"]
