@@ -214,16 +214,15 @@ class CaptureReader:
                 yield record
 
     def _block(self, position: int) -> tuple[list[CapturedRecord], int]:
-        buffer = io.BytesIO(self._data)
-        buffer.seek(position)
-        count = _read_long(buffer)
-        size = _read_long(buffer)
-        if count < 0 or size < 0 or buffer.tell() + size + 16 > len(self._data):
+        data = self._data
+        count, position = _read_long(data, position)
+        size, position = _read_long(data, position)
+        end = position + size
+        if count < 0 or size < 0 or end + 16 > len(data):
             raise EOFError("block extends past the end of the file")
-        raw = buffer.read(size)
-        if buffer.read(16) != self._sync:
+        if data[end:end + 16] != self._sync:
             raise ValueError("sync marker mismatch")
-        body = io.BytesIO(self._decompress(raw))
+        body = io.BytesIO(self._decompress(data[position:end]))
         out = []
         for _ in range(count):
             r = fastavro.schemaless_reader(body, CAPTURE_SCHEMA, None)
@@ -233,20 +232,21 @@ class CaptureReader:
                 r["index"], r["topic"], r["partition"], r["offset"], r["timestamp_ms"],
                 r["timestamp_type"], r["key"], r["value"],
                 tuple((h["key"], h["value"]) for h in r["headers"]), r["value_schema_id"]))
-        return out, buffer.tell()
+        return out, end + 16
 
 
-def _read_long(buffer: io.BytesIO) -> int:
+def _read_long(data: bytes, position: int) -> tuple[int, int]:
+    """A zig-zag varint at ``position``; returns (value, next position)."""
     shift = result = 0
     while True:
-        byte = buffer.read(1)
-        if not byte:
+        if position >= len(data):
             raise EOFError("unexpected end of file in a block header")
-        b = byte[0]
+        b = data[position]
+        position += 1
         result |= (b & 0x7F) << shift
         if not b & 0x80:
             break
         shift += 7
         if shift > 63:
             raise ValueError("malformed varint in a block header")
-    return (result >> 1) ^ -(result & 1)
+    return (result >> 1) ^ -(result & 1), position
