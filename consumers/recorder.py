@@ -155,6 +155,7 @@ class Recorder:
                             done.add(tp)
                             break
                         if start_ms is not None and r.timestamp < start_ms:
+                            position[tp] = r.offset + 1  # consumed, even if not kept
                             continue
                         if tp in end and r.offset >= end[tp]:
                             done.add(tp)

@@ -251,17 +251,28 @@ class Replayer:
         if not chosen:
             return planned
         max_gap_ms = None if self.config.max_gap_s is None else self.config.max_gap_s * 1000
-        virtual = 0.0
-        previous = chosen[0].timestamp_ms
+        # The recorded timeline (partitions interleave in a capture): each distinct timestamp
+        # gets its offset from t0, with gaps longer than max_gap shortened.
+        virtual: dict[int, float] = {}
+        previous, clock = None, 0.0
+        for ts in sorted({r.timestamp_ms for r in chosen}):
+            if previous is not None:
+                gap = ts - previous
+                clock += min(gap, max_gap_ms) if max_gap_ms is not None else gap
+            virtual[ts] = clock
+            previous = ts
+        span = clock
         for loop in range(self.config.loops):
-            for record in chosen:
-                gap = max(record.timestamp_ms - previous, 0)
-                if max_gap_ms is not None:
-                    gap = min(gap, max_gap_ms)
-                virtual += gap
-                previous = record.timestamp_ms
-                planned.append(PlannedRecord(record, loop, virtual / self.config.speed))
-            previous = chosen[0].timestamp_ms  # the next loop starts right after this one
+            last_in_partition: dict[tuple[str, int], float] = {}
+            one_loop: list[PlannedRecord] = []
+            for record in chosen:  # a partition never goes back in time: its order is kept
+                where = (record.topic, record.partition)
+                at = max(virtual[record.timestamp_ms], last_in_partition.get(where, 0.0))
+                last_in_partition[where] = at
+                one_loop.append(PlannedRecord(record, loop, (loop * span + at)
+                                              / self.config.speed))
+            one_loop.sort(key=lambda p: p.at_ms)  # stable: file order within equal times
+            planned += one_loop
         result.planned = len(planned)
         result.scheduled_duration_s = planned[-1].at_ms / 1000
         return planned
@@ -371,6 +382,20 @@ class Replayer:
                     result: ReplayResult) -> None:
         pending: list[tuple[asyncio.Future[Any], tuple[int, int]]] = []
         start = time.monotonic_ns()
+        try:
+            await self._send_planned(producer, planned, already, same_partitions, result,
+                                     pending, start)
+            last = pending[:]
+            pending.clear()
+            await self._acknowledge(producer, last)  # a failed send fails the replay
+        finally:  # interrupted or failed: note what Kafka did acknowledge before leaving
+            await self._acknowledge(producer, pending, tolerate_failures=True)
+
+    async def _send_planned(self, producer: AIOKafkaProducer, planned: list[PlannedRecord],
+                            already: set[tuple[int, int]], same_partitions: dict[str, bool],
+                            result: ReplayResult,
+                            pending: list[tuple[asyncio.Future[Any], tuple[int, int]]],
+                            start: int) -> None:
         for n, item in enumerate(planned):
             ident = (item.loop, item.record.index)
             if ident in already:
@@ -394,21 +419,28 @@ class Replayer:
             pending.append((future, ident))
             result.actual_duration_s = (time.monotonic_ns() - start) / 1e9
             if len(pending) >= 500:
-                await self._acknowledge(producer, pending)
-                pending = []
+                batch = pending[:]
+                pending.clear()
+                await self._acknowledge(producer, batch)
             if self.progress is not None and n % 500 == 0:
                 self.progress(n, len(planned))
-        await self._acknowledge(producer, pending)
 
     async def _acknowledge(self, producer: AIOKafkaProducer,
-                           pending: list[tuple[asyncio.Future[Any], tuple[int, int]]]) -> None:
-        """Await the sends, then note them in the ledger (so a crash never skips unsent ones)."""
+                           pending: list[tuple[asyncio.Future[Any], tuple[int, int]]], *,
+                           tolerate_failures: bool = False) -> None:
+        """Await the sends, then note the acknowledged ones in the ledger (so a crash never
+        skips unsent ones, and what was sent is not sent again)."""
         if not pending:
             return
-        await asyncio.gather(*(f for f, _ in pending))
-        if self.config.use_ledger and self.broker is not None:
-            entry = json.dumps({"sent": [list(i) for _, i in pending],
+        outcomes = await asyncio.gather(*(f for f, _ in pending), return_exceptions=True)
+        sent = [i for (_, i), o in zip(pending, outcomes, strict=True)
+                if not isinstance(o, BaseException)]
+        if sent and self.config.use_ledger and self.broker is not None:
+            entry = json.dumps({"sent": [list(i) for i in sent],
                                 "id": uuid.uuid4().hex}).encode()
             await (await producer.send(self.config.ledger_topic, value=entry,
                                        key=self._ledger_key()))
+        failures = [o for o in outcomes if isinstance(o, BaseException)]
+        if failures and not tolerate_failures:
+            raise failures[0]
 

@@ -15,7 +15,7 @@ from consumers.recorder import Recorder, RecordingLimits
 from lgsp.bus.admin import create_topics
 from lgsp.codec.capture import CaptureError, CaptureInfo, CaptureReader, CaptureWriter
 from lgsp.config import BrokerConfig
-from producers.replayer import ReplayConfig, Replayer, ReplayFilter, parse_speed
+from producers.replayer import ReplayConfig, Replayer, ReplayFilter, ReplayResult, parse_speed
 from tests.cli.test_cli import run
 from tests.conftest import wait_for
 from tests.e2e.helpers import simulation
@@ -279,3 +279,22 @@ async def test_recording_stops_at_exactly_count_records(kafka_bootstrap, tmp_pat
                              limits=RecordingLimits(count=7)).run()
     assert written == 7
     assert len(list(CaptureReader(out))) == 7
+
+
+def test_interleaved_partitions_replay_on_the_recorded_timeline(tmp_path):
+    """A capture writes partition 0 (t=0..9 s) then partition 1 (t=0..9 s): the replay lasts
+    9 s, not 18 s, and each partition keeps its order."""
+    with CaptureWriter(tmp_path / "p.cap", CaptureInfo("cap-p", "test", {"t": 2})) as writer:
+        for partition, second in [(0, s) for s in range(10)] + [(1, s) for s in range(10)]:
+            writer.write(topic="t", partition=partition, offset=second,
+                         timestamp_ms=second * 1000, timestamp_type=0, key=None, value=b"x",
+                         headers=[])
+    replayer = Replayer(tmp_path / "p.cap", broker=None, config=ReplayConfig())
+    result = ReplayResult()
+    plan = replayer.plan(result)
+    assert result.scheduled_duration_s == pytest.approx(9.0)
+    for partition in (0, 1):
+        offsets = [p.record.offset for p in plan if p.record.partition == partition]
+        assert offsets == list(range(10))
+    first_of_p1 = next(p for p in plan if p.record.partition == 1)
+    assert first_of_p1.at_ms == 0
