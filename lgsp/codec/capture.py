@@ -206,9 +206,12 @@ class CaptureReader:
                     return
                 position = next_sync + len(self._sync)
                 continue
-            if records and records[0].index != expected_index and not self.skip_corrupt:
-                raise CaptureError(f"{self.path}: record {expected_index} is missing (the next "
-                                   f"block starts at {records[0].index}): the file was altered")
+            if not self.skip_corrupt:
+                for offset, record in enumerate(records):
+                    if record.index != expected_index + offset:
+                        raise CaptureError(
+                            f"{self.path}: record {expected_index + offset} is missing or "
+                            f"altered (found index {record.index}); use --skip-corrupt to go on")
             for record in records:
                 expected_index = record.index + 1
                 yield record
@@ -232,6 +235,8 @@ class CaptureReader:
                 r["index"], r["topic"], r["partition"], r["offset"], r["timestamp_ms"],
                 r["timestamp_type"], r["key"], r["value"],
                 tuple((h["key"], h["value"]) for h in r["headers"]), r["value_schema_id"]))
+        if body.read(1):
+            raise ValueError("the block holds more bytes than its records")
         return out, end + 16
 
 
