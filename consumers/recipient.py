@@ -87,10 +87,6 @@ class RecipientAgents:
     async def __aexit__(self, *exc: object) -> None:
         await self.stop()
 
-    @property
-    def in_flight(self) -> int:
-        return len(self._lifecycles)
-
     # ---- the chain of stages ---------------------------------------------------------------
     async def handle(self, record: ConsumerRecord[bytes, bytes], futures: Futures) -> None:
         routing = headers.parse(record.headers)

@@ -16,7 +16,6 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -187,11 +186,3 @@ def _answers_metadata(host: str, port: int) -> bool:
             return len(size) == 4
     except OSError:
         return False
-
-
-def which_tansu() -> str | None:
-    """Where the Tansu binary is, or None (for diagnostics)."""
-    try:
-        return str(tansu_binary())
-    except BrokerError:
-        return shutil.which("tansu")

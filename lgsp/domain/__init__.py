@@ -16,7 +16,6 @@ from lgsp.domain.document import (
 from lgsp.domain.numbering import DocumentNumbering
 from lgsp.domain.status import (
     ALLOWED_NEXT,
-    HAPPY_PATH,
     StatusCode,
     StatusEvent,
     StatusLayer,
@@ -27,7 +26,6 @@ from lgsp.domain.topology import VDXP, Province, Topology, build_topology, platf
 __all__ = [
     "ALLOWED_NEXT",
     "DOCUMENT_TYPES",
-    "HAPPY_PATH",
     "VDXP",
     "Agency",
     "AgencyCode",

@@ -33,12 +33,7 @@ class StatusCode(StrEnum):
     RECALL_ACCEPTED = "15"
     RECALL_REFUSED = "16"
 
-    @property
-    def is_terminal(self) -> bool:
-        return self in TERMINAL
 
-
-TERMINAL = frozenset({StatusCode.REJECTED, StatusCode.COMPLETED, StatusCode.RECALL_ACCEPTED})
 _RECALL_ANSWERS = frozenset({StatusCode.RECALL_ACCEPTED, StatusCode.RECALL_REFUSED})
 REPEATABLE = frozenset({StatusCode.IN_PROGRESS})
 
@@ -55,10 +50,6 @@ ALLOWED_NEXT: dict[StatusCode | None, frozenset[StatusCode]] = {
     StatusCode.RECALL_REFUSED: frozenset(),
     StatusCode.REJECTED: frozenset(),
 }
-
-# The happy path a recipient walks after a document verifies.
-HAPPY_PATH = (StatusCode.REGISTERED, StatusCode.ASSIGNED, StatusCode.IN_PROGRESS,
-              StatusCode.COMPLETED)
 
 
 class StatusLayer(StrEnum):
