@@ -17,7 +17,7 @@ import contextlib
 import datetime as dt
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import structlog
@@ -32,7 +32,7 @@ from lgsp.codec.events import EventCodec, SignedDocument
 from lgsp.config import BrokerConfig, RecipientConfig, SignaturePolicy
 from lgsp.domain.document import Document, Secrecy
 from lgsp.domain.status import StatusCode, StatusEvent, StatusLayer
-from lgsp.domain.topology import Topology
+from lgsp.domain.topology import VDXP, Topology
 from lgsp.errors import DecodeError, DeliveryError, Rejected, SignatureError
 from lgsp.metrics.run import RunMetrics
 from lgsp.signing.pki import SignatureRole
@@ -49,7 +49,8 @@ class RecipientAgents:
     def __init__(self, platform: str, *, topology: Topology, topics: TopicNames,
                  broker: BrokerConfig, producer: AIOKafkaProducer, events: EventCodec,
                  verifier: SignatureVerifier, metrics: RunMetrics, dead_letters: DeadLetters,
-                 on_status: StatusSink, config: RecipientConfig | None = None) -> None:
+                 on_status: StatusSink, config: RecipientConfig | None = None,
+                 partitions: Sequence[int] | None = None) -> None:
         self.platform = platform
         self.topology = topology
         self.topics = topics
@@ -64,7 +65,7 @@ class RecipientAgents:
         self.loop = ConsumeLoop(name=f"recipient:{platform}", broker=broker,
                                 topic=topics.deliver(platform),
                                 group=topics.group("agents", platform), handler=self.handle,
-                                dead_letters=dead_letters)
+                                dead_letters=dead_letters, partitions=partitions)
 
     async def start(self) -> None:
         await self.loop.start()
@@ -98,6 +99,8 @@ class RecipientAgents:
             raise DeliveryError(f"{recipient} is not an agency of {self.platform}",
                                 reason="unknown_recipient")
         doc_id, sender = routing.document_id, routing.from_code
+        # statuses travel in the topic generation of their document (see lgsp.bus.topics)
+        status_topic = self.topics.inbound(self.platform, self.topics.generation_of(record.topic))
         stats = self.metrics.route(route_of(self.topology, sender, recipient))
         key = (doc_id, recipient)
         if key in self._seen:
@@ -105,6 +108,8 @@ class RecipientAgents:
             log.info("duplicate_absorbed", document_id=doc_id, recipient=recipient)
             return
         self._remember(key)
+        if self.config.intake_delay_s:
+            await asyncio.sleep(self.config.intake_delay_s)  # in line: the loop waits too
         try:
             signed = self.events.decode_signed(record.value)
             # integrity first: never parse content that is not what was signed
@@ -118,32 +123,37 @@ class RecipientAgents:
                                   reason="header_mismatch")
         except SignatureError as tampered:  # the digest does not match
             self._count_signing(sender, personal_ok=False, agency_ok=False, failure=tampered)
-            await self._reject(doc_id, sender, recipient, tampered, futures)
+            await self._reject(doc_id, sender, recipient, tampered, futures, status_topic)
             return
         except DecodeError as invalid:  # returned to the sender with 02, and kept whole
-            await self._reject(doc_id, sender, recipient, invalid, futures)
+            await self._reject(doc_id, sender, recipient, invalid, futures, status_topic)
             raise
         self.metrics.content_versions[self.events.content_writer(signed).version] += 1
         stats.hops[len(routing.trace)] += 1
+        if routing.sent_us is not None and routing.sent_us >= self.metrics.measure_from_wall_us:
+            for stage, latency_us in headers.hop_latencies(routing, time.time_ns() // 1000, VDXP):
+                self.metrics.stage(stage).record_us(latency_us)
         refusal = self._refusal(signed, document, recipient)
         if refusal is not None:
-            await self._reject(doc_id, sender, recipient, refusal, futures)
+            await self._reject(doc_id, sender, recipient, refusal, futures, status_topic)
             return
-        futures.append(await self._send_status(doc_id, sender, recipient, StatusCode.ARRIVED))
-        task = asyncio.create_task(self._lifecycle(doc_id, sender, recipient))
+        futures.append(await self._send_status(doc_id, sender, recipient, StatusCode.ARRIVED,
+                                               topic=status_topic))
+        task = asyncio.create_task(self._lifecycle(doc_id, sender, recipient, status_topic))
         self._lifecycles.add(task)
         task.add_done_callback(self._lifecycles.discard)
 
     async def _reject(self, doc_id: str, sender: str, recipient: str, failure: Rejected,
-                      futures: Futures) -> None:
+                      futures: Futures, topic: str) -> None:
         """01 (it did arrive), then 02 with the reason."""
         self.metrics.rejections[failure.reason] += 1
         log.info("document_rejected", document_id=doc_id, recipient=recipient,
                  reason=failure.reason, detail=failure.detail)
-        futures.append(await self._send_status(doc_id, sender, recipient, StatusCode.ARRIVED))
+        futures.append(await self._send_status(doc_id, sender, recipient, StatusCode.ARRIVED,
+                                               topic=topic))
         futures.append(await self._send_status(doc_id, sender, recipient, StatusCode.REJECTED,
                                                reason=failure.reason,
-                                               description=failure.detail))
+                                               description=failure.detail, topic=topic))
 
     def _remember(self, key: tuple[str, str]) -> None:
         self._seen[key] = None
@@ -202,14 +212,14 @@ class RecipientAgents:
             if failure is not None:
                 stats.failures[failure.reason] += 1
 
-    async def _lifecycle(self, doc_id: str, sender: str, recipient: str) -> None:
+    async def _lifecycle(self, doc_id: str, sender: str, recipient: str, topic: str) -> None:
         steps = [StatusCode.REGISTERED, StatusCode.ASSIGNED,
                  *([StatusCode.IN_PROGRESS] * self.config.in_progress_updates),
                  StatusCode.COMPLETED]
         for code in steps:
             await asyncio.sleep(self.config.step_delay_s)
             try:
-                await (await self._send_status(doc_id, sender, recipient, code))
+                await (await self._send_status(doc_id, sender, recipient, code, topic=topic))
             except KafkaError as exc:
                 self.metrics.send_errors["status_produce_failed"] += 1
                 log.error("status_send_failed", document_id=doc_id, recipient=recipient,
@@ -217,7 +227,7 @@ class RecipientAgents:
                 return
 
     async def _send_status(self, doc_id: str, sender: str, recipient: str, code: StatusCode, *,
-                           reason: str | None = None, description: str = ""
+                           topic: str, reason: str | None = None, description: str = ""
                            ) -> asyncio.Future[Any]:
         status = StatusEvent(
             layer=StatusLayer.BUSINESS, from_code=recipient, document_id=doc_id,
@@ -225,6 +235,6 @@ class RecipientAgents:
             status_code=code, reason=reason, description=description,
             staff_name="Văn thư", staff_department=self.topology.agencies[recipient].name)
         return await self.producer.send(
-            self.topics.inbound(self.platform), value=self.events.encode_status(status),
+            topic, value=self.events.encode_status(status),
             key=sender.encode(),
             headers=headers.build(headers.STATUS, doc_id, recipient, (sender,)))

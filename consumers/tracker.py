@@ -26,6 +26,7 @@ from lgsp.domain.status import (
 )
 from lgsp.domain.topology import Topology
 from lgsp.errors import ConfigError
+from lgsp.metrics import series
 from lgsp.metrics.run import Route, RunMetrics
 
 log = structlog.get_logger(__name__)
@@ -74,6 +75,7 @@ class DeliveryTracker:
         if status.layer is StatusLayer.TRANSPORT:
             if status.transport_state is TransportState.FAIL:
                 stats.undeliverable += 1
+                self.metrics.series.count(series.ERRORS, now_ns)
                 self.metrics.undeliverable_reasons[status.reason or "unknown"] += 1
                 del self._pending[key]
             return
@@ -94,16 +96,21 @@ class DeliveryTracker:
         if code is StatusCode.ARRIVED:
             delivery.arrived_ns = now_ns
             stats.delivered += 1
-            stats.send_to_arrived.record_ns(now_ns - delivery.intended_ns)
+            self.metrics.series.arrived(now_ns, now_ns - delivery.intended_ns)
+            if self.metrics.measured(delivery.intended_ns):
+                stats.send_to_arrived.record_ns(now_ns - delivery.intended_ns)
         elif code is StatusCode.REJECTED:
             stats.rejected += 1
+            self.metrics.series.count(series.ERRORS, now_ns)
             del self._pending[key]
         elif code is StatusCode.RECALL_ACCEPTED:
             stats.recalled += 1
             del self._pending[key]
         elif code is StatusCode.COMPLETED:
             stats.completed += 1
-            stats.send_to_completed.record_ns(now_ns - delivery.intended_ns)
+            self.metrics.series.count(series.COMPLETED, now_ns)
+            if self.metrics.measured(delivery.intended_ns):
+                stats.send_to_completed.record_ns(now_ns - delivery.intended_ns)
             del self._pending[key]
 
     def send_failed(self, document: Document, error: BaseException) -> None:
@@ -112,6 +119,7 @@ class DeliveryTracker:
             delivery = self._pending.pop((document.document_id, recipient), None)
             if delivery is not None:
                 self.metrics.route(delivery.route).send_failed += 1
+                self.metrics.series.count(series.ERRORS, self.clock())
         log.error("document_send_failed", document_id=document.document_id, error=repr(error))
 
     def sweep(self, now_ns: int | None = None) -> int:
@@ -122,6 +130,7 @@ class DeliveryTracker:
         for key in expired:
             delivery = self._pending.pop(key)
             self.metrics.route(delivery.route).lost += 1
+            self.metrics.series.count(series.ERRORS, now_ns)
             log.warning("delivery_lost", document_id=key[0], recipient=key[1],
                         route=delivery.route.label, path=delivery.route.path)
         return len(expired)

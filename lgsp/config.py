@@ -82,7 +82,7 @@ class BrokerConfig:
         return {**self.common_kwargs(), "linger_ms": self.linger_ms,
                 "max_batch_size": self.max_batch_size, "acks": "all"}
 
-    def consumer_kwargs(self, group_id: str) -> dict[str, Any]:
+    def consumer_kwargs(self, group_id: str | None) -> dict[str, Any]:
         return {**self.common_kwargs(), "group_id": group_id, "enable_auto_commit": False,
                 "auto_offset_reset": "earliest", "fetch_max_wait_ms": self.fetch_max_wait_ms,
                 "max_partition_fetch_bytes": self.max_batch_size}
@@ -104,6 +104,9 @@ class RecipientConfig:
 
     step_delay_s: float = 0.05
     """Clerk/leader processing delay between lifecycle statuses 03, 04, 05, 06 (seconds)."""
+    intake_delay_s: float = 0.0
+    """Time a recipient platform's document system spends taking in each document before 01,
+    in line (a slow consumer: its queue grows when documents come faster)."""
     in_progress_updates: int = 1
     """How many 05 (in progress) statuses precede 06."""
     signature_policy: SignaturePolicy = SignaturePolicy.REQUIRE_AGENCY
@@ -113,5 +116,7 @@ class RecipientConfig:
     def __post_init__(self) -> None:
         if self.step_delay_s < 0:
             raise ConfigError("--step-delay must be >= 0 seconds")
+        if self.intake_delay_s < 0:
+            raise ConfigError("--intake-delay must be >= 0 seconds")
         if self.in_progress_updates < 0:
             raise ConfigError("in_progress_updates must be >= 0")

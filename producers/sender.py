@@ -34,6 +34,7 @@ from lgsp.domain.document import (
 from lgsp.domain.numbering import DocumentNumbering
 from lgsp.domain.topology import Topology
 from lgsp.errors import DocumentRefused
+from lgsp.metrics import series
 from lgsp.metrics.run import RunMetrics
 from lgsp.signing.pki import Credential, Pki, SignatureRole
 from lgsp.signing.signature import content_digest, sign
@@ -47,6 +48,17 @@ VIETNAM = dt.timezone(dt.timedelta(hours=7), "ICT")  # no daylight saving time
 def vietnam_today() -> dt.date:
     """The date in Vietnam: DocumentId dates and the yearly numbering follow local time."""
     return dt.datetime.now(VIETNAM).date()
+
+
+def issue_credentials(pki: Pki, topology: Topology, sender: str) -> tuple[Credential, Credential]:
+    """The personal credential of the agency's head official and the agency's seal."""
+    agency = topology.agency(sender)
+    official = head_official(agency)
+    personal = pki.credential(sender, SignatureRole.PERSONAL, holder=official.full_name,
+                              organization=agency.name, title=official.position)
+    seal = pki.credential(sender, SignatureRole.AGENCY, holder=agency.name,
+                          organization=agency.name)
+    return personal, seal
 
 
 Expect = Callable[[Document, int], None]
@@ -78,6 +90,8 @@ class AgencySender:
         self.metrics = metrics
         self.expect = expect
         self.on_send_failed = on_send_failed
+        self.generation_of: Callable[[int], int | None] = lambda _intended_ns: None
+        """The topic generation of a document intended at a time (set when topics rotate)."""
         self.numbering = DocumentNumbering()
         self._last_issued: dict[str, str] = {}
         self._steering_received: dict[tuple[str, str], str] = {}
@@ -91,13 +105,7 @@ class AgencySender:
         return self._content_schemas[zlib.crc32(sender.encode()) % len(self._content_schemas)]
 
     def credentials(self, sender: str) -> tuple[Credential, Credential]:
-        agency = self.topology.agency(sender)
-        official = head_official(agency)
-        personal = self.pki.credential(sender, SignatureRole.PERSONAL, holder=official.full_name,
-                                       organization=agency.name, title=official.position)
-        seal = self.pki.credential(sender, SignatureRole.AGENCY, holder=agency.name,
-                                   organization=agency.name)
-        return personal, seal
+        return issue_credentials(self.pki, self.topology, sender)
 
     def compose(self, draft: Draft, date: dt.date) -> Document:
         """Number the draft and make the document (refuses secret documents)."""
@@ -159,18 +167,22 @@ class AgencySender:
     async def submit(self, draft: Draft, intended_ns: int, *,
                      date: dt.date | None = None) -> asyncio.Future[Any]:
         """Compose, sign and send one document; returns the produce future (not awaited)."""
+        self.metrics.series.count(series.TARGET, intended_ns)
         document = self.compose(draft, date or vietnam_today())
         signed = self.sign(document, draft)
         return await self.send(document, signed, intended_ns)
 
-    def envelope(self, document: Document, signed: SignedDocument) -> Envelope:
-        """The Kafka record of a document submitted to its sender's home platform."""
+    def envelope(self, document: Document, signed: SignedDocument,
+                 generation: int | None = None) -> Envelope:
+        """The Kafka record of a document submitted to its sender's home platform (in topic
+        ``generation`` when topics rotate)."""
         agency = self.topology.agency(document.sender)
         return Envelope(
-            topic=self.topics.inbound(agency.platform), key=document.document_id.encode(),
+            topic=self.topics.inbound(agency.platform, generation),
+            key=document.document_id.encode(),
             value=self.events.encode_signed(signed),
             headers=headers.build(headers.DOCUMENT, document.document_id, document.sender,
-                                  document.recipients))
+                                  document.recipients, sent_us=time.time_ns() // 1000))
 
     async def send(self, document: Document, signed: SignedDocument,
                    intended_ns: int) -> asyncio.Future[Any]:
@@ -179,15 +191,21 @@ class AgencySender:
         self.metrics.documents_by_tier[tier] += 1
         self.metrics.fan_out[len(document.recipients)] += 1
         self.expect(document, intended_ns)
-        env = self.envelope(document, signed)
+        env = self.envelope(document, signed, self.generation_of(intended_ns))
+        sent_ns = time.monotonic_ns()
+        self.metrics.series.count(series.SENT, sent_ns)
         future = await self.producer.send(env.topic, value=env.value, key=env.key,
                                           headers=env.headers)
-        if self.on_send_failed is not None:
-            on_failed = self.on_send_failed
+        measured = self.metrics.measured(intended_ns)
+        produce_ack = self.metrics.stage("produce_ack")
+        on_failed = self.on_send_failed
 
-            def check(done: asyncio.Future[Any]) -> None:
-                if not done.cancelled() and done.exception() is not None:
-                    on_failed(document, done.exception())  # type: ignore[arg-type]
+        def acknowledged(done: asyncio.Future[Any]) -> None:
+            if done.cancelled() or done.exception() is not None:
+                if on_failed is not None:
+                    on_failed(document, done.exception() or asyncio.CancelledError())
+            elif measured:
+                produce_ack.record_ns(time.monotonic_ns() - sent_ns)
 
-            future.add_done_callback(check)
+        future.add_done_callback(acknowledged)
         return future

@@ -104,7 +104,7 @@ class EmbeddedBroker:
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
                 start_new_session=True,  # Ctrl-C in the terminal reaches us, and we stop it cleanly
-                preexec_fn=_die_with_parent,  # runs in the child before exec
+                preexec_fn=die_with_parent,  # runs in the child before exec
             )
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
@@ -165,8 +165,8 @@ class EmbeddedBroker:
             self._process.kill()
 
 
-def _die_with_parent() -> None:
-    """In the child: ask Linux to SIGTERM it when our process dies, even by SIGKILL."""
+def die_with_parent() -> None:
+    """In a child process: ask Linux to SIGTERM it when its parent dies, even by SIGKILL."""
     if sys.platform.startswith("linux"):
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)

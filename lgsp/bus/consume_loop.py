@@ -13,16 +13,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable
+import time
+from collections.abc import Awaitable, Callable, Sequence
 from types import TracebackType
 from typing import Any
 
 import structlog
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 
 from lgsp.codec.events import EventCodec
 from lgsp.config import BrokerConfig
 from lgsp.errors import LifecycleError, Rejected
+from lgsp.metrics import series
 from lgsp.metrics.run import RunMetrics
 
 log = structlog.get_logger(__name__)
@@ -45,6 +47,7 @@ class DeadLetters:
     async def send(self, record: ConsumerRecord[bytes, bytes], rejected: Rejected,
                    stage: str) -> asyncio.Future[Any]:
         self.metrics.dead_letters[rejected.reason] += 1
+        self.metrics.series.count(series.ERRORS, time.monotonic_ns())
         log.warning("record_dead_lettered", stage=stage, reason=rejected.reason,
                     detail=rejected.detail, topic=record.topic, offset=record.offset)
         value = self.events.encode_dead_letter(
@@ -56,13 +59,24 @@ class DeadLetters:
 
 
 class ConsumeLoop:
-    """Runs ``handler`` over ``topic`` in consumer group ``group`` until stopped."""
+    """Runs ``handler`` over ``topic`` in consumer group ``group`` until stopped.
+
+    With ``partitions`` the loop reads exactly those partitions (a worker's shard: no group join,
+    no rebalancing) and still commits its offsets under ``group``, so a restarted worker resumes
+    where the work was done.
+    """
 
     def __init__(self, *, name: str, broker: BrokerConfig, topic: str, group: str,
-                 handler: Handler, dead_letters: DeadLetters, max_records: int = 1000) -> None:
+                 handler: Handler, dead_letters: DeadLetters, max_records: int = 1000,
+                 partitions: Sequence[int] | None = None) -> None:
         self.name = name
         self.topic = topic
-        self._consumer = AIOKafkaConsumer(topic, **broker.consumer_kwargs(group))
+        self._partitions = partitions
+        self._wanted: frozenset[str] = frozenset([topic])
+        self._assigned: frozenset[str] = frozenset()
+        self._consumer = (AIOKafkaConsumer(topic, **broker.consumer_kwargs(group))
+                          if partitions is None
+                          else AIOKafkaConsumer(**broker.consumer_kwargs(group)))
         self._handler = handler
         self._dead_letters = dead_letters
         self._max_records = max_records
@@ -79,7 +93,24 @@ class ConsumeLoop:
         if self._task is not None:
             raise LifecycleError(f"{self.name} is already started")
         await self._consumer.start()
+        self._reassign()
         self._task = asyncio.create_task(self._run(), name=self.name)
+
+    def want(self, topics: Sequence[str]) -> None:
+        """Read these topics (same partitions of each) from the next batch on: rotated topic
+        generations come and go. Only for a loop with fixed ``partitions``."""
+        if self._partitions is None:
+            raise LifecycleError(f"{self.name} reads a consumer group; it cannot switch topics")
+        self._wanted = frozenset(topics)
+
+    def _reassign(self) -> None:
+        """Between batches (nothing uncommitted): positions resume from committed offsets."""
+        if self._partitions is None or self._wanted == self._assigned:
+            return
+        self._consumer.assign([TopicPartition(t, p) for t in sorted(self._wanted)
+                               for p in self._partitions])
+        self._assigned = self._wanted
+        log.info("loop_topics", stage=self.name, topics=sorted(self._wanted))
 
     async def stop(self) -> None:
         """Finish the batch in hand, commit it, close the consumer; idempotent."""
@@ -118,6 +149,7 @@ class ConsumeLoop:
             log.error("stage_failed", stage=self.name, error=repr(exc))
 
     async def _one_batch(self) -> None:
+        self._reassign()
         batch = await self._consumer.getmany(timeout_ms=50, max_records=self._max_records)
         if not batch:
             return

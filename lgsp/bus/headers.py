@@ -8,6 +8,8 @@ recipient verifies are the bytes the sender signed. Header keys:
 * ``lgsp-from``   the original sender (document) or the reporting agency/platform (status)
 * ``lgsp-to``     comma-separated recipients this packet is for (document) or the addressee (status)
 * ``lgsp-trace``  repeated, one per hop: ``<platform code>@<unix time in µs>``
+* ``lgsp-sent``   unix time in µs when the sender handed the document to its producer (hop
+  latencies start there)
 * ``lgsp-replay-of``  set by ``lgsp replay --rewrite-ids``: the DocumentId inside the signed
   content, while ``lgsp-id`` carries the replay's new identity (the signed bytes are never
   re-signed)
@@ -15,6 +17,7 @@ recipient verifies are the bytes the sender signed. Header keys:
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -27,6 +30,7 @@ FROM = "lgsp-from"
 TO = "lgsp-to"
 TRACE = "lgsp-trace"
 REPLAY_OF = "lgsp-replay-of"
+SENT = "lgsp-sent"
 
 DOCUMENT = b"document"
 STATUS = b"status"
@@ -52,6 +56,8 @@ class Routing:
     trace: tuple[TraceEntry, ...]
     replay_of: str | None = None
     """The DocumentId in the signed content when ``document_id`` is a replay's new identity."""
+    sent_us: int | None = None
+    """When the sender submitted the document (unix µs), if it said."""
 
     @property
     def content_document_id(self) -> str:
@@ -63,11 +69,14 @@ class Routing:
 
 
 def build(kind: bytes, document_id: str, from_code: str, to: Sequence[str],
-          trace: Sequence[TraceEntry] = (), replay_of: str | None = None) -> Headers:
+          trace: Sequence[TraceEntry] = (), replay_of: str | None = None,
+          sent_us: int | None = None) -> Headers:
     headers: Headers = [(KIND, kind), (ID, document_id.encode()), (FROM, from_code.encode()),
                         (TO, ",".join(to).encode())]
     if replay_of:
         headers.append((REPLAY_OF, replay_of.encode()))
+    if sent_us is not None:
+        headers.append((SENT, str(sent_us).encode()))
     headers += [(TRACE, f"{t.platform}@{t.at_us}".encode()) for t in trace]
     return headers
 
@@ -76,7 +85,28 @@ def with_hop(routing: Routing, platform: str, to: Sequence[str]) -> Headers:
     """Headers for the next hop: same identity, new recipients, one more trace entry."""
     hop = TraceEntry(platform, time.time_ns() // 1000)
     return build(routing.kind, routing.document_id, routing.from_code, to, (*routing.trace, hop),
-                 routing.replay_of)
+                 routing.replay_of, routing.sent_us)
+
+
+def hop_latencies(routing: Routing, now_us: int, national_axis: str) -> list[tuple[str, int]]:
+    """(stage, µs) of each hop a document took, on the wall clock of the records' hosts:
+    ``hop.submit`` (sender → its platform), ``hop.lgsp_to_vdxp`` / ``hop.vdxp_to_lgsp`` /
+    ``hop.lgsp_to_lgsp`` (between platforms) and ``hop.deliver`` (last platform → recipient)."""
+    stops = [(None, routing.sent_us), *((t.platform, t.at_us) for t in routing.trace),
+             ("recipient", now_us)]
+    found = []
+    for (here, at), (there, next_at) in itertools.pairwise(stops):
+        if at is None:
+            continue
+        if here is None:
+            name = "hop.submit"
+        elif there == "recipient":
+            name = "hop.deliver"
+        else:
+            name = ("hop." + ("vdxp" if here == national_axis else "lgsp") + "_to_"
+                    + ("vdxp" if there == national_axis else "lgsp"))
+        found.append((name, max(next_at - at, 0)))
+    return found
 
 
 def parse(headers: Sequence[tuple[str, bytes | None]]) -> Routing:
@@ -100,8 +130,9 @@ def parse(headers: Sequence[tuple[str, bytes | None]]) -> Routing:
             raise DeliveryError("record has an empty lgsp-to header",
                                 reason="missing_routing_headers")
         replay_of = single[REPLAY_OF].decode() if REPLAY_OF in single else None
+        sent_us = int(single[SENT]) if SENT in single else None
         return Routing(kind, single[ID].decode(), single[FROM].decode(), to, tuple(trace),
-                       replay_of)
+                       replay_of, sent_us)
     except KeyError as exc:
         raise DeliveryError(f"record lacks the {exc.args[0]} header",
                             reason="missing_routing_headers") from None

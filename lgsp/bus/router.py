@@ -8,6 +8,7 @@ original sender by the reverse route.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 
 import structlog
 from aiokafka import AIOKafkaProducer, ConsumerRecord
@@ -31,7 +32,8 @@ class PlatformRouter:
 
     def __init__(self, platform: str, *, topology: Topology, topics: TopicNames,
                  broker: BrokerConfig, producer: AIOKafkaProducer, events: EventCodec,
-                 metrics: RunMetrics, dead_letters: DeadLetters, lenient: bool = False) -> None:
+                 metrics: RunMetrics, dead_letters: DeadLetters, lenient: bool = False,
+                 partitions: Sequence[int] | None = None) -> None:
         self.platform = platform
         self.topology = topology
         self.topics = topics
@@ -42,7 +44,7 @@ class PlatformRouter:
         self.loop = ConsumeLoop(name=f"router:{platform}", broker=broker,
                                 topic=topics.inbound(platform),
                                 group=topics.group("router", platform), handler=self.handle,
-                                dead_letters=dead_letters)
+                                dead_letters=dead_letters, partitions=partitions)
 
     async def start(self) -> None:
         await self.loop.start()
@@ -59,24 +61,28 @@ class PlatformRouter:
 
     async def handle(self, record: ConsumerRecord[bytes, bytes], futures: Futures) -> None:
         routing = headers.parse(record.headers)
+        generation = self.topics.generation_of(record.topic)
         if routing.kind == headers.DOCUMENT:
-            await self._route_document(record, routing, futures)
+            await self._route_document(record, routing, futures, generation)
         else:
             await self._route_status(record.value, routing, routing.to[0],
-                                     came_from=routing.last_hop, futures=futures)
+                                     came_from=routing.last_hop, futures=futures,
+                                     generation=generation)
 
     async def _route_document(self, record: ConsumerRecord[bytes, bytes],
-                              routing: headers.Routing, futures: Futures) -> None:
+                              routing: headers.Routing, futures: Futures,
+                              generation: int | None) -> None:
         decision = route_document(self.topology, self.platform, routing.to,
                                   came_from=routing.last_hop, lenient=self.lenient)
         for recipient in decision.local:
             futures.append(await self.producer.send(
-                self.topics.deliver(self.platform), value=record.value, key=recipient.encode(),
+                self.topics.deliver(self.platform, generation), value=record.value,
+                key=recipient.encode(),
                 headers=headers.with_hop(routing, self.platform, (recipient,))))
             self.counts["delivered_local"] += 1
         for destination, recipients in decision.forward:
             futures.append(await self.producer.send(
-                self.topics.inbound(destination), value=record.value, key=record.key,
+                self.topics.inbound(destination, generation), value=record.value, key=record.key,
                 headers=headers.with_hop(routing, self.platform, recipients)))
             self.counts["forwarded"] += len(recipients)
         for recipient, reason in decision.failed.items():
@@ -92,10 +98,12 @@ class PlatformRouter:
             status_routing = headers.Routing(headers.STATUS, routing.document_id, self.platform,
                                              (routing.from_code,), routing.trace)
             await self._route_status(self.events.encode_status(fail), status_routing,
-                                     routing.from_code, came_from=None, futures=futures)
+                                     routing.from_code, came_from=None, futures=futures,
+                                     generation=generation)
 
     async def _route_status(self, value: bytes, routing: headers.Routing, addressee: str, *,
-                            came_from: str | None, futures: Futures) -> None:
+                            came_from: str | None, futures: Futures,
+                            generation: int | None) -> None:
         route = route_status(self.topology, self.platform, addressee, came_from=came_from)
         if route.failure is not None:
             raise DeliveryError(f"status for {routing.document_id} cannot reach {addressee} from "
@@ -103,9 +111,9 @@ class PlatformRouter:
         hop = headers.with_hop(routing, self.platform, (addressee,))
         if route.next_platform is None:  # deliver here
             self.counts["status_delivered"] += 1
-            topic = self.topics.deliver(self.platform)
+            topic = self.topics.deliver(self.platform, generation)
         else:
             self.counts["status_forwarded"] += 1
-            topic = self.topics.inbound(route.next_platform)
+            topic = self.topics.inbound(route.next_platform, generation)
         futures.append(await self.producer.send(topic, value=value, key=addressee.encode(),
                                                 headers=hop))

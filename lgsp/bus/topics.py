@@ -8,6 +8,13 @@ and tests never share topics.
 * ``lgsp.<run>.<platform>.deliver``  what a platform hands to its member agencies. Keyed by the
   agency the record is for (recipient of a document, addressee of a status): per-agency order.
 * ``lgsp.<run>.dead-letter``          records no stage could process, with the reason.
+* ``lgsp.<run>.control``              hosts of a multi-host load meet here (not recorded).
+
+Long runs on a broker that keeps every byte in memory (the embedded Tansu ignores retention) rotate
+topics: ``lgsp.<run>.g<N>.<platform>.inbound|deliver`` is *generation* N. A document goes to the
+generation of its intended send time, and every record that follows from it (forwards, statuses)
+stays in the topic generation of the record it came from, so a generation can be dropped once its
+documents' lifecycles are over (see ``lgsp.bus.rotation``).
 """
 
 from __future__ import annotations
@@ -26,15 +33,40 @@ class TopicNames:
         if not self.run_id or not all(c.isalnum() or c in "-_" for c in self.run_id):
             raise ConfigError(f"run id {self.run_id!r} must be letters, digits, '-' or '_'")
 
-    def inbound(self, platform: str) -> str:
-        return f"{self.prefix}.{self.run_id}.{platform.lower()}.inbound"
+    def _base(self, generation: int | None) -> str:
+        if generation is None:
+            return f"{self.prefix}.{self.run_id}"
+        return f"{self.prefix}.{self.run_id}.g{generation}"
 
-    def deliver(self, platform: str) -> str:
-        return f"{self.prefix}.{self.run_id}.{platform.lower()}.deliver"
+    def inbound(self, platform: str, generation: int | None = None) -> str:
+        return f"{self._base(generation)}.{platform.lower()}.inbound"
+
+    def deliver(self, platform: str, generation: int | None = None) -> str:
+        return f"{self._base(generation)}.{platform.lower()}.deliver"
+
+    @staticmethod
+    def generation_of(topic: str) -> int | None:
+        """The generation of a rotated topic name, None for an unrotated one."""
+        parts = topic.split(".")
+        if len(parts) == 5 and parts[2].startswith("g") and parts[2][1:].isdigit():
+            return int(parts[2][1:])
+        return None
+
+    def generation(self, platforms: list[str], generation: int) -> list[str]:
+        """The inbound and deliver topics of one generation."""
+        names = []
+        for platform in platforms:
+            names += [self.inbound(platform, generation), self.deliver(platform, generation)]
+        return names
 
     @property
     def dead_letter(self) -> str:
         return f"{self.prefix}.{self.run_id}.dead-letter"
+
+    @property
+    def control(self) -> str:
+        """Where the hosts of a multi-host load meet (``lgsp.bus.barrier``)."""
+        return f"{self.prefix}.{self.run_id}.control"
 
     def all_for(self, platforms: list[str]) -> list[str]:
         names = [self.dead_letter]

@@ -2,7 +2,7 @@
 
 Exit codes: 0 ok · 1 verdict failed (documents lost or incomplete; schemas incompatible) ·
 2 usage or configuration error · 3 bad input (e.g. a refused document) · 4 broker unreachable or
-failed · 130 interrupted.
+failed · 6 an SLO gate breached · 130 interrupted.
 An ``LgspError`` becomes one line on stderr and its exit code; anything else is a bug and keeps its
 traceback. Commands signal a failed verdict by raising ``typer.Exit(code)``.
 """
@@ -29,6 +29,7 @@ def _register() -> None:
         broker_cmd,
         capture_cmds,
         registry_cmd,
+        report_cmd,
         schemas_cmd,
         simulate_cmd,
         topology_cmd,
@@ -39,6 +40,7 @@ def _register() -> None:
     app.command("topology")(topology_cmd.topology)
     app.command("record")(capture_cmds.record)
     app.command("replay")(capture_cmds.replay)
+    app.command("report")(report_cmd.report)
     app.add_typer(schemas_cmd.schemas_app, name="schemas")
     app.add_typer(registry_cmd.registry_app, name="registry")
 

@@ -25,7 +25,12 @@ def render_report(report: dict[str, Any], console: Console | None = None) -> Non
     console.print(f"[bold]lgsp simulate[/] run {run['run_id']} on the {run['broker']} broker "
                   f"({run['bootstrap']}) · profiles {', '.join(cfg['profiles'])} · "
                   f"{report['topology']['agencies']} agencies · seed {cfg['seed']} · "
-                  f"{cfg['signature_algorithm']}")
+                  f"{cfg['signature_algorithm']} · {run.get('workers', 1)} worker(s)")
+    load = report.get("load")
+    if load:
+        console.print(f"load: {load.get('spec', load.get('shape'))} · peak "
+                      f"{load.get('peak_rate')} /s · {load.get('duration_s')} s · warm-up "
+                      f"{cfg.get('warmup_s', 0)} s excluded from latency")
 
     t = Table(title="Deliveries (document × recipient)", title_justify="left")
     for col in ("documents", "deliveries", "delivered 01", "completed 06", "rejected 02",
@@ -40,6 +45,7 @@ def render_report(report: dict[str, Any], console: Console | None = None) -> Non
                   f"{totals['documents_per_s']} documents/s over {totals['duration_s']} s · "
                   f"schedule lag p99 {report['schedule']['lag_ms']['p99']} ms")
 
+    _latency_table(console, report)
     s = Table(title="Signing", title_justify="left")
     for col in ("tier", "documents", "personal signed", "agency signed", "both",
                 "legally valid at recipient", "verification failures"):
@@ -79,3 +85,52 @@ def render_report(report: dict[str, Any], console: Console | None = None) -> Non
                                                           "unexpected_statuses")):
         if report[key]:
             console.print(f"{title}: " + ", ".join(f"{k} {n}" for k, n in report[key].items()))
+    _find_max(console, report)
+    _slo_table(console, report)
+
+
+def _latency_table(console: Console, report: dict[str, Any]) -> None:
+    latency = report.get("latency")
+    if not latency:
+        return
+    t = Table(title="Latency by stage, ms (warm-up excluded; send→01/06 from the intended "
+                    "send time, on the sender's clock)", title_justify="left")
+    for col in ("stage", "count", "mean", "p50", "p90", "p99", "p99.9", "p99.99", "max"):
+        t.add_column(col, justify="right")
+    for stage, q in latency.items():
+        if q["count"]:
+            t.add_row(stage, str(q["count"]), *(f"{q[k]:.3f}" for k in (
+                "mean", "p50", "p90", "p99", "p99.9", "p99.99", "max")))
+    console.print(t)
+
+
+def _find_max(console: Console, report: dict[str, Any]) -> None:
+    found = report.get("find_max")
+    if not found:
+        return
+    t = Table(title="find-max trials", title_justify="left")
+    for col in ("rate /s", "achieved /s", "send→01 p99 ms", "lag p99 ms", "sustained", "why not"):
+        t.add_column(col, justify="right")
+    for trial in found["trials"]:
+        t.add_row(f"{trial['rate']:.0f}", f"{trial['achieved_rate']:.0f}",
+                  f"{trial['send_to_arrived_p99_ms']:.1f}", f"{trial['schedule_lag_p99_ms']:.1f}",
+                  "yes" if trial["sustained"] else "[red]no[/]", "; ".join(trial["reasons"]))
+    console.print(t)
+    console.print(f"[bold]max sustainable rate: {found['max_rate']:.0f} documents/s[/] — "
+                  f"{found['decided']}")
+
+
+def _slo_table(console: Console, report: dict[str, Any]) -> None:
+    verdicts = report.get("slo")
+    if not verdicts:
+        return
+    t = Table(title="SLO gates", title_justify="left")
+    for col in ("gate", "actual", "verdict", "reason"):
+        t.add_column(col)
+    for v in verdicts:
+        t.add_row(v["expression"], "-" if v.get("actual") is None else f"{v['actual']:g}",
+                  "[green]pass[/]" if v["passed"] else "[red]BREACHED[/]", v.get("reason") or "")
+    console.print(t)
+    breached = sum(not v["passed"] for v in verdicts)
+    console.print(f"SLO: {len(verdicts) - breached} passed, {breached} breached"
+                  + (" → exit 6" if breached else ""))

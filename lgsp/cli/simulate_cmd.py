@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import json
-import os
+import contextlib
+import dataclasses
+import signal
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -14,6 +16,9 @@ import typer
 from lgsp.cli import options
 from lgsp.cli.logging import configure_logging
 
+AUTO_ROTATE_AFTER_S = 180.0
+AUTO_ROTATE_PERIOD_S = 60.0
+
 
 def simulate(
     profile: Annotated[list[str] | None, typer.Option(
@@ -21,10 +26,48 @@ def simulate(
         help="Province profile (repeat to combine provinces; the central tier is always in): "
              "thanh-hoa, hai-duong, or a YAML path. "
              "Default: thanh-hoa and hai-duong.")] = None,
-    documents: Annotated[int, typer.Option(
-        "--documents", "-n", envvar="LGSP_DOCUMENTS", help="Documents to send.")] = 500,
+    documents: Annotated[int | None, typer.Option(
+        "--documents", "-n", envvar="LGSP_DOCUMENTS",
+        help="Documents to send (default 500; with --duration: no cap).")] = None,
     rate: Annotated[float, typer.Option(
-        "--rate", "-r", envvar="LGSP_RATE", help="Open-loop send rate, documents/s.")] = 20.0,
+        "--rate", "-r", envvar="LGSP_RATE",
+        help="Open-loop send rate, documents/s (the peak of a shaped load).")] = 20.0,
+    duration: Annotated[float | None, typer.Option(
+        "--duration", envvar="LGSP_DURATION",
+        help="Length of the schedule in seconds (default: documents / rate).")] = None,
+    shape: Annotated[str, typer.Option(
+        "--shape", envvar="LGSP_SHAPE",
+        help="Load shape: constant, ramp[:FROM..TO], steps:R1xD1,R2xD2,... "
+             "(e.g. steps:100x30s,200x30s) or workday[:week] (office hours with a "
+             "Monday-morning peak, compressed into --duration; --rate is the peak).")
+    ] = "constant",
+    warmup: Annotated[float, typer.Option(
+        "--warmup", envvar="LGSP_WARMUP",
+        help="Seconds at the start whose documents are sent and counted but left out of "
+             "latency figures.")] = 0.0,
+    workers: Annotated[int, typer.Option(
+        "--workers", "-w", envvar="LGSP_WORKERS",
+        help="Worker processes sharing the load by sending agency (use the cores).")] = 1,
+    host_shard: Annotated[str | None, typer.Option(
+        "--host-shard", help="This host's part of a load spread over hosts, e.g. 1/2 "
+                             "(merge the reports with lgsp report merge).")] = None,
+    slo: Annotated[list[str] | None, typer.Option(
+        "--slo", help="A gate the run must pass, e.g. 'p99(send_to_arrived) < 250ms' or "
+                      "'lost == 0' (repeatable; see docs/slo.md). Breach: exit 6.")] = None,
+    html: Annotated[Path | None, typer.Option(
+        "--html", help="Write the self-contained HTML report (charts) to this file.")] = None,
+    metrics_port: Annotated[int | None, typer.Option(
+        "--metrics-port", envvar="LGSP_METRICS_PORT",
+        help="Serve live Prometheus metrics on this port during the run.")] = None,
+    rotate_topics: Annotated[float | None, typer.Option(
+        "--rotate-topics", envvar="LGSP_ROTATE_TOPICS",
+        help="Rotate the run's topics every SECONDS of schedule and drop finished ones, so a "
+             "broker that keeps every byte (the embedded one) stays within memory. Default: "
+             "60 on the embedded broker for schedules over 3 minutes; 0 = never.")] = None,
+    find_max: Annotated[bool, typer.Option(
+        "--find-max", help="Search the highest sustainable rate (latency bound from --slo "
+                           "p99(send_to_arrived), backlog not growing); --rate is the first "
+                           "guess, --duration each trial's length.")] = False,
     fan_out: Annotated[float | None, typer.Option(
         "--fan-out", help="Mean recipients per document (default: the traffic profile's 2.9).")
     ] = None,
@@ -35,6 +78,10 @@ def simulate(
     step_delay: Annotated[float, typer.Option(
         "--step-delay", help="Recipient processing delay between statuses 03..06, seconds.")
     ] = 0.05,
+    intake_delay: Annotated[float, typer.Option(
+        "--intake-delay", help="Seconds each recipient platform spends taking in a document "
+                               "before 01, in line (simulates a slow recipient system).")
+    ] = 0.0,
     ack_timeout: Annotated[float, typer.Option(
         "--ack-timeout", help="A delivery without status 01 after this many seconds is lost.")
     ] = 30.0,
@@ -72,7 +119,8 @@ def simulate(
         "--keep-topics", help="On an external cluster, keep the run's topics afterwards.")
     ] = False,
     no_progress: Annotated[bool, typer.Option(
-        "--no-progress", help="No live progress line (off anyway when not a TTY or CI is set).")
+        "--no-progress", help="No live progress (a status line on a terminal, a plain line "
+                              "every 5 s on stderr otherwise).")
     ] = False,
     log_format: Annotated[str, typer.Option(
         "--log-format", envvar="LGSP_LOG_FORMAT", help="json, console or auto (TTY → console).")
@@ -94,13 +142,14 @@ def simulate(
 
     Exit codes: 0 every delivery was answered (nothing lost) · 1 deliveries lost, left
     incomplete or not sent · 2 usage or configuration error · 3 bad input · 4 broker or
-    registry unreachable · 130 interrupted. Every option's environment variable is in the
-    README.
+    registry unreachable · 6 an --slo gate was breached · 130 interrupted (the report of what
+    was done is still written). Every option's environment variable is in the README.
     """
-    from lgsp.cli.render import render_report
-    from lgsp.cli.simulation import DEFAULT_PROFILES, Simulation, SimulationConfig
+    from lgsp.cli.load_run import HostShard
+    from lgsp.cli.simulation import DEFAULT_PROFILES, SimulationConfig
     from lgsp.config import RecipientConfig, SignaturePolicy
     from lgsp.errors import ConfigError
+    from lgsp.metrics.slo import Slo
     from lgsp.signing.keys import SignatureAlgorithm
 
     configure_logging(log_format, log_level)
@@ -111,33 +160,55 @@ def simulate(
     broker = options.broker_config(bootstrap, security_protocol, sasl_mechanism, sasl_username,
                                    sasl_password, ssl_cafile, ssl_certfile, ssl_keyfile,
                                    partitions)
+    gates = [Slo.parse(text) for text in slo or []]
     config = SimulationConfig(
         profiles=tuple(profile) if profile else DEFAULT_PROFILES,
-        documents=documents, rate=rate, fan_out_mean=fan_out,
+        documents=documents if documents is not None or duration is not None else 500,
+        rate=rate, shape=shape, duration_s=duration, warmup_s=warmup, fan_out_mean=fan_out,
         signature_algorithm=SignatureAlgorithm.parse(sig_alg), seed=seed,
         ack_timeout_s=ack_timeout, settle_timeout_s=settle_timeout,
-        recipient=RecipientConfig(step_delay_s=step_delay, signature_policy=policy),
+        recipient=RecipientConfig(step_delay_s=step_delay, intake_delay_s=intake_delay,
+                                  signature_policy=policy),
         lenient_lgsp=lenient_lgsp, run_id=run_id, pki_cache=pki_cache, keep_topics=keep_topics,
         document_versions=_versions(document_versions), registry_url=registry_url,
         record_path=record)
-    show_progress = not no_progress and sys.stderr.isatty() and not os.environ.get("CI")
+    config = dataclasses.replace(config, rotate_s=_rotation(rotate_topics, config, bootstrap))
+    run = RunSettings(config=config, broker=broker, workers=workers,
+                      host=HostShard.parse(host_shard) if host_shard else HostShard(),
+                      gates=gates, metrics_port=metrics_port, log_format=log_format,
+                      log_level=log_level, find_max=find_max,
+                      progress=not no_progress)
     try:
-        result = asyncio.run(_run(Simulation, config, broker, show_progress))
+        result = asyncio.run(_run(run))
     except KeyboardInterrupt:
-        print("lgsp: interrupted; the run was stopped cleanly", file=sys.stderr)
+        print("lgsp: interrupted before the load started; nothing was sent", file=sys.stderr)
         raise typer.Exit(130) from None
-    if report is not None:
-        report.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n",
-                          encoding="utf-8")
-    if json_out:
-        print(json.dumps(result, indent=2, ensure_ascii=False))
-    else:
-        render_report(result)
-        if report is not None:
-            print(f"JSON report written to {report}")
-    totals = result["totals"]
-    if totals["lost"] or totals["incomplete"] or totals["send_failed"]:
-        raise typer.Exit(1)
+    from lgsp.cli.outcome import finish
+
+    finish(result, gates, report_path=report, html_path=html, json_out=json_out)
+
+
+@dataclass(frozen=True, slots=True)
+class RunSettings:
+    config: Any
+    broker: Any
+    workers: int
+    host: Any
+    gates: list[Any]
+    metrics_port: int | None
+    log_format: str
+    log_level: str
+    find_max: bool
+    progress: bool
+
+
+def _rotation(requested: float | None, config: Any, bootstrap: str | None) -> float | None:
+    """--rotate-topics, or the default: rotate long runs on the embedded broker."""
+    if requested is not None:
+        return requested or None
+    long_run = config.load_shape().duration_s > AUTO_ROTATE_AFTER_S  # a bad --shape fails here
+    return AUTO_ROTATE_PERIOD_S if bootstrap is None and long_run and not config.record_path \
+        else None
 
 
 def _versions(text: str | None) -> tuple[int, ...]:
@@ -152,21 +223,32 @@ def _versions(text: str | None) -> tuple[int, ...]:
                           "e.g. 1,2") from None
 
 
-async def _run(simulation_cls: Any, config: Any, broker: Any, show_progress: bool
-               ) -> dict[str, Any]:
-    from rich.console import Console
+async def _run(run: RunSettings) -> dict[str, Any]:
+    """Run the load (or the find-max search) with live progress, metrics and Ctrl-C handling."""
+    from lgsp.cli.find_max import find_max_rate
+    from lgsp.cli.load_run import LoadRun
+    from lgsp.cli.progress import ProgressDisplay
+    from lgsp.metrics.prometheus import serve_metrics
 
-    console = Console(stderr=True)
-    if not show_progress:
-        return dict(await simulation_cls(config, broker).run())
-    with console.status("starting") as status:
-        def progress(event: str, data: dict[str, Any]) -> None:
-            if event == "pki":
-                status.update(f"preparing keys and certificates of {data['agencies']} agencies "
-                              "(first run generates and caches them)")
-            elif event == "sending":
-                status.update(f"sending {data['sent']}/{data['of']} documents · "
-                              f"{data['pending']} deliveries in flight")
-            elif event == "settling":
-                status.update(f"waiting for {data['pending']} lifecycles to finish")
-        return dict(await simulation_cls(config, broker, progress).run())
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    loop.add_signal_handler(signal.SIGINT, stop.set)
+    loop.add_signal_handler(signal.SIGTERM, stop.set)
+    try:
+        with ProgressDisplay(enabled=run.progress) as display:
+            def new_run(config: Any) -> LoadRun:
+                return LoadRun(config, run.broker, workers=run.workers, host=run.host,
+                               progress=display, log_format=run.log_format,
+                               log_level=run.log_level)
+
+            if run.find_max:
+                return await find_max_rate(new_run, run.config, run.gates, stop=stop,
+                                           progress=display)
+            load = new_run(run.config)
+            server = serve_metrics(run.metrics_port, lambda: load.live) \
+                if run.metrics_port else contextlib.nullcontext()
+            with server:
+                return await load.run(stop)
+    finally:
+        loop.remove_signal_handler(signal.SIGINT)
+        loop.remove_signal_handler(signal.SIGTERM)

@@ -12,13 +12,14 @@ import contextlib
 import datetime as dt
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import structlog
 from aiokafka import AIOKafkaProducer
+from producers.load_shape import LoadShape
 
 from consumers.recipient import RecipientAgents
 from consumers.recorder import Recorder
@@ -26,7 +27,9 @@ from consumers.tracker import DeliveryTracker
 from lgsp.broker.embedded import EmbeddedBroker
 from lgsp.bus.admin import create_topics, delete_topics
 from lgsp.bus.consume_loop import DeadLetters
+from lgsp.bus.rotation import Rotation
 from lgsp.bus.router import PlatformRouter
+from lgsp.bus.shard import Shard
 from lgsp.bus.topics import TopicNames
 from lgsp.codec.avro import AvroCodec
 from lgsp.codec.events import EventCodec
@@ -35,11 +38,13 @@ from lgsp.codec.rest_registry import RestSchemaRegistry
 from lgsp.config import BrokerConfig, RecipientConfig
 from lgsp.domain.topology import Topology
 from lgsp.errors import BrokerError, ConfigError, LifecycleError
-from lgsp.metrics.report import build_report
+from lgsp.metrics import series
+from lgsp.metrics.report import build_report, merge_routes
 from lgsp.metrics.run import RunMetrics
+from lgsp.metrics.series import IntervalSeries
 from lgsp.profiles import load_topology, load_traffic
 from lgsp.signing.keys import SignatureAlgorithm
-from lgsp.signing.pki import Pki
+from lgsp.signing.pki import Pki, PkiExport
 from lgsp.signing.signature import SignatureVerifier
 from producers.scheduler import OpenLoopScheduler
 from producers.sender import AgencySender
@@ -56,9 +61,20 @@ class SimulationConfig:
     """What to simulate. Defaults are the README's one-minute run."""
 
     profiles: tuple[str, ...] = DEFAULT_PROFILES
-    documents: int = 500
+    documents: int | None = 500
+    """Documents to send; None = as many as the load shape holds in ``duration_s``."""
     rate: float = 20.0
-    """Documents per second (open loop)."""
+    """Documents per second (open loop); the peak rate of a shaped load."""
+    shape: str = "constant"
+    """Load shape (see ``producers.load_shape``): constant, ramp:A..B, steps:..., workday."""
+    duration_s: float | None = None
+    """Length of the schedule; None = ``documents / rate``."""
+    warmup_s: float = 0.0
+    """Documents intended in the first seconds are sent and counted but left out of latency."""
+    interval_s: float = 5.0
+    """Width of the interval series."""
+    rotate_s: float | None = None
+    """Rotate the run's topics every so many seconds of schedule (bounded broker memory)."""
     fan_out_mean: float | None = None
     """Mean recipients per document; None = the traffic profile's (2.9)."""
     signature_algorithm: SignatureAlgorithm = SignatureAlgorithm.RSA2048
@@ -81,8 +97,19 @@ class SimulationConfig:
     """Document schema versions the agencies write (spread by agency); () = the latest."""
 
     def __post_init__(self) -> None:
-        if self.documents < 0:
+        if self.documents is not None and self.documents < 0:
             raise ConfigError("--documents must be >= 0")
+        if self.documents is None and self.duration_s is None:
+            raise ConfigError("give --documents or --duration")
+        if self.duration_s is not None and self.duration_s <= 0:
+            raise ConfigError("--duration must be > 0 seconds")
+        if self.rotate_s is not None and self.rotate_s <= 0:
+            raise ConfigError("--rotate-topics must be > 0 seconds")
+        if self.rotate_s is not None and self.record_path is not None:
+            raise ConfigError("--record keeps every topic; it cannot be combined with topic "
+                              "rotation (--rotate-topics)")
+        if self.warmup_s < 0 or self.interval_s <= 0:
+            raise ConfigError("--warmup must be >= 0 and the series interval > 0 seconds")
         if self.rate <= 0:
             raise ConfigError("--rate must be > 0 documents per second")
         if self.ack_timeout_s <= 0 or self.settle_timeout_s <= 0:
@@ -98,27 +125,48 @@ class SimulationConfig:
         data["document_versions"] = list(self.document_versions)
         return data
 
+    def rotation(self) -> Rotation | None:
+        if self.rotate_s is None:
+            return None
+        return Rotation(self.rotate_s, keep_s=self.ack_timeout_s + 5.0)
+
+    def load_shape(self) -> LoadShape:
+        duration = self.duration_s
+        if duration is None:
+            if self.shape.startswith("steps:"):
+                return LoadShape.parse(self.shape, rate=self.rate, duration_s=None)
+            if self.shape != "constant":
+                raise ConfigError(f"--shape {self.shape} needs --duration")
+            duration = (self.documents or 0) / self.rate
+        return LoadShape.parse(self.shape, rate=self.rate, duration_s=duration)
+
 
 class Simulation:
-    """A whole bus in one process: senders, one router per platform, recipient agents, tracker."""
+    """One worker's share of a bus (or the whole bus, by default): the senders of its agencies,
+    the routers and recipient agents of its partitions, and the tracker of its own documents."""
 
     def __init__(self, config: SimulationConfig, broker: BrokerConfig,
-                 progress: Progress | None = None) -> None:
+                 progress: Progress | None = None, *, shard: Shard | None = None,
+                 pki: PkiExport | None = None) -> None:
         self.config = config
         self.broker = broker
         self.progress = progress or (lambda _event, _data: None)
+        self.shard = shard or Shard.whole(broker.partitions)
+        self.pki_export = pki
         self.run_id = config.run_id or f"run-{secrets.token_hex(4)}"
         self.topics = TopicNames(self.run_id)
         self.topology: Topology = load_topology(list(config.profiles))
         self.traffic = TrafficModel(self.topology, load_traffic(config.traffic_profile),
                                     seed=config.seed, fan_out_mean=config.fan_out_mean)
-        self.metrics = RunMetrics()
+        self.metrics = RunMetrics(series=IntervalSeries(interval_s=config.interval_s,
+                                                        warmup_s=config.warmup_s))
         self.events = EventCodec(AvroCodec(self._registry(config.registry_url)))
         self.tracker = DeliveryTracker(self.topology, self.metrics,
                                        ack_timeout_s=config.ack_timeout_s)
         self.pki: Pki | None = None
         self.sender: AgencySender | None = None
         self.producer: AIOKafkaProducer | None = None
+        self.scheduler: OpenLoopScheduler[Draft] | None = None
         self.agents: dict[str, RecipientAgents] = {}
         self.routers: dict[str, PlatformRouter] = {}
         self._stack = contextlib.AsyncExitStack()
@@ -136,34 +184,62 @@ class Simulation:
         registry.preload()  # fetch every schema now, never on the consume path
         return registry
 
+    # ---- planning ------------------------------------------------------------------------------
+    def plan(self) -> Iterator[tuple[int, Draft]]:
+        """(intended offset from the schedule start in ns, draft) of this worker's documents.
+
+        Every worker draws the same global sequence (same seed) and keeps the documents of the
+        agencies it owns, so a run's documents do not depend on how many workers send them."""
+        shape = self.config.load_shape()
+        for offset in shape.offsets_ns(self.config.documents):
+            draft = self.traffic.draft()
+            if self.shard.owns(draft.sender):
+                yield offset, draft
+
+    def senders(self, small_run: int = 20_000) -> list[str]:
+        """The agencies that will send: drawn from the plan for a small run, all agencies of the
+        topology for a long one (every agency can send; keys are cached after the first run)."""
+        shape = self.config.load_shape()
+        count = shape.expected_count()
+        if self.config.documents is not None:
+            count = min(count, self.config.documents)
+        if count > small_run:
+            return sorted(self.topology.agencies)
+        dry = TrafficModel(self.topology, load_traffic(self.config.traffic_profile),
+                           seed=self.config.seed, fan_out_mean=self.config.fan_out_mean)
+        return sorted({dry.draft().sender for _ in range(count)})
+
     # ---- lifecycle ---------------------------------------------------------------------------
-    async def start(self, drafts: list[Draft] | None = None) -> None:
-        """Start the broker (if embedded), topics, consumers and routers, and prepare the keys of
-        the senders in ``drafts``."""
+    async def start(self, drafts: list[Draft] | None = None, *,
+                    senders: list[str] | None = None) -> None:
+        """Start the broker (if embedded), topics, consumers and routers, and prepare the
+        credentials of the senders (those of ``drafts``, or ``senders``)."""
         if self._stopped:
             raise LifecycleError(f"simulation {self.run_id} is stopped; create a new one")
         if self._started:
             raise LifecycleError(f"simulation {self.run_id} is already started")
         self._started = True
         self.started_at = dt.datetime.now(dt.UTC)
+        if senders is None:
+            senders = sorted({d.sender for d in drafts or []})
         try:
-            await self._start(drafts or [])
+            await self._start(senders)
         except BaseException:
             await self._stack.aclose()
             raise
 
-    async def _start(self, drafts: list[Draft]) -> None:
+    async def _start(self, senders: list[str]) -> None:
         if self.broker.bootstrap is None:
             embedded = await self._stack.enter_async_context(EmbeddedBroker())
             self.broker = self.broker.with_bootstrap(embedded.bootstrap)
-        senders = sorted({d.sender for d in drafts})
         self.progress("pki", {"agencies": len(senders)})
         self.pki = await asyncio.to_thread(self._make_pki, senders)
         verifier = SignatureVerifier(self.pki.directory)
         platforms = self.topology.platforms
         names = self.topics.all_for(platforms)
         await create_topics(self.broker, names)
-        if not self.config.keep_topics and self.bootstrap_source == "external":
+        if (not self.config.keep_topics and self.bootstrap_source == "external"
+                and self.shard.index == 0):
             self._stack.push_async_callback(delete_topics, self.broker, names)
         self.producer = AIOKafkaProducer(**self.broker.producer_kwargs())
         await self.producer.start()
@@ -172,14 +248,13 @@ class Simulation:
                                    self.metrics)
         common = {"topology": self.topology, "topics": self.topics, "broker": self.broker,
                   "producer": self.producer, "events": self.events, "metrics": self.metrics,
-                  "dead_letters": dead_letters}
+                  "dead_letters": dead_letters, "partitions": self.shard.owned_partitions}
         for platform in platforms:
             self.agents[platform] = RecipientAgents(
                 platform, verifier=verifier, on_status=self.tracker.on_status,
                 config=self.config.recipient, **common)  # type: ignore[arg-type]
             self.routers[platform] = PlatformRouter(
                 platform, lenient=self.config.lenient_lgsp, **common)  # type: ignore[arg-type]
-        # Consumers start concurrently: each group join takes seconds on the broker side.
         components = [*self.agents.values(), *self.routers.values()]
         results = await asyncio.gather(*(c.start() for c in components), return_exceptions=True)
         for component, result in zip(components, results, strict=True):
@@ -195,11 +270,14 @@ class Simulation:
                                    document_versions=self.config.document_versions)
         # Issue every sender's certificates now, so sign cost measures signing, not issuance.
         sender = self.sender
-        await asyncio.to_thread(lambda: [sender.credentials(code) for code in senders])
+        mine = [code for code in senders if self.shard.owns(code)]
+        await asyncio.to_thread(lambda: [sender.credentials(code) for code in mine])
         log.info("simulation_started", run_id=self.run_id, bootstrap=self.broker.bootstrap,
-                 platforms=platforms, agencies=len(self.topology.agencies))
+                 platforms=platforms, agencies=len(self.topology.agencies), shard=str(self.shard))
 
     def _make_pki(self, senders: list[str]) -> Pki:
+        if self.pki_export is not None:
+            return Pki(restore=self.pki_export, cache_dir=self.config.pki_cache)
         pki = Pki(self.config.signature_algorithm, cache_dir=self.config.pki_cache)
         generated = pki.prepare(senders)
         log.info("pki_ready", algorithm=pki.algorithm.value, agencies=len(senders),
@@ -221,29 +299,66 @@ class Simulation:
         await self.stop()
 
     # ---- running ----------------------------------------------------------------------------
-    async def send_load(self, drafts: list[Draft]) -> OpenLoopScheduler:
+    def begin_measuring(self, start_ns: int) -> None:
+        """The schedule starts at ``start_ns`` (monotonic): the series' origin and warm-up end."""
+        warmup_ns = int(self.config.warmup_s * 1e9)
+        self.metrics.series.restart(start_ns)
+        self.metrics.measure_from_ns = start_ns + warmup_ns
+        self.metrics.measure_from_wall_us = (time.time_ns() + (start_ns - time.monotonic_ns())
+                                             + warmup_ns) // 1000
+
+    async def send_schedule(self, schedule: Iterable[tuple[int, Draft]], start_ns: int, *,
+                            stop: asyncio.Event | None = None) -> OpenLoopScheduler[Draft]:
+        """Send ``schedule`` open loop from ``start_ns`` (monotonic)."""
         if self.sender is None:
             raise LifecycleError(f"simulation {self.run_id} is not started")
         sender = self.sender
-        scheduler = OpenLoopScheduler(rate=self.config.rate, count=len(drafts),
-                                      lag=self.metrics.schedule_lag)
-
+        self.begin_measuring(start_ns)
+        rotation = self.config.rotation()
+        if rotation is not None:
+            sender.generation_of = lambda intended_ns: rotation.generation_at(
+                intended_ns - start_ns)
+            self._follow_rotation(rotation, start_ns)
+        scheduler = self.scheduler = OpenLoopScheduler(schedule, start_ns=start_ns,
+                                                       lag=self.metrics.schedule_lag)
         next_sweep = time.monotonic()
 
-        async def submit(i: int, intended_ns: int) -> asyncio.Future[Any]:
+        async def submit(draft: Draft, intended_ns: int) -> asyncio.Future[Any]:
             nonlocal next_sweep
             if time.monotonic() >= next_sweep:  # timeouts apply while sending too
                 self.check_stages()
                 self.tracker.sweep()
                 next_sweep = time.monotonic() + 0.1
-                self.progress("sending", {"sent": i, "of": len(drafts),
-                                          "pending": self.tracker.pending})
-            return await sender.submit(drafts[i], intended_ns)
+            return await sender.submit(draft, intended_ns)
 
-        await scheduler.run(submit)
+        await scheduler.run(submit, stop=stop)
         if scheduler.failed_sends:
             self.metrics.send_errors["produce_failed"] += scheduler.failed_sends
         return scheduler
+
+    def _follow_rotation(self, rotation: Rotation, start_ns: int) -> None:
+        """Keep every loop reading the live topic generations, until the simulation stops."""
+        def update() -> None:
+            generations = rotation.read(time.monotonic_ns() - start_ns)
+            for platform, router in self.routers.items():
+                router.loop.want([self.topics.inbound(platform, g) for g in generations])
+            for platform, agents in self.agents.items():
+                agents.loop.want([self.topics.deliver(platform, g) for g in generations])
+
+        async def follow() -> None:
+            while True:
+                update()
+                await asyncio.sleep(0.5)
+
+        update()
+        task = asyncio.create_task(follow(), name="rotation")
+        self._stack.callback(task.cancel)
+
+    async def send_load(self, drafts: list[Draft]) -> OpenLoopScheduler[Draft]:
+        """Send these drafts at the configured constant rate, starting now."""
+        interval_ns = 1e9 / self.config.rate
+        schedule = ((int(i * interval_ns), d) for i, d in enumerate(drafts))
+        return await self.send_schedule(schedule, time.monotonic_ns())
 
     def check_stages(self) -> None:
         """Raise if a router or recipient stage died: the run cannot complete without it."""
@@ -253,25 +368,42 @@ class Simulation:
                 raise BrokerError(f"stage {component.loop.name} failed: {failure!r}; the run "
                                   "was stopped") from failure
 
-    async def settle(self) -> None:
-        """Wait, bounded, until every delivery reached a terminal status or was declared lost."""
+    async def settle(self, *, finish: bool = True) -> None:
+        """Wait, bounded, until every delivery reached a terminal status or was declared lost;
+        with ``finish``, then count what is left as lost or incomplete."""
         deadline = time.monotonic() + self.config.settle_timeout_s + self.config.ack_timeout_s
         while self.tracker.pending and time.monotonic() < deadline:
             self.check_stages()
             self.tracker.sweep()
             self.progress("settling", {"pending": self.tracker.pending})
             await asyncio.sleep(0.05)
-        self.tracker.finish()
+        if finish:
+            self.tracker.finish()
+
+    def snapshot(self) -> dict[str, Any]:
+        """Live figures for progress lines and Prometheus (cheap enough for once a second)."""
+        scheduler = self.scheduler
+        totals = merge_routes(list(self.metrics.routes.values()))
+        return {
+            "target": sum(p.counts[series.TARGET] for p in self.metrics.series.points.values()),
+            "sent": scheduler.submitted if scheduler else 0,
+            "behind_ms": round(scheduler.behind_ns / 1e6, 1) if scheduler else 0.0,
+            "pending": self.tracker.pending,
+            **{name: getattr(totals, name) for name in ("delivered", "completed", "rejected",
+                                                        "undeliverable", "lost", "send_failed")},
+            "dead_letters": sum(self.metrics.dead_letters.values()),
+            "signature_failures": sum(self.metrics.signing.failures.values()),
+            "send_to_arrived": totals.send_to_arrived.encode(),
+        }
 
     async def run(self) -> dict[str, Any]:
-        """Plan, start, send, settle, stop; return the report."""
-        drafts = [self.traffic.draft() for _ in range(self.config.documents)]
+        """Plan, start, send, settle, stop; return the report (one process, the whole bus)."""
         began = time.monotonic()
         try:
-            await self.start(drafts)
+            await self.start(senders=self.senders())
             recording = self._start_recording()
             send_began = time.monotonic()
-            await self.send_load(drafts)
+            await self.send_schedule(self.plan(), time.monotonic_ns())
             send_s = time.monotonic() - send_began
             await self.settle()
             load_s = time.monotonic() - send_began
@@ -294,16 +426,23 @@ class Simulation:
             written = await task
         self.recorded = written
 
+    def run_facts(self, setup_s: float = 0.0, workers: int = 1) -> dict[str, Any]:
+        return {"run_id": self.run_id, "started_at": self.started_at.isoformat()
+                if self.started_at else None, "broker": self.bootstrap_source,
+                "bootstrap": self.broker.bootstrap, "setup_s": round(setup_s, 3),
+                "workers": workers,
+                "recorded": ({"file": str(self.config.record_path), "records": self.recorded}
+                             if self.config.record_path else None),
+                "config": self.config.to_json()}
+
+    def topology_facts(self) -> dict[str, Any]:
+        return {"tiers": self.topology.tiers, "agencies": len(self.topology.agencies),
+                "counts_by_tier": self.topology.counts_by_tier(),
+                "platforms": self.topology.platforms}
+
     def report(self, duration_s: float, setup_s: float = 0.0,
                send_s: float | None = None) -> dict[str, Any]:
-        run = {"run_id": self.run_id, "started_at": self.started_at.isoformat()
-               if self.started_at else None, "broker": self.bootstrap_source,
-               "bootstrap": self.broker.bootstrap, "setup_s": round(setup_s, 3),
-               "recorded": ({"file": str(self.config.record_path), "records": self.recorded}
-                            if self.config.record_path else None),
-               "config": self.config.to_json()}
-        topology = {"tiers": self.topology.tiers, "agencies": len(self.topology.agencies),
-                    "counts_by_tier": self.topology.counts_by_tier(),
-                    "platforms": self.topology.platforms}
-        return build_report(self.metrics, run=run, topology=topology, duration_s=duration_s,
-                            send_duration_s=send_s)
+        return build_report(self.metrics, run=self.run_facts(setup_s),
+                            topology=self.topology_facts(), duration_s=duration_s,
+                            send_duration_s=send_s,
+                            load=self.config.load_shape().describe())

@@ -16,8 +16,18 @@ class Histogram:
 
     __slots__ = ("_h",)
 
-    def __init__(self) -> None:
-        self._h = HdrHistogram(_LOWEST_US, _HIGHEST_US, _DIGITS)
+    def __init__(self, digits: int = _DIGITS) -> None:
+        """``digits``: significant decimal digits kept (3 for whole-run figures; 2 is enough for
+        the per-interval series and 8x smaller)."""
+        self._h = HdrHistogram(_LOWEST_US, _HIGHEST_US, digits)
+
+    @classmethod
+    def decode(cls, encoded: str) -> Histogram:
+        """The inverse of ``encode`` (an empty string is an empty histogram)."""
+        histogram = cls()
+        if encoded:
+            histogram._h = HdrHistogram.decode(encoded)
+        return histogram
 
     def record_us(self, value_us: float) -> None:
         self._h.record_value(min(max(int(value_us), _LOWEST_US), _HIGHEST_US))
@@ -40,6 +50,15 @@ class Histogram:
     def mean_us(self) -> float:
         return float(self._h.get_mean_value()) if self.count else 0.0
 
+    def count_at_or_below_us(self, bound_us: int) -> int:
+        """How many recorded values are <= ``bound_us`` (at the histogram's precision)."""
+        total = 0
+        for item in self._h.get_recorded_iterator():
+            if item.value_iterated_to > bound_us:
+                break
+            total += item.count_at_value_iterated_to
+        return total
+
     def merge(self, other: Histogram) -> None:
         self._h.add(other._h)
 
@@ -57,6 +76,13 @@ class Histogram:
         found = self.percentiles_us(50, 90, 99, 99.9)
         return {"count": self.count,
                 **{f"p{_label(p)}": round(v / 1000, 3) for p, v in found.items()},
+                "max": round(self.max_us / 1000, 3)}
+
+    def quantiles_ms(self) -> dict[str, Any]:
+        """The load tester's summary: count, mean, p50/p90/p99/p99.9/p99.99 and max, in ms."""
+        found = self.percentiles_us(50, 90, 99, 99.9, 99.99)
+        return {"count": self.count, "mean": round(self.mean_us / 1000, 3),
+                **{f"p{p:g}": round(v / 1000, 3) for p, v in found.items()},
                 "max": round(self.max_us / 1000, 3)}
 
     def summary_us(self) -> dict[str, Any]:

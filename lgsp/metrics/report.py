@@ -9,9 +9,11 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
+from lgsp.metrics.histogram import Histogram
 from lgsp.metrics.run import LOCAL, VIA_VDXP, RouteStats, RunMetrics, SigningStats
+from lgsp.metrics.state import to_state
 
-REPORT_SCHEMA_VERSION = 1
+REPORT_SCHEMA_VERSION = 2
 COUNTS = ("sent", "delivered", "completed", "rejected", "undeliverable", "lost", "incomplete",
           "duplicates_absorbed", "recalled", "send_failed")
 
@@ -53,7 +55,7 @@ def _signing_dict(s: SigningStats) -> dict[str, Any]:
     }
 
 
-def _merge_routes(items: list[RouteStats]) -> RouteStats:
+def merge_routes(items: list[RouteStats]) -> RouteStats:
     total = RouteStats()
     for stats in items:
         for name in COUNTS:
@@ -64,13 +66,27 @@ def _merge_routes(items: list[RouteStats]) -> RouteStats:
     return total
 
 
+def latency_histograms(metrics: RunMetrics, totals: RouteStats) -> dict[str, Histogram]:
+    """Every latency/cost histogram of a run by stage name, in the order a document meets them."""
+    stages = {"schedule_lag": metrics.schedule_lag, "sign": metrics.sign_cost,
+              "produce_ack": metrics.stages.get("produce_ack") or Histogram()}
+    hops = sorted((n, h) for n, h in metrics.stages.items() if n.startswith("hop."))
+    stages.update(hops)
+    stages.update({"verify": metrics.verify_cost, "send_to_arrived": totals.send_to_arrived,
+                   "send_to_completed": totals.send_to_completed})
+    stages.update((n, h) for n, h in sorted(metrics.stages.items()) if n not in stages)
+    return stages
+
+
 def build_report(metrics: RunMetrics, *, run: dict[str, Any], topology: dict[str, Any],
-                 duration_s: float, send_duration_s: float | None = None) -> dict[str, Any]:
+                 duration_s: float, send_duration_s: float | None = None,
+                 load: dict[str, Any] | None = None) -> dict[str, Any]:
     """``duration_s``: first intended send → every delivery settled (end to end);
     ``send_duration_s``: the send phase alone."""
     routes = sorted(metrics.routes.items())
-    totals = _merge_routes([s for _, s in routes])
-    by_path = {path: _route_dict(_merge_routes([s for r, s in routes if r.path == path]))
+    totals = merge_routes([s for _, s in routes])
+    histograms = latency_histograms(metrics, totals)
+    by_path = {path: _route_dict(merge_routes([s for r, s in routes if r.path == path]))
                for path in (LOCAL, VIA_VDXP)}
     addressed: Counter[str] = Counter()
     arrived: Counter[str] = Counter()
@@ -82,6 +98,7 @@ def build_report(metrics: RunMetrics, *, run: dict[str, Any], topology: dict[str
     return {
         "schema_version": REPORT_SCHEMA_VERSION,
         "run": run,
+        "load": load,
         "topology": topology,
         "totals": {
             "documents": documents,
@@ -130,4 +147,8 @@ def build_report(metrics: RunMetrics, *, run: dict[str, Any], topology: dict[str
         "dead_letters": dict(sorted(metrics.dead_letters.items())),
         "unexpected_statuses": dict(sorted(metrics.unexpected_statuses.items())),
         "refused_at_send": dict(sorted(metrics.refused_at_send.items())),
+        "latency": {name: h.quantiles_ms() for name, h in histograms.items()},
+        "series": metrics.series.report(until_s=duration_s),
+        "histograms": {name: h.encode() for name, h in histograms.items()},
+        "state": to_state(metrics),
     }

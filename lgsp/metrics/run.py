@@ -11,6 +11,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from lgsp.metrics.histogram import Histogram
+from lgsp.metrics.series import IntervalSeries
 
 LOCAL = "local"
 VIA_VDXP = "via_vdxp"
@@ -90,6 +91,23 @@ class RunMetrics:
     """Document content decoded at recipients, by the writer's schema version."""
     schedule_lag: Histogram = field(default_factory=Histogram)
     """Actual submit time behind the intended (open-loop) time."""
+    stages: dict[str, Histogram] = field(default_factory=dict)
+    """Latency of each stage a document passes (``produce_ack``, ``hop.*``), warm-up excluded."""
+    series: IntervalSeries = field(default_factory=IntervalSeries)
+    measure_from_ns: int = 0
+    """Monotonic time: documents intended before it are warm-up, left out of latency figures."""
+    measure_from_wall_us: int = 0
+    """The same instant on the wall clock (hop latencies are measured on record timestamps)."""
+
+    def measured(self, intended_ns: int) -> bool:
+        """Whether a document intended at ``intended_ns`` counts in the latency figures."""
+        return intended_ns >= self.measure_from_ns
+
+    def stage(self, name: str) -> Histogram:
+        histogram = self.stages.get(name)
+        if histogram is None:
+            histogram = self.stages[name] = Histogram()
+        return histogram
 
     def route(self, route: Route) -> RouteStats:
         stats = self.routes.get(route)

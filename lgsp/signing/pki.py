@@ -16,6 +16,7 @@ from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import NameOID
 
 from lgsp.signing.keys import KeyStore, PrivateKey, SignatureAlgorithm
@@ -48,6 +49,26 @@ class Credential:
 
     issued: IssuedCertificate
     key: PrivateKey
+
+
+def _issued(certificate: x509.Certificate, agency_code: str,
+            role: SignatureRole | None) -> IssuedCertificate:
+    return IssuedCertificate(
+        certificate=certificate, serial=format(certificate.serial_number, "x"),
+        agency_code=agency_code, role=role, not_before=certificate.not_valid_before_utc,
+        not_after=certificate.not_valid_after_utc)
+
+
+@dataclass(frozen=True, slots=True)
+class PkiExport:
+    """A run's CA and issued certificates (DER), without private keys: how the coordinator hands
+    one PKI to every worker process. Keys come from the shared key cache."""
+
+    algorithm: SignatureAlgorithm
+    root: bytes
+    issuing_ca: bytes
+    issued: tuple[tuple[str, SignatureRole, bytes], ...]
+    """(agency code, role, certificate) of every credential issued so far."""
 
 
 def _name(common_name: str, *, organization: str | None = None, agency_code: str | None = None,
@@ -96,23 +117,44 @@ class Pki:
     """The run's certificate authority; issues agency and personal credentials on demand."""
 
     def __init__(self, algorithm: SignatureAlgorithm = SignatureAlgorithm.RSA2048, *,
-                 cache_dir: Path | None = None, now: dt.datetime | None = None) -> None:
+                 cache_dir: Path | None = None, now: dt.datetime | None = None,
+                 restore: PkiExport | None = None) -> None:
+        """A new CA, or with ``restore`` the CA (and certificates) another process exported."""
+        if restore is not None:
+            algorithm = restore.algorithm
         self.algorithm = algorithm
         self.keys = KeyStore(algorithm, cache_dir)
         self.now = now or dt.datetime.now(dt.UTC)
         root_key = self.keys.get("ca-root")
         root_name = _name("Root CA Chính phủ (mô phỏng)", organization="Ban Cơ yếu Chính phủ")
-        self._root = self._issue(root_name, root_key, root_name, root_key, ca=True,
-                                 agency_code="", role=None, path_length=1)
         ca_key = self.keys.get("ca-issuing")
         ca_name = _name("CA phục vụ các cơ quan nhà nước (mô phỏng)",
                         organization="Ban Cơ yếu Chính phủ")
-        self._issuing = self._issue(ca_name, ca_key, root_name, root_key, ca=True,
-                                    agency_code="", role=None, path_length=0)
+        self._issued: dict[tuple[str, SignatureRole], IssuedCertificate] = {}
+        if restore is None:
+            self._root = self._issue(root_name, root_key, root_name, root_key, ca=True,
+                                     agency_code="", role=None, path_length=1)
+            self._issuing = self._issue(ca_name, ca_key, root_name, root_key, ca=True,
+                                        agency_code="", role=None, path_length=0)
+        else:
+            self._root = _issued(x509.load_der_x509_certificate(restore.root), "", None)
+            self._issuing = _issued(x509.load_der_x509_certificate(restore.issuing_ca), "",
+                                    None)
         self._ca_key = ca_key
         self._ca_name = ca_name
         self.directory = CertificateDirectory(self._root, self._issuing)
         self._credentials: dict[tuple[str, SignatureRole], Credential] = {}
+        for code, role, der in restore.issued if restore is not None else ():
+            issued = _issued(x509.load_der_x509_certificate(der), code, role)
+            self._issued[(code, role)] = issued
+            self.directory.add(issued)
+
+    def export(self) -> PkiExport:
+        return PkiExport(
+            self.algorithm, self._root.certificate.public_bytes(Encoding.DER),
+            self._issuing.certificate.public_bytes(Encoding.DER),
+            tuple((code, role, issued.certificate.public_bytes(Encoding.DER))
+                  for (code, role), issued in sorted(self._issued.items())))
 
     @staticmethod
     def key_labels(agency_code: str) -> list[str]:
@@ -130,12 +172,15 @@ class Pki:
             return cached
         label = self.key_labels(agency_code)[0 if role is SignatureRole.AGENCY else 1]
         key = self.keys.get(label)
-        subject = _name(holder, organization=organization, agency_code=agency_code,
-                        unit="agency-seal" if role is SignatureRole.AGENCY else "personal",
-                        title=title)
-        issued = self._issue(subject, key, self._ca_name, self._ca_key, ca=False,
-                             agency_code=agency_code, role=role)
-        self.directory.add(issued)
+        issued = self._issued.get((agency_code, role))  # exported by the coordinator
+        if issued is None:
+            subject = _name(holder, organization=organization, agency_code=agency_code,
+                            unit="agency-seal" if role is SignatureRole.AGENCY else "personal",
+                            title=title)
+            issued = self._issue(subject, key, self._ca_name, self._ca_key, ca=False,
+                                 agency_code=agency_code, role=role)
+            self._issued[(agency_code, role)] = issued
+            self.directory.add(issued)
         credential = Credential(issued, key)
         self._credentials[(agency_code, role)] = credential
         return credential
@@ -180,12 +225,4 @@ class Pki:
                                   key_agreement=False, key_cert_sign=False, crl_sign=False,
                                   encipher_only=False, decipher_only=False)
         builder = builder.add_extension(usage, critical=True)
-        certificate = builder.sign(issuer_key, _hash_for(self.algorithm))
-        return IssuedCertificate(
-            certificate=certificate,
-            serial=format(certificate.serial_number, "x"),
-            agency_code=agency_code,
-            role=role,
-            not_before=certificate.not_valid_before_utc,
-            not_after=certificate.not_valid_after_utc,
-        )
+        return _issued(builder.sign(issuer_key, _hash_for(self.algorithm)), agency_code, role)

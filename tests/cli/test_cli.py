@@ -43,7 +43,7 @@ class TestSimulate:
                  "--sig-alg", "ed25519", "--report", str(report), "--pki-cache", str(pki_cache)])
         assert r.returncode == 0, r.stdout + r.stderr
         data = json.loads(report.read_text())
-        assert data["schema_version"] == 1
+        assert data["schema_version"] == 2
         assert data["run"]["broker"] == "external"
         totals = data["totals"]
         assert totals["documents"] == 40

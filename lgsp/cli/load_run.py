@@ -1,0 +1,355 @@
+"""The coordinator of a run: one broker, one PKI, N worker shards, one merged report.
+
+The coordinator starts the embedded broker (unless ``--bootstrap``), creates the run's topics,
+issues every sender's certificates once (workers get the CA and certificates; keys come from the
+shared key cache), starts the workers — in its own event loop for one worker, as processes for
+more — and gives them one schedule start. It relays their snapshots as live progress, stops them
+on Ctrl-C, lets them finish once every worker's documents have settled (their routers and agents
+serve each other until then), and merges their exact metrics into the report.
+
+Several hosts can run parts of one load: ``--host-shard 2/3`` runs the second third of the
+agencies; each host writes its own report and ``lgsp report merge`` adds them up exactly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import datetime as dt
+import multiprocessing
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import structlog
+
+from lgsp.broker.embedded import EmbeddedBroker
+from lgsp.bus.admin import create_topics, delete_topics
+from lgsp.bus.barrier import HostBarrier
+from lgsp.bus.rotation import TopicRotator
+from lgsp.bus.shard import Shard
+from lgsp.cli.simulation import Simulation, SimulationConfig
+from lgsp.cli.worker import Message, PipeChannel, QueueChannel, WorkerSpec, process_main, run_worker
+from lgsp.config import BrokerConfig
+from lgsp.errors import BrokerError, ConfigError, LgspError
+from lgsp.metrics.histogram import Histogram
+from lgsp.metrics.report import build_report
+from lgsp.metrics.state import from_state, merge
+from lgsp.signing.pki import Pki, PkiExport
+from producers.sender import issue_credentials
+
+log = structlog.get_logger(__name__)
+
+READY_TIMEOUT_S = 240.0
+START_MARGIN_NS = 300_000_000
+"""The schedule starts this long after the last worker is ready, so all begin on time."""
+FINISH_TIMEOUT_S = 60.0
+LiveProgress = Callable[[str, dict[str, Any]], None]
+
+
+@dataclass(frozen=True, slots=True)
+class HostShard:
+    """This host's part of a load spread over several hosts: ``index`` of ``count`` (0-based)."""
+
+    index: int = 0
+    count: int = 1
+
+    @classmethod
+    def parse(cls, text: str) -> HostShard:
+        """``I/N`` with 1 <= I <= N, as a user writes it."""
+        try:
+            index, count = (int(v) for v in text.split("/"))
+        except ValueError:
+            raise ConfigError(f"--host-shard {text!r} must look like 1/2 (this host is the first "
+                              "of two)") from None
+        if not 1 <= index <= count:
+            raise ConfigError(f"--host-shard {text!r}: the host number must be 1..{count}")
+        return cls(index - 1, count)
+
+
+@dataclass(slots=True)
+class _Worker:
+    shard: Shard
+    channel: Any
+    process: Any = None
+    task: asyncio.Task[None] | None = None
+    snapshot: dict[str, Any] = field(default_factory=dict)
+    state: str = "starting"
+    result: tuple[dict[str, Any], dict[str, Any]] | None = None
+    error: tuple[str, int] | None = None
+
+
+class LoadRun:
+    """Runs one load with ``workers`` shards on this host and returns the merged report."""
+
+    def __init__(self, config: SimulationConfig, broker: BrokerConfig, *, workers: int = 1,
+                 host: HostShard | None = None, progress: LiveProgress | None = None,
+                 log_format: str = "json", log_level: str = "warning") -> None:
+        if workers < 1:
+            raise ConfigError("--workers must be at least 1")
+        self.config = config
+        self.broker = broker
+        self.workers = workers
+        self.host = host or HostShard()
+        total = workers * self.host.count
+        if broker.partitions < total:
+            raise ConfigError(f"{total} workers need --partitions of at least {total} (now "
+                              f"{broker.partitions})")
+        self.shards = [Shard(self.host.index * workers + i, total, broker.partitions)
+                       for i in range(workers)]
+        self.progress = progress or (lambda _event, _data: None)
+        self.log_format = log_format
+        self.log_level = log_level
+        self.planner = Simulation(config, broker)
+        self.run_id = self.planner.run_id
+        self.rotator: TopicRotator | None = None
+        self.barrier: HostBarrier | None = None
+        self.live: dict[str, Any] = {}
+        """The latest merged snapshot (live progress, Prometheus)."""
+
+    async def run(self, stop: asyncio.Event | None = None) -> dict[str, Any]:
+        stop = stop or asyncio.Event()
+        began = time.monotonic()
+        self.planner.started_at = dt.datetime.now(dt.UTC)
+        async with contextlib.AsyncExitStack() as stack:
+            broker = self.broker
+            if broker.bootstrap is None:
+                embedded = await stack.enter_async_context(EmbeddedBroker())
+                broker = broker.with_bootstrap(embedded.bootstrap)
+            self.planner.broker = broker
+            topics = self.planner.topics.all_for(self.planner.topology.platforms)
+            await create_topics(broker, [*topics, self.planner.topics.control])
+            if (not self.config.keep_topics and self.broker.bootstrap is not None
+                    and self.host.index == 0):
+                stack.push_async_callback(delete_topics, broker, topics)
+            rotation = self.config.rotation()
+            self.rotator = None if rotation is None else TopicRotator(
+                rotation, self.planner.topics, self.planner.topology.platforms, broker)
+            if self.rotator is not None:
+                await self.rotator.prepare()
+                if self.broker.bootstrap is not None and not self.config.keep_topics:
+                    stack.push_async_callback(self.rotator.delete_remaining)
+            senders = await asyncio.to_thread(self.planner.senders)
+            self.progress("pki", {"agencies": len(senders)})
+            pki = await asyncio.to_thread(self._issue, senders)
+            config = _with_run_id(self.config, self.run_id)
+            workers = [self._spawn(WorkerSpec(config, broker, shard, pki, tuple(senders),
+                                              self.log_format, self.log_level))
+                       for shard in self.shards]
+            stack.push_async_callback(self._reap, workers)
+            recording = await self._start_recording(broker, topics)
+            inbox: asyncio.Queue[tuple[int, Message]] = asyncio.Queue()
+            readers = [asyncio.create_task(self._read(i, w, inbox)) for i, w in enumerate(workers)]
+            stack.callback(lambda: [r.cancel() for r in readers])
+            await self._until(workers, inbox, "ready", READY_TIMEOUT_S, stop)
+            self.barrier = HostBarrier(broker, self.planner.topics.control,
+                                       host=self.host.index, hosts=self.host.count)
+            await self.barrier.arrive("ready", timeout_s=READY_TIMEOUT_S)
+            setup_s = time.monotonic() - began
+            start_ns = time.monotonic_ns() + START_MARGIN_NS
+            for worker in workers:
+                worker.channel.send(("begin", start_ns))
+            self.progress("started", {"workers": len(workers)})
+            await self._drive(workers, inbox, stop, start_ns)
+            duration_s = (time.monotonic_ns() - start_ns) / 1e9
+            if recording is not None:
+                recording[0].stop()
+                async with asyncio.timeout(120):
+                    self.planner.recorded = await recording[1]
+        return self._report(workers, duration_s, setup_s, stopped=stop.is_set())
+
+    # ---- setup ----------------------------------------------------------------------------------
+    def _issue(self, senders: list[str]) -> PkiExport:
+        pki = Pki(self.config.signature_algorithm, cache_dir=self.config.pki_cache)
+        generated = pki.prepare(senders)
+        for code in senders:
+            issue_credentials(pki, self.planner.topology, code)
+        log.info("pki_ready", algorithm=pki.algorithm.value, agencies=len(senders),
+                 keys_generated=generated)
+        return pki.export()
+
+    def _spawn(self, spec: WorkerSpec) -> _Worker:
+        if self.workers == 1:
+            mine, theirs = QueueChannel.pair()
+            worker = _Worker(spec.shard, mine)
+            worker.task = asyncio.create_task(run_worker(spec, theirs), name=f"worker {spec.shard}")
+            return worker
+        context = multiprocessing.get_context("spawn")
+        parent, child = context.Pipe()
+        process = context.Process(target=process_main, args=(spec, child),
+                                  name=f"lgsp-worker-{spec.shard.index}", daemon=True)
+        process.start()
+        child.close()
+        return _Worker(spec.shard, PipeChannel(parent), process=process)
+
+    async def _start_recording(self, broker: BrokerConfig, topics: list[str]
+                               ) -> tuple[Any, asyncio.Task[int]] | None:
+        if self.config.record_path is None:
+            return None
+        from consumers.recorder import Recorder
+
+        recorder = Recorder(broker=broker, topics=topics, out=self.config.record_path,
+                            registry=self.planner.events.codec.registry)
+        return recorder, asyncio.create_task(recorder.run(follow=True))
+
+    # ---- the conversation ---------------------------------------------------------------------
+    @staticmethod
+    async def _read(index: int, worker: _Worker, inbox: asyncio.Queue[tuple[int, Message]]
+                    ) -> None:
+        while True:
+            message = await worker.channel.receive()
+            await inbox.put((index, message))
+            if message[0] == "eof":
+                return
+
+    def _handle(self, worker: _Worker, message: Message) -> None:
+        kind = message[0]
+        if kind == "snapshot":
+            worker.snapshot = message[1]
+        elif kind == "result":
+            worker.result = (message[1], message[2])
+            worker.state = "result"
+        elif kind == "error":
+            worker.error = (message[1], message[2])
+            worker.state = "error"
+        elif kind == "eof":
+            if worker.state not in ("result", "error"):
+                code = worker.process.exitcode if worker.process is not None else None
+                worker.error = (f"worker {worker.shard} died (exit code {code})", 4)
+                worker.state = "error"
+        else:
+            worker.state = kind
+
+    async def _until(self, workers: list[_Worker], inbox: asyncio.Queue[tuple[int, Message]],
+                     state: str, timeout_s: float, stop: asyncio.Event) -> None:
+        deadline = time.monotonic() + timeout_s
+        while not all(w.state == state for w in workers):
+            self._raise_if_failed(workers)
+            if stop.is_set():
+                raise KeyboardInterrupt
+            if time.monotonic() > deadline:
+                raise BrokerError(f"workers not {state} after {timeout_s:.0f} s")
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(0.2):
+                    index, message = await inbox.get()
+                    self._handle(workers[index], message)
+        self._raise_if_failed(workers)
+
+    @staticmethod
+    def _raise_if_failed(workers: list[_Worker]) -> None:
+        failed = [w for w in workers if w.error is not None]
+        if failed:
+            message, code = failed[0].error  # type: ignore[misc]
+            error = LgspError(message)
+            error.exit_code = code
+            raise error
+
+    async def _drive(self, workers: list[_Worker], inbox: asyncio.Queue[tuple[int, Message]],
+                     stop: asyncio.Event, start_ns: int) -> None:
+        """Relay progress until every worker sent its result (or one failed)."""
+        told_stop = told_finish = False
+        last_live = 0.0
+        while not all(w.state == "result" for w in workers):
+            self._raise_if_failed(workers)
+            if stop.is_set() and not told_stop:
+                told_stop = True
+                for worker in workers:
+                    worker.channel.send(("stop",))
+            if not told_finish and all(w.state in ("settled", "result") for w in workers):
+                told_finish = True
+                await self._hosts_settled()
+                for worker in workers:
+                    worker.channel.send(("finish",))
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(0.2):
+                    index, message = await inbox.get()
+                    self._handle(workers[index], message)
+            if self.rotator is not None:
+                await self.rotator.tick(time.monotonic_ns() - start_ns)
+            if time.monotonic() - last_live >= 1.0:
+                last_live = time.monotonic()
+                self._publish_live(workers, start_ns)
+        self._publish_live(workers, start_ns)
+
+    async def _hosts_settled(self) -> None:
+        """Other hosts' documents may still need this host's routers and agents: wait for every
+        host to settle before finishing (bounded like a settle)."""
+        if self.barrier is not None and self.host.count > 1:
+            self.progress("hosts", {"hosts": self.host.count})
+            await self.barrier.arrive("settled", timeout_s=self.config.settle_timeout_s
+                                      + self.config.ack_timeout_s)
+
+    def _publish_live(self, workers: list[_Worker], start_ns: int) -> None:
+        snapshots = [w.snapshot for w in workers if w.snapshot]
+        if not snapshots:
+            return
+        live: dict[str, Any] = {"elapsed_s": round((time.monotonic_ns() - start_ns) / 1e9, 1),
+                                "workers": len(workers)}
+        latency = Histogram()
+        for snapshot in snapshots:
+            for key, value in snapshot.items():
+                if key == "send_to_arrived":
+                    latency.merge(Histogram.decode(value))
+                elif key == "behind_ms":
+                    live[key] = max(live.get(key, 0.0), value)
+                else:
+                    live[key] = live.get(key, 0) + value
+        previous = self.live
+        span = live["elapsed_s"] - previous.get("elapsed_s", 0.0)
+        if previous and span > 0:
+            live["target_rate"] = round((live["target"] - previous["target"]) / span, 1)
+            live["achieved_rate"] = round((live["sent"] - previous["sent"]) / span, 1)
+        else:
+            live["target_rate"] = live["achieved_rate"] = 0.0
+        found = latency.percentiles_us(50, 99)
+        live["p50_ms"] = round(found[50] / 1000, 1)
+        live["p99_ms"] = round(found[99] / 1000, 1)
+        live["errors"] = sum(live.get(k, 0) for k in ("rejected", "undeliverable", "lost",
+                                                      "send_failed", "dead_letters"))
+        live["send_to_arrived"] = latency
+        self.live = live
+        self.progress("live", live)
+
+    async def _reap(self, workers: list[_Worker]) -> None:
+        """Leave no worker behind: ask, wait, then kill."""
+        for worker in workers:
+            if worker.state not in ("result", "error"):
+                worker.channel.send(("stop",))
+                worker.channel.send(("finish",))
+        deadline = time.monotonic() + FINISH_TIMEOUT_S
+        for worker in workers:
+            if worker.task is not None:
+                with contextlib.suppress(TimeoutError, Exception):
+                    async with asyncio.timeout(max(deadline - time.monotonic(), 0.1)):
+                        await worker.task
+                worker.task.cancel()
+            if worker.process is not None:
+                await asyncio.to_thread(worker.process.join, max(deadline - time.monotonic(), 1))
+                if worker.process.is_alive():
+                    worker.process.kill()
+                    await asyncio.to_thread(worker.process.join, 5)
+                worker.channel.detach()
+
+    # ---- the result ---------------------------------------------------------------------------
+    def _report(self, workers: list[_Worker], duration_s: float, setup_s: float, *,
+                stopped: bool) -> dict[str, Any]:
+        states = [w.result for w in workers if w.result is not None]
+        metrics = merge([from_state(state) for state, _facts in states])
+        send_s = max((facts["send_s"] for _state, facts in states), default=0.0)
+        run = self.planner.run_facts(setup_s, workers=len(workers))
+        run["host_shard"] = f"{self.host.index + 1}/{self.host.count}"
+        run["per_worker"] = [{"worker": str(w.shard),
+                              "documents": w.result[0]["signing"]["documents"],
+                              "send_s": round(w.result[1]["send_s"], 3)}
+                             for w in workers if w.result is not None]
+        run["stopped_early"] = stopped
+        return build_report(metrics, run=run, topology=self.planner.topology_facts(),
+                            duration_s=duration_s, send_duration_s=send_s,
+                            load=self.config.load_shape().describe())
+
+
+def _with_run_id(config: SimulationConfig, run_id: str) -> SimulationConfig:
+    """The workers' config: the run's id; topics are the coordinator's to delete."""
+    return dataclasses.replace(config, run_id=run_id, keep_topics=True)

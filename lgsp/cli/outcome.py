@@ -1,0 +1,53 @@
+"""The end of a command that produced a run report: gates, files, tables, exit code.
+
+Exit codes: 130 an interrupted run (its report is still written) · 6 an SLO gate breached ·
+1 deliveries lost, incomplete or not sent · 0 otherwise.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from lgsp.cli.render import render_report
+from lgsp.metrics.html_report import render_html
+from lgsp.metrics.slo import SLO_EXIT_CODE, Slo, evaluate
+
+
+def finish(result: dict[str, Any], gates: list[Slo], *, report_path: Path | None,
+           html_path: Path | None, json_out: bool, run_verdict: bool = True) -> None:
+    """Evaluate the gates, write and show the report, exit with the verdict.
+
+    ``run_verdict``: also exit 130 for an interrupted run and 1 for lost or incomplete
+    deliveries (a live run); a saved report is judged by its gates alone."""
+    verdicts = evaluate(gates, result)
+    result["slo"] = [v.to_json() for v in verdicts]
+    if report_path is not None:
+        report_path.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n",
+                               encoding="utf-8")
+    if html_path is not None:
+        html_path.write_text(render_html(result), encoding="utf-8")
+    if json_out:
+        print(json.dumps(result, indent=2, ensure_ascii=False))
+    else:
+        render_report(result)
+        for path, what in ((report_path, "JSON report"), (html_path, "HTML report")):
+            if path is not None:
+                print(f"{what} written to {path}")
+    if not run_verdict:
+        if any(not v.passed for v in verdicts):
+            raise typer.Exit(SLO_EXIT_CODE)
+        return
+    if result["run"].get("stopped_early"):
+        print("lgsp: interrupted; the schedule was stopped, in-flight work drained, and the "
+              "report covers what was done", file=sys.stderr)
+        raise typer.Exit(130)
+    if any(not v.passed for v in verdicts):
+        raise typer.Exit(SLO_EXIT_CODE)
+    totals = result["totals"]
+    if totals["lost"] or totals["incomplete"] or totals["send_failed"]:
+        raise typer.Exit(1)

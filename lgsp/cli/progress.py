@@ -1,0 +1,68 @@
+"""Live progress of a run on stderr: a status line on a terminal, plain lines otherwise."""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import Any
+
+from rich.console import Console
+from rich.status import Status
+
+PLAIN_EVERY_S = 5.0
+
+
+def live_line(data: dict[str, Any]) -> str:
+    """One line: schedule, achieved rate, in flight, latency so far, errors."""
+    return (f"{data['elapsed_s']:>6.1f} s · rate {data['achieved_rate']:.0f}/s "
+            f"(target {data['target_rate']:.0f}/s) · sent {data['sent']:,} of {data['target']:,} "
+            f"due · in flight {data['pending']:,} · send→01 p50 {data['p50_ms']:.0f} ms "
+            f"p99 {data['p99_ms']:.0f} ms · errors {data['errors']:,} · "
+            f"behind {data['behind_ms']:.0f} ms")
+
+
+class ProgressDisplay:
+    """Receives the coordinator's events; a context manager (the terminal status line)."""
+
+    def __init__(self, *, tty: bool | None = None, enabled: bool = True) -> None:
+        self.tty = sys.stderr.isatty() if tty is None else tty
+        self.enabled = enabled
+        self.console = Console(stderr=True)
+        self._status: Status | None = None
+        self._last_plain = 0.0
+
+    def __enter__(self) -> ProgressDisplay:
+        if self.enabled and self.tty:
+            self._status = self.console.status("starting")
+            self._status.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._status is not None:
+            self._status.stop()
+
+    def __call__(self, event: str, data: dict[str, Any]) -> None:
+        if not self.enabled:
+            return
+        text = self._text(event, data)
+        if text is None:
+            return
+        if self._status is not None:
+            self._status.update(text)
+        elif event != "live" or time.monotonic() - self._last_plain >= PLAIN_EVERY_S:
+            self._last_plain = time.monotonic()
+            print(f"lgsp: {text}", file=sys.stderr, flush=True)
+
+    @staticmethod
+    def _text(event: str, data: dict[str, Any]) -> str | None:
+        if event == "pki":
+            return (f"preparing keys and certificates of {data['agencies']} agencies (the first "
+                    "run generates and caches them)")
+        if event == "started":
+            return f"{data['workers']} worker(s) ready; sending"
+        if event == "live":
+            return live_line(data)
+        if event == "trial":
+            return (f"find-max trial {data['trial']}: {data['rate']:.0f} documents/s for "
+                    f"{data['duration_s']:.0f} s")
+        return None

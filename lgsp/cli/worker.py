@@ -1,0 +1,200 @@
+"""A load worker: one ``Simulation`` shard driven by the coordinator over a message channel.
+
+The coordinator and a worker talk in small tuples. Coordinator → worker: ``("begin", start_ns)``
+(the shared schedule start on the host's monotonic clock), ``("stop",)`` (stop scheduling: Ctrl-C
+or a failed run), ``("finish",)`` (every worker has settled: count what is left, stop, report).
+Worker → coordinator: ``("ready",)``, ``("snapshot", dict)`` about once a second, ``("sent",)``,
+``("settled",)``, ``("result", metrics state, facts)`` and ``("error", message)``.
+
+A worker keeps its routers and recipient agents running after its own documents have settled,
+until ``finish``: other workers' documents still pass through its partitions.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import time
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from typing import Any, Protocol
+
+import structlog
+
+from lgsp.broker.embedded import die_with_parent
+from lgsp.bus.shard import Shard
+from lgsp.cli.logging import configure_logging
+from lgsp.cli.simulation import Simulation, SimulationConfig
+from lgsp.config import BrokerConfig
+from lgsp.errors import LgspError
+from lgsp.metrics.state import to_state
+from lgsp.signing.pki import PkiExport
+
+log = structlog.get_logger(__name__)
+
+SNAPSHOT_EVERY_S = 1.0
+Message = tuple[Any, ...]
+
+
+class Channel(Protocol):
+    def send(self, message: Message) -> None: ...
+
+    async def receive(self) -> Message: ...
+
+    def poll(self) -> Message | None: ...
+
+
+class QueueChannel:
+    """Both ends of an in-process channel (a worker in the coordinator's own event loop)."""
+
+    def __init__(self, inbox: asyncio.Queue[Message], outbox: asyncio.Queue[Message]) -> None:
+        self._inbox = inbox
+        self._outbox = outbox
+
+    @classmethod
+    def pair(cls) -> tuple[QueueChannel, QueueChannel]:
+        a: asyncio.Queue[Message] = asyncio.Queue()
+        b: asyncio.Queue[Message] = asyncio.Queue()
+        return cls(a, b), cls(b, a)
+
+    def send(self, message: Message) -> None:
+        self._outbox.put_nowait(message)
+
+    async def receive(self) -> Message:
+        return await self._inbox.get()
+
+    def poll(self) -> Message | None:
+        try:
+            return self._inbox.get_nowait()
+        except asyncio.QueueEmpty:
+            return None
+
+
+class PipeChannel:
+    """One end of a ``multiprocessing.Pipe`` read through the event loop (no polling thread)."""
+
+    def __init__(self, connection: Connection) -> None:
+        self._connection = connection
+        self._inbox: asyncio.Queue[Message] = asyncio.Queue()
+        self._attached = False
+
+    def attach(self) -> None:
+        """Start reading (call inside the running loop)."""
+        if not self._attached:
+            asyncio.get_running_loop().add_reader(self._connection.fileno(), self._readable)
+            self._attached = True
+
+    def detach(self) -> None:
+        if self._attached:
+            asyncio.get_running_loop().remove_reader(self._connection.fileno())
+            self._attached = False
+
+    def _readable(self) -> None:
+        try:
+            while self._connection.poll():
+                self._inbox.put_nowait(self._connection.recv())
+        except (EOFError, OSError):
+            self.detach()
+            self._inbox.put_nowait(("eof",))
+
+    def send(self, message: Message) -> None:
+        with contextlib.suppress(BrokenPipeError, OSError):
+            self._connection.send(message)
+
+    async def receive(self) -> Message:
+        self.attach()
+        return await self._inbox.get()
+
+    def poll(self) -> Message | None:
+        self.attach()
+        try:
+            return self._inbox.get_nowait()
+        except asyncio.QueueEmpty:
+            return None
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerSpec:
+    config: SimulationConfig
+    broker: BrokerConfig
+    shard: Shard
+    pki: PkiExport
+    senders: tuple[str, ...]
+    log_format: str = "json"
+    log_level: str = "warning"
+
+
+async def run_worker(spec: WorkerSpec, channel: Channel) -> None:
+    """The worker's whole life; every outcome ends with a ``result`` or an ``error`` message."""
+    simulation = Simulation(spec.config, spec.broker, shard=spec.shard, pki=spec.pki)
+    try:
+        await simulation.start(senders=list(spec.senders))
+        channel.send(("ready",))
+        message = await channel.receive()
+        if message[0] != "begin":
+            raise LgspError(f"worker {spec.shard} was told {message[0]!r} before begin")
+        stop = asyncio.Event()
+        began = time.monotonic()
+        sending = asyncio.create_task(
+            simulation.send_schedule(simulation.plan(), message[1], stop=stop))
+        await _serve(simulation, channel, stop, until=sending)
+        sending.result()
+        send_s = time.monotonic() - began
+        channel.send(("sent",))
+        settling = asyncio.create_task(simulation.settle(finish=False))
+        await _serve(simulation, channel, stop, until=settling)
+        settling.result()
+        channel.send(("settled",))
+        finish = asyncio.create_task(_until_finish(channel, stop))
+        await _serve(simulation, channel, stop, until=finish, read=False)
+        simulation.tracker.finish()
+        await simulation.stop()
+        channel.send(("result", to_state(simulation.metrics),
+                      {"send_s": send_s, "run": simulation.run_facts(),
+                       "stopped_early": stop.is_set()}))
+    except (LgspError, OSError) as exc:
+        log.error("worker_failed", shard=str(spec.shard), error=str(exc))
+        channel.send(("error", str(exc), getattr(exc, "exit_code", 4)))
+    except Exception as exc:
+        log.exception("worker_crashed", shard=str(spec.shard))
+        channel.send(("error", f"worker {spec.shard} crashed: {exc!r}", 1))
+    finally:
+        await simulation.stop()
+
+
+async def _until_finish(channel: Channel, stop: asyncio.Event) -> None:
+    while True:
+        message = await channel.receive()
+        if message[0] in ("finish", "eof"):
+            return
+        if message[0] == "stop":
+            stop.set()
+
+
+async def _serve(simulation: Simulation, channel: Channel, stop: asyncio.Event, *,
+                 until: asyncio.Task[Any], read: bool = True) -> None:
+    """Send snapshots and obey ``stop`` until ``until`` is done."""
+    while not until.done():
+        await asyncio.wait([until], timeout=SNAPSHOT_EVERY_S)
+        channel.send(("snapshot", simulation.snapshot()))
+        while read and (message := channel.poll()) is not None:
+            if message[0] in ("stop", "eof"):
+                stop.set()
+
+
+def process_main(spec: WorkerSpec, connection: Connection) -> None:
+    """Entry point of a worker process (spawned by the coordinator)."""
+    die_with_parent()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the coordinator's to handle
+    configure_logging(spec.log_format, spec.log_level)
+    channel = PipeChannel(connection)
+
+    async def main() -> None:
+        try:
+            await run_worker(spec, channel)
+        finally:
+            channel.detach()
+
+    asyncio.run(main())
+    connection.close()
