@@ -223,7 +223,7 @@ class RecipientAgents:
             except KafkaError as exc:
                 self.metrics.send_errors["status_produce_failed"] += 1
                 log.error("status_send_failed", document_id=doc_id, recipient=recipient,
-                          status=code.value, error=repr(exc))
+                          topic=topic, status=code.value, error=repr(exc))
                 return
 
     async def _send_status(self, doc_id: str, sender: str, recipient: str, code: StatusCode, *,

@@ -93,7 +93,7 @@ class ConsumeLoop:
         if self._task is not None:
             raise LifecycleError(f"{self.name} is already started")
         await self._consumer.start()
-        self._reassign()
+        await self._reassign()
         self._task = asyncio.create_task(self._run(), name=self.name)
 
     def want(self, topics: Sequence[str]) -> None:
@@ -103,12 +103,22 @@ class ConsumeLoop:
             raise LifecycleError(f"{self.name} reads a consumer group; it cannot switch topics")
         self._wanted = frozenset(topics)
 
-    def _reassign(self) -> None:
-        """Between batches (nothing uncommitted): positions resume from committed offsets."""
+    async def _reassign(self) -> None:
+        """Between batches (nothing uncommitted): positions resume from committed offsets.
+
+        A partition never committed starts at offset 0, explicitly: a topic that joins the
+        assignment may already hold records, and resetting to "earliest" asks the broker's
+        ListOffsets, which the embedded broker answers wrongly (records would be skipped)."""
         if self._partitions is None or self._wanted == self._assigned:
             return
+        added = self._wanted - self._assigned
         self._consumer.assign([TopicPartition(t, p) for t in sorted(self._wanted)
                                for p in self._partitions])
+        for topic in sorted(added):
+            for partition in self._partitions:
+                tp = TopicPartition(topic, partition)
+                if await self._consumer.committed(tp) is None:
+                    self._consumer.seek(tp, 0)
         self._assigned = self._wanted
         log.info("loop_topics", stage=self.name, topics=sorted(self._wanted))
 
@@ -149,7 +159,7 @@ class ConsumeLoop:
             log.error("stage_failed", stage=self.name, error=repr(exc))
 
     async def _one_batch(self) -> None:
-        self._reassign()
+        await self._reassign()
         batch = await self._consumer.getmany(timeout_ms=50, max_records=self._max_records)
         if not batch:
             return

@@ -1,7 +1,10 @@
 """Topic rotation on a clock every worker shares: which generations exist, are read, are dropped.
 
 Generation ``g`` takes the documents intended in ``[g·period, (g+1)·period)`` from the schedule
-start. Its topics are created one period ahead, read until ``keep_s`` after its period ended (the
+start. Its topics are created two periods ahead and readers pick them up one period ahead: a reader
+must never ask for a topic that is being created (a metadata request for a missing topic makes the
+embedded broker create it too, and the two creations race into a topic whose partitions answer
+NotLeaderForPartition for good). A generation is read until ``keep_s`` after its period ended (the
 ack timeout plus a margin: by then every lifecycle of its documents has ended or been declared
 lost), and deleted a few seconds later, so the broker holds about ``(period + keep) / period``
 generations at any time. Every worker computes the same answers from the same schedule start; no
@@ -22,6 +25,8 @@ from lgsp.errors import ConfigError
 
 log = structlog.get_logger(__name__)
 
+AHEAD = 2
+"""Generations are created this many periods before their documents (readers: one before)."""
 DELETE_MARGIN_S = 5.0
 """Deleted this long after readers let go of a generation."""
 
@@ -48,8 +53,8 @@ class Rotation:
         return range(oldest, self.generation_at(offset_ns) + 2)
 
     def create_by(self, generation: int) -> float:
-        """Offset (s) by which ``generation``'s topics must exist: one period ahead."""
-        return max((generation - 1) * self.period_s, 0.0)
+        """Offset (s) by which ``generation``'s topics must exist: two periods ahead."""
+        return max((generation - AHEAD) * self.period_s, 0.0)
 
     def delete_at(self, generation: int) -> float:
         """Offset (s) from which ``generation``'s topics may be deleted."""
@@ -69,8 +74,8 @@ class TopicRotator:
         self.deleted = -1
 
     async def prepare(self) -> None:
-        """Before the schedule starts: generations 0 and 1."""
-        await self._create_through(1)
+        """Before the schedule starts: generations 0, 1 and 2."""
+        await self._create_through(AHEAD)
 
     async def tick(self, offset_ns: int) -> None:
         """Create what is due one period ahead, delete what is over."""

@@ -132,11 +132,18 @@ class LoadRun:
                 if self.broker.bootstrap is not None and not self.config.keep_topics:
                     stack.push_async_callback(self.rotator.delete_remaining)
             senders = await asyncio.to_thread(self.planner.senders)
+            senders = [c for c in senders if any(shard.owns(c) for shard in self.shards)]
             self.progress("pki", {"agencies": len(senders)})
             pki = await asyncio.to_thread(self._issue, senders)
+            self.barrier = HostBarrier(broker, self.planner.topics.control,
+                                       host=self.host.index, hosts=self.host.count)
+            exports = await self.barrier.arrive("pki", timeout_s=READY_TIMEOUT_S,
+                                                payload=pki.to_json())
+            trusted = tuple(PkiExport.from_json(v) for host, v in sorted(exports.items())
+                            if host != self.host.index)
             config = _with_run_id(self.config, self.run_id)
             workers = [self._spawn(WorkerSpec(config, broker, shard, pki, tuple(senders),
-                                              self.log_format, self.log_level))
+                                              trusted, self.log_format, self.log_level))
                        for shard in self.shards]
             stack.push_async_callback(self._reap, workers)
             recording = await self._start_recording(broker, topics)
@@ -144,8 +151,6 @@ class LoadRun:
             readers = [asyncio.create_task(self._read(i, w, inbox)) for i, w in enumerate(workers)]
             stack.callback(lambda: [r.cancel() for r in readers])
             await self._until(workers, inbox, "ready", READY_TIMEOUT_S, stop)
-            self.barrier = HostBarrier(broker, self.planner.topics.control,
-                                       host=self.host.index, hosts=self.host.count)
             await self.barrier.arrive("ready", timeout_s=READY_TIMEOUT_S)
             setup_s = time.monotonic() - began
             start_ns = time.monotonic_ns() + START_MARGIN_NS

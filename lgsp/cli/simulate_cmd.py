@@ -163,7 +163,8 @@ def simulate(
     gates = [Slo.parse(text) for text in slo or []]
     config = SimulationConfig(
         profiles=tuple(profile) if profile else DEFAULT_PROFILES,
-        documents=documents if documents is not None or duration is not None else 500,
+        documents=documents if documents is not None or duration is not None
+        or shape.startswith("steps:") else 500,
         rate=rate, shape=shape, duration_s=duration, warmup_s=warmup, fan_out_mean=fan_out,
         signature_algorithm=SignatureAlgorithm.parse(sig_alg), seed=seed,
         ack_timeout_s=ack_timeout, settle_timeout_s=settle_timeout,

@@ -19,7 +19,6 @@ from typing import Any
 
 import structlog
 from aiokafka import AIOKafkaProducer
-from producers.load_shape import LoadShape
 
 from consumers.recipient import RecipientAgents
 from consumers.recorder import Recorder
@@ -46,6 +45,7 @@ from lgsp.profiles import load_topology, load_traffic
 from lgsp.signing.keys import SignatureAlgorithm
 from lgsp.signing.pki import Pki, PkiExport
 from lgsp.signing.signature import SignatureVerifier
+from producers.load_shape import LoadShape
 from producers.scheduler import OpenLoopScheduler
 from producers.sender import AgencySender
 from producers.traffic import Draft, TrafficModel
@@ -99,7 +99,8 @@ class SimulationConfig:
     def __post_init__(self) -> None:
         if self.documents is not None and self.documents < 0:
             raise ConfigError("--documents must be >= 0")
-        if self.documents is None and self.duration_s is None:
+        if self.documents is None and self.duration_s is None \
+                and not self.shape.startswith("steps:"):
             raise ConfigError("give --documents or --duration")
         if self.duration_s is not None and self.duration_s <= 0:
             raise ConfigError("--duration must be > 0 seconds")
@@ -147,12 +148,13 @@ class Simulation:
 
     def __init__(self, config: SimulationConfig, broker: BrokerConfig,
                  progress: Progress | None = None, *, shard: Shard | None = None,
-                 pki: PkiExport | None = None) -> None:
+                 pki: PkiExport | None = None, trusted: tuple[PkiExport, ...] = ()) -> None:
         self.config = config
         self.broker = broker
         self.progress = progress or (lambda _event, _data: None)
         self.shard = shard or Shard.whole(broker.partitions)
         self.pki_export = pki
+        self.trusted = trusted
         self.run_id = config.run_id or f"run-{secrets.token_hex(4)}"
         self.topics = TopicNames(self.run_id)
         self.topology: Topology = load_topology(list(config.profiles))
@@ -277,7 +279,8 @@ class Simulation:
 
     def _make_pki(self, senders: list[str]) -> Pki:
         if self.pki_export is not None:
-            return Pki(restore=self.pki_export, cache_dir=self.config.pki_cache)
+            return Pki(restore=self.pki_export, cache_dir=self.config.pki_cache,
+                       trust=self.trusted)
         pki = Pki(self.config.signature_algorithm, cache_dir=self.config.pki_cache)
         generated = pki.prepare(senders)
         log.info("pki_ready", algorithm=pki.algorithm.value, agencies=len(senders),

@@ -121,13 +121,16 @@ class WorkerSpec:
     shard: Shard
     pki: PkiExport
     senders: tuple[str, ...]
+    trusted: tuple[PkiExport, ...] = ()
+    """Other hosts' CAs and certificates (a load spread over hosts)."""
     log_format: str = "json"
     log_level: str = "warning"
 
 
 async def run_worker(spec: WorkerSpec, channel: Channel) -> None:
     """The worker's whole life; every outcome ends with a ``result`` or an ``error`` message."""
-    simulation = Simulation(spec.config, spec.broker, shard=spec.shard, pki=spec.pki)
+    simulation = Simulation(spec.config, spec.broker, shard=spec.shard, pki=spec.pki,
+                            trusted=spec.trusted)
     try:
         await simulation.start(senders=list(spec.senders))
         channel.send(("ready",))

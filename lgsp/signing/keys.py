@@ -105,11 +105,22 @@ class KeyStore:
         else:
             pems = [_generate_pem(self.algorithm.value) for _ in missing]
         for label, pem in zip(missing, pems, strict=True):
-            tmp = self._path(label).with_suffix(".tmp")
-            tmp.write_bytes(pem)
-            tmp.replace(self._path(label))
-            self._keys[label] = _load(pem)
+            self._keys[label] = _load(self._publish(label, pem))
         return len(missing)
+
+    def _publish(self, label: str, pem: bytes) -> bytes:
+        """Store a new key unless another process stored one first; return the key that won
+        (every process of a run must sign with the key its certificate was issued for)."""
+        final = self._path(label)
+        tmp = final.with_name(f"{final.name}.{os.getpid()}.{id(pem)}.tmp")
+        tmp.write_bytes(pem)
+        try:
+            os.link(tmp, final)
+        except FileExistsError:
+            pem = final.read_bytes()
+        finally:
+            tmp.unlink()
+        return pem
 
 
 def _load(pem: bytes) -> PrivateKey:

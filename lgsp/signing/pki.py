@@ -9,10 +9,12 @@ with the trust anchor and the revocation list, as an LDAP directory and CRL woul
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
+from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
@@ -70,6 +72,23 @@ class PkiExport:
     issued: tuple[tuple[str, SignatureRole, bytes], ...]
     """(agency code, role, certificate) of every credential issued so far."""
 
+    def to_json(self) -> dict[str, object]:
+        """JSON-safe (base64 DER): how hosts of one load exchange their CAs over Kafka."""
+        return {"algorithm": self.algorithm.value, "root": _b64(self.root),
+                "issuing_ca": _b64(self.issuing_ca),
+                "issued": [[code, role.value, _b64(der)] for code, role, der in self.issued]}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> PkiExport:
+        return cls(SignatureAlgorithm(data["algorithm"]), base64.b64decode(data["root"]),
+                   base64.b64decode(data["issuing_ca"]),
+                   tuple((code, SignatureRole(role), base64.b64decode(der))
+                         for code, role, der in data["issued"]))
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
 
 def _name(common_name: str, *, organization: str | None = None, agency_code: str | None = None,
           unit: str | None = None, title: str | None = None) -> x509.Name:
@@ -96,9 +115,20 @@ class CertificateDirectory:
     def __init__(self, root: IssuedCertificate, issuing_ca: IssuedCertificate) -> None:
         self.root = root
         self.issuing_ca = issuing_ca
+        self.anchors: list[tuple[IssuedCertificate, IssuedCertificate]] = [(root, issuing_ca)]
+        """(root, issuing CA) chains trusted: the run's own, and other hosts' of a shared load."""
         self._by_serial: dict[str, IssuedCertificate] = {root.serial: root,
                                                           issuing_ca.serial: issuing_ca}
         self.revoked: set[str] = set()
+
+    def trust(self, export: PkiExport) -> None:
+        """Trust another CA of the same load (another host's) and know its certificates."""
+        root = _issued(x509.load_der_x509_certificate(export.root), "", None)
+        issuing = _issued(x509.load_der_x509_certificate(export.issuing_ca), "", None)
+        if all(issuing.serial != known.serial for _, known in self.anchors):
+            self.anchors.append((root, issuing))
+        for code, role, der in export.issued:
+            self.add(_issued(x509.load_der_x509_certificate(der), code, role))
 
     def add(self, issued: IssuedCertificate) -> None:
         self._by_serial[issued.serial] = issued
@@ -118,7 +148,7 @@ class Pki:
 
     def __init__(self, algorithm: SignatureAlgorithm = SignatureAlgorithm.RSA2048, *,
                  cache_dir: Path | None = None, now: dt.datetime | None = None,
-                 restore: PkiExport | None = None) -> None:
+                 restore: PkiExport | None = None, trust: tuple[PkiExport, ...] = ()) -> None:
         """A new CA, or with ``restore`` the CA (and certificates) another process exported."""
         if restore is not None:
             algorithm = restore.algorithm
@@ -148,6 +178,8 @@ class Pki:
             issued = _issued(x509.load_der_x509_certificate(der), code, role)
             self._issued[(code, role)] = issued
             self.directory.add(issued)
+        for other in trust:
+            self.directory.trust(other)
 
     def export(self) -> PkiExport:
         return PkiExport(

@@ -142,8 +142,8 @@ class SignatureVerifier:
     def _chains_to_root(self, issued: IssuedCertificate) -> bool:
         ok = self._chain_ok.get(issued.serial)
         if ok is None:
-            ok = _issued_by(issued, self.directory.issuing_ca) and _issued_by(
-                self.directory.issuing_ca, self.directory.root)
+            ok = any(_issued_by(issued, issuing) and _issued_by(issuing, root)
+                     for root, issuing in self.directory.anchors)
             self._chain_ok[issued.serial] = ok
         return ok
 
