@@ -22,11 +22,16 @@ def third_party_imports() -> set[str]:
     return {m for m in found if m not in OURS and m not in sys.stdlib_module_names}
 
 
+def _normal(distribution: str) -> str:
+    """PEP 503 name: prometheus_client and prometheus-client are one distribution."""
+    return distribution.strip().lower().replace("_", "-").replace(".", "-")
+
+
 def test_every_third_party_import_is_a_declared_dependency():
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    declared = {d.split(">")[0].split("=")[0].split("[")[0].strip().lower()
+    declared = {_normal(d.split(">")[0].split("=")[0].split("[")[0])
                 for d in project["dependencies"]}
     owners = packages_distributions()
     missing = {m: owners.get(m, [m]) for m in third_party_imports()
-               if not {d.lower() for d in owners.get(m, [m])} & declared}
+               if not {_normal(d) for d in owners.get(m, [m])} & declared}
     assert not missing, f"imported but not in [project].dependencies: {missing}"

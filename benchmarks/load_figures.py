@@ -1,0 +1,125 @@
+"""The load-testing issue's three figures, measured in one run on this machine.
+
+(a) raw pipe — a raw aiokafka produce→consume pipe carrying the same number of records of the same
+    mean size per document as the simulation, with the same client settings, on the embedded
+    broker: the Kafka client + broker ceiling, in documents/s equivalent.
+(b) stage-cost bound — the per-document CPU of signing, encoding, decoding, verifying, routing,
+    statuses and tracking measured in isolation (``stage_cost.py``), on the cores available.
+(c) the full simulation (``lgsp simulate --find-max --workers N``): the highest rate that sustains
+    the criterion (send→01 p99 within the bound, senders on schedule, no growing backlog, nothing
+    lost), then a run at half of it and its send→01 p99.
+
+    python benchmarks/load_figures.py [--sig-alg rsa2048] [--workers 2] [--fan-out 3]
+        [--trial-s 20] [--start-rate 100] [--bound-ms 500]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+import os
+import platform
+import sys
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from e2e_vs_raw_pipe import count_records, raw_pipe
+from stage_cost import measure_stage_costs
+
+from lgsp.broker.embedded import EmbeddedBroker
+from lgsp.cli.find_max import find_max_rate
+from lgsp.cli.load_run import LoadRun
+from lgsp.cli.logging import configure_logging
+from lgsp.cli.simulation import SimulationConfig
+from lgsp.config import BrokerConfig
+from lgsp.metrics.slo import Slo
+from lgsp.signing import SignatureAlgorithm
+
+
+def base_config(args: argparse.Namespace) -> SimulationConfig:
+    return SimulationConfig(documents=None, duration_s=args.trial_s, rate=args.start_rate,
+                            fan_out_mean=args.fan_out,
+                            signature_algorithm=SignatureAlgorithm.parse(args.sig_alg))
+
+
+async def raw_pipe_figure(args: argparse.Namespace) -> dict[str, Any]:
+    """Records per document and their size from a short simulation, then the raw pipe."""
+    async with EmbeddedBroker() as embedded:
+        broker = BrokerConfig(bootstrap=embedded.bootstrap)
+        config = dataclasses.replace(base_config(args), duration_s=None, documents=1000,
+                                     rate=100.0, keep_topics=True)
+        load = LoadRun(config, broker, workers=1)
+        await load.run()
+        topics = load.planner.topics.all_for(load.planner.topology.platforms)
+        records, size = await count_records(broker, topics)
+        mean_size = size // max(records, 1)
+        seconds = await raw_pipe(broker, records, mean_size)
+    per_doc = records / 1000
+    return {"records": records, "records_per_document": per_doc, "mean_record_bytes": mean_size,
+            "records_per_s": records / seconds,
+            "documents_per_s_equivalent": records / seconds / per_doc}
+
+
+async def simulation_figures(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any]]:
+    gates = [Slo.parse(f"p99(send_to_arrived) < {args.bound_ms}ms")]
+    found = await find_max_rate(
+        lambda c: LoadRun(c, BrokerConfig(), workers=args.workers), base_config(args), gates,
+        stop=asyncio.Event(), progress=lambda event, data: print(
+            f"  trial {data['trial']}: {data['rate']:.0f} documents/s"
+            if event == "trial" else "", end="\n" if event == "trial" else "", flush=True))
+    half_rate = found["find_max"]["max_rate"] / 2
+    half = await LoadRun(dataclasses.replace(base_config(args), rate=max(half_rate, 1.0),
+                                             warmup_s=args.trial_s * 0.2),
+                         BrokerConfig(), workers=args.workers).run()
+    return found, half
+
+
+def main(args: argparse.Namespace) -> None:
+    configure_logging("console", "error")
+    cores = os.cpu_count() or 1
+    print(f"lgsp-sim load figures · {platform.node()} · {cores} cores · Python "
+          f"{platform.python_version()} · embedded Tansu · {args.sig_alg} · fan-out "
+          f"{args.fan_out} · {args.workers} workers")
+    print("(b) stage-cost bound (CPU per document in isolation) ...", flush=True)
+    bound = measure_stage_costs(args.sig_alg, args.fan_out, 300)
+    print("(a) raw aiokafka pipe ...", flush=True)
+    raw = asyncio.run(raw_pipe_figure(args))
+    print("(c) full simulation: find-max, then half of it ...", flush=True)
+    found, half = asyncio.run(simulation_figures(args))
+    max_rate = found["find_max"]["max_rate"]
+    print()
+    print(f"(a) raw pipe: {raw['records_per_s']:.0f} records/s of {raw['mean_record_bytes']} B "
+          f"= {raw['documents_per_s_equivalent']:.0f} documents/s equivalent "
+          f"({raw['records_per_document']:.1f} records per document)")
+    print(f"(b) stage-cost bound: {bound['total_us_per_document']:.0f} µs CPU per document → "
+          f"{bound['bound_documents_per_s']:.0f} documents/s on {cores} cores "
+          f"({bound['bound_documents_per_s_1_core']:.0f} on one)")
+    print(f"(c) max sustainable rate: {max_rate:.0f} documents/s "
+          f"(criterion: send→01 p99 < {args.bound_ms} ms, on schedule, backlog flat, 0 lost)")
+    for trial in found["find_max"]["trials"]:
+        print(f"      {trial['rate']:>7.0f}/s  p99 {trial['send_to_arrived_p99_ms']:>8.1f} ms  "
+              f"lag p99 {trial['schedule_lag_p99_ms']:>8.1f} ms  "
+              f"{'sustained' if trial['sustained'] else '; '.join(trial['reasons'])}")
+    latency = half["latency"]["send_to_arrived"]
+    print(f"    at half ({max_rate / 2:.0f}/s for {args.trial_s:.0f} s): send→01 p50 "
+          f"{latency['p50']:.1f} ms, p99 {latency['p99']:.1f} ms, p99.9 {latency['p99.9']:.1f} "
+          f"ms, max {latency['max']:.1f} ms; lost {half['totals']['lost']}")
+    print(f"ratios: (c)/(b) = {max_rate / bound['bound_documents_per_s']:.2f} of the stage-cost "
+          f"bound · (c)/(a) = {max_rate / raw['documents_per_s_equivalent']:.2f} of the raw pipe")
+    print("targets: ≥ 2000 documents/s end to end, ≥ 0.70 of the stage-cost bound, p99 send→01 "
+          "≤ 250 ms at half the max rate")
+    print("reproduce: python " + " ".join(sys.argv))
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sig-alg", default="rsa2048")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--fan-out", type=float, default=3.0)
+    parser.add_argument("--trial-s", type=float, default=20.0)
+    parser.add_argument("--start-rate", type=float, default=100.0)
+    parser.add_argument("--bound-ms", type=float, default=500.0)
+    main(parser.parse_args())
