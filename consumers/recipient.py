@@ -50,7 +50,7 @@ class RecipientAgents:
                  broker: BrokerConfig, producer: AIOKafkaProducer, events: EventCodec,
                  verifier: SignatureVerifier, metrics: RunMetrics, dead_letters: DeadLetters,
                  on_status: StatusSink, config: RecipientConfig | None = None,
-                 partitions: Sequence[int] | None = None) -> None:
+                 partitions: Sequence[int] | None = None, own_loop: bool = True) -> None:
         self.platform = platform
         self.topology = topology
         self.topics = topics
@@ -62,17 +62,23 @@ class RecipientAgents:
         self.config = config or RecipientConfig()
         self._seen: OrderedDict[tuple[str, str], None] = OrderedDict()
         self._lifecycles: set[asyncio.Task[None]] = set()
-        self.loop = ConsumeLoop(name=f"recipient:{platform}", broker=broker,
-                                topic=topics.deliver(platform),
-                                group=topics.group("agents", platform), handler=self.handle,
-                                dead_letters=dead_letters, partitions=partitions)
+        self.topic = topics.deliver(platform)
+        self.loop: ConsumeLoop | None = None
+        """Its own consume loop, unless a worker's shared loop feeds ``handle`` (``own_loop``)."""
+        if own_loop:
+            self.loop = ConsumeLoop(name=f"recipient:{platform}", broker=broker, topic=self.topic,
+                                    group=topics.group("agents", platform),
+                                    handler=self.handle, dead_letters=dead_letters,
+                                    partitions=partitions)
 
     async def start(self) -> None:
-        await self.loop.start()
+        if self.loop is not None:
+            await self.loop.start()
 
     async def stop(self) -> None:
         """Stop consuming, then let running lifecycles finish (bounded) before cancelling them."""
-        await self.loop.stop()
+        if self.loop is not None:
+            await self.loop.stop()
         if self._lifecycles:
             _done, pending = await asyncio.wait(self._lifecycles, timeout=10)
             for task in pending:

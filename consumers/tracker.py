@@ -27,7 +27,9 @@ from lgsp.domain.status import (
 from lgsp.domain.topology import Topology
 from lgsp.errors import ConfigError
 from lgsp.metrics import series
+from lgsp.metrics.histogram import Histogram
 from lgsp.metrics.run import Route, RunMetrics
+from lgsp.metrics.series import SERIES_DIGITS
 
 log = structlog.get_logger(__name__)
 
@@ -53,6 +55,8 @@ class DeliveryTracker:
         self.ack_timeout_ns = int(ack_timeout_s * 1e9)
         self.clock = clock
         self._pending: dict[tuple[str, str], Delivery] = {}
+        self.live_arrived = Histogram(SERIES_DIGITS)
+        """Send → 01 of the whole run so far, warm-up included: live progress and Prometheus."""
 
     @property
     def pending(self) -> int:
@@ -97,6 +101,7 @@ class DeliveryTracker:
             delivery.arrived_ns = now_ns
             stats.delivered += 1
             self.metrics.series.arrived(now_ns, now_ns - delivery.intended_ns)
+            self.live_arrived.record_ns(now_ns - delivery.intended_ns)
             if self.metrics.measured(delivery.intended_ns):
                 stats.send_to_arrived.record_ns(now_ns - delivery.intended_ns)
         elif code is StatusCode.REJECTED:
@@ -137,10 +142,12 @@ class DeliveryTracker:
 
     def finish(self) -> None:
         """End of run: no 01 → lost; 01 without a terminal status → incomplete."""
+        now_ns = self.clock()
         for key, delivery in self._pending.items():
             stats = self.metrics.route(delivery.route)
             if delivery.arrived_ns is None:
                 stats.lost += 1
+                self.metrics.series.count(series.ERRORS, now_ns)
                 log.warning("delivery_lost", document_id=key[0], recipient=key[1])
             else:
                 stats.incomplete += 1

@@ -66,15 +66,19 @@ class ConsumeLoop:
     where the work was done.
     """
 
-    def __init__(self, *, name: str, broker: BrokerConfig, topic: str, group: str,
+    def __init__(self, *, name: str, broker: BrokerConfig, topic: str | Sequence[str], group: str,
                  handler: Handler, dead_letters: DeadLetters, max_records: int = 1000,
-                 partitions: Sequence[int] | None = None) -> None:
+                 partitions: Sequence[int] | None = None,
+                 stage_of: Callable[[ConsumerRecord[bytes, bytes]], str] | None = None) -> None:
         self.name = name
-        self.topic = topic
+        self._stage_of = stage_of or (lambda _record: name)
+        """Which stage a record belongs to (named in dead letters) when one loop feeds several."""
+        topics = [topic] if isinstance(topic, str) else list(topic)
+        self.topic = topics[0]
         self._partitions = partitions
-        self._wanted: frozenset[str] = frozenset([topic])
+        self._wanted: frozenset[str] = frozenset(topics)
         self._assigned: frozenset[str] = frozenset()
-        self._consumer = (AIOKafkaConsumer(topic, **broker.consumer_kwargs(group))
+        self._consumer = (AIOKafkaConsumer(*topics, **broker.consumer_kwargs(group))
                           if partitions is None
                           else AIOKafkaConsumer(**broker.consumer_kwargs(group)))
         self._handler = handler
@@ -169,7 +173,8 @@ class ConsumeLoop:
                 try:
                     await self._handler(record, futures)
                 except Rejected as rejected:
-                    futures.append(await self._dead_letters.send(record, rejected, self.name))
+                    futures.append(await self._dead_letters.send(record, rejected,
+                                                                 self._stage_of(record)))
         if futures:
             await asyncio.gather(*futures)
         await self._consumer.commit()

@@ -33,7 +33,7 @@ class PlatformRouter:
     def __init__(self, platform: str, *, topology: Topology, topics: TopicNames,
                  broker: BrokerConfig, producer: AIOKafkaProducer, events: EventCodec,
                  metrics: RunMetrics, dead_letters: DeadLetters, lenient: bool = False,
-                 partitions: Sequence[int] | None = None) -> None:
+                 partitions: Sequence[int] | None = None, own_loop: bool = True) -> None:
         self.platform = platform
         self.topology = topology
         self.topics = topics
@@ -41,16 +41,22 @@ class PlatformRouter:
         self.events = events
         self.counts = metrics.platform(platform)
         self.lenient = lenient
-        self.loop = ConsumeLoop(name=f"router:{platform}", broker=broker,
-                                topic=topics.inbound(platform),
-                                group=topics.group("router", platform), handler=self.handle,
-                                dead_letters=dead_letters, partitions=partitions)
+        self.topic = topics.inbound(platform)
+        self.loop: ConsumeLoop | None = None
+        """Its own consume loop, unless a worker's shared loop feeds ``handle`` (``own_loop``)."""
+        if own_loop:
+            self.loop = ConsumeLoop(name=f"router:{platform}", broker=broker, topic=self.topic,
+                                    group=topics.group("router", platform),
+                                    handler=self.handle, dead_letters=dead_letters,
+                                    partitions=partitions)
 
     async def start(self) -> None:
-        await self.loop.start()
+        if self.loop is not None:
+            await self.loop.start()
 
     async def stop(self) -> None:
-        await self.loop.stop()
+        if self.loop is not None:
+            await self.loop.stop()
 
     async def __aenter__(self) -> PlatformRouter:
         await self.start()

@@ -103,6 +103,7 @@ class LoadRun:
         self.log_format = log_format
         self.log_level = log_level
         self.planner = Simulation(config, broker)
+        self.shape = config.load_shape()
         self.run_id = self.planner.run_id
         self.rotator: TopicRotator | None = None
         self.barrier: HostBarrier | None = None
@@ -123,7 +124,8 @@ class LoadRun:
             await create_topics(broker, [*topics, self.planner.topics.control])
             if (not self.config.keep_topics and self.broker.bootstrap is not None
                     and self.host.index == 0):
-                stack.push_async_callback(delete_topics, broker, topics)
+                stack.push_async_callback(delete_topics, broker,
+                                          [*topics, self.planner.topics.control])
             rotation = self.config.rotation()
             self.rotator = None if rotation is None else TopicRotator(
                 rotation, self.planner.topics, self.planner.topology.platforms, broker)
@@ -301,6 +303,12 @@ class LoadRun:
                     live[key] = max(live.get(key, 0.0), value)
                 else:
                     live[key] = live.get(key, 0) + value
+        if self.host.count == 1:  # the schedule's own count of documents due by now
+            shape = self.shape
+            due = shape.integral(min(max(live["elapsed_s"], 0.0), shape.duration_s))
+            if self.config.documents is not None:
+                due = min(due, self.config.documents)
+            live["target"] = int(due)
         previous = self.live
         span = live["elapsed_s"] - previous.get("elapsed_s", 0.0)
         if previous and span > 0:

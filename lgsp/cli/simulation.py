@@ -18,14 +18,14 @@ from pathlib import Path
 from typing import Any
 
 import structlog
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaProducer, ConsumerRecord
 
 from consumers.recipient import RecipientAgents
 from consumers.recorder import Recorder
 from consumers.tracker import DeliveryTracker
 from lgsp.broker.embedded import EmbeddedBroker
 from lgsp.bus.admin import create_topics, delete_topics
-from lgsp.bus.consume_loop import DeadLetters
+from lgsp.bus.consume_loop import ConsumeLoop, DeadLetters, Futures, Handler
 from lgsp.bus.rotation import Rotation
 from lgsp.bus.router import PlatformRouter
 from lgsp.bus.shard import Shard
@@ -37,8 +37,7 @@ from lgsp.codec.rest_registry import RestSchemaRegistry
 from lgsp.config import BrokerConfig, RecipientConfig
 from lgsp.domain.topology import Topology
 from lgsp.errors import BrokerError, ConfigError, LifecycleError
-from lgsp.metrics import series
-from lgsp.metrics.report import build_report, merge_routes
+from lgsp.metrics.report import build_report
 from lgsp.metrics.run import RunMetrics
 from lgsp.metrics.series import IntervalSeries
 from lgsp.profiles import load_topology, load_traffic
@@ -170,6 +169,7 @@ class Simulation:
         self.producer: AIOKafkaProducer | None = None
         self.scheduler: OpenLoopScheduler[Draft] | None = None
         self.agents: dict[str, RecipientAgents] = {}
+        self.loop: ConsumeLoop | None = None
         self.routers: dict[str, PlatformRouter] = {}
         self._stack = contextlib.AsyncExitStack()
         self._started = False
@@ -250,21 +250,36 @@ class Simulation:
                                    self.metrics)
         common = {"topology": self.topology, "topics": self.topics, "broker": self.broker,
                   "producer": self.producer, "events": self.events, "metrics": self.metrics,
-                  "dead_letters": dead_letters, "partitions": self.shard.owned_partitions}
+                  "dead_letters": dead_letters, "own_loop": False}
+        handlers: dict[str, Handler] = {}
+        stages: dict[str, str] = {}
         for platform in platforms:
-            self.agents[platform] = RecipientAgents(
+            agents = self.agents[platform] = RecipientAgents(
                 platform, verifier=verifier, on_status=self.tracker.on_status,
                 config=self.config.recipient, **common)  # type: ignore[arg-type]
-            self.routers[platform] = PlatformRouter(
+            router = self.routers[platform] = PlatformRouter(
                 platform, lenient=self.config.lenient_lgsp, **common)  # type: ignore[arg-type]
-        components = [*self.agents.values(), *self.routers.values()]
-        results = await asyncio.gather(*(c.start() for c in components), return_exceptions=True)
-        for component, result in zip(components, results, strict=True):
-            if not isinstance(result, BaseException):
-                self._stack.push_async_callback(component.stop)
-        for result in results:
-            if isinstance(result, BaseException):
-                raise result
+            handlers[_family(agents.topic)] = agents.handle
+            handlers[_family(router.topic)] = router.handle
+            stages[_family(agents.topic)] = f"recipient:{platform}"
+            stages[_family(router.topic)] = f"router:{platform}"
+
+        async def dispatch(record: ConsumerRecord[bytes, bytes], futures: Futures) -> None:
+            await handlers[_family(record.topic)](record, futures)
+
+        # One consumer per worker for every stage of its partitions: fewer fetches to poll
+        # (the broker does not wake a waiting fetch, so each consumer polls) and bigger batches.
+        self.loop = ConsumeLoop(name=f"worker {self.shard}", broker=self.broker,
+                                topic=[c.topic for c in (*self.routers.values(),
+                                                         *self.agents.values())],
+                                group=self.topics.group("worker", "all"), handler=dispatch,
+                                dead_letters=dead_letters,
+                                partitions=self.shard.owned_partitions,
+                                stage_of=lambda record: stages[_family(record.topic)])
+        for component in (*self.agents.values(), *self.routers.values()):
+            self._stack.push_async_callback(component.stop)  # lifecycles finish after the loop
+        await self.loop.start()
+        self._stack.push_async_callback(self.loop.stop)
         self.sender = AgencySender(topology=self.topology, pki=self.pki, events=self.events,
                                    producer=self.producer, topics=self.topics,
                                    metrics=self.metrics, expect=self.tracker.expect,
@@ -343,10 +358,9 @@ class Simulation:
         """Keep every loop reading the live topic generations, until the simulation stops."""
         def update() -> None:
             generations = rotation.read(time.monotonic_ns() - start_ns)
-            for platform, router in self.routers.items():
-                router.loop.want([self.topics.inbound(platform, g) for g in generations])
-            for platform, agents in self.agents.items():
-                agents.loop.want([self.topics.deliver(platform, g) for g in generations])
+            if self.loop is not None:
+                self.loop.want([name for g in generations
+                                for name in self.topics.generation(self.topology.platforms, g)])
 
         async def follow() -> None:
             while True:
@@ -365,11 +379,10 @@ class Simulation:
 
     def check_stages(self) -> None:
         """Raise if a router or recipient stage died: the run cannot complete without it."""
-        for component in (*self.routers.values(), *self.agents.values()):
-            failure = component.loop.failure
-            if failure is not None:
-                raise BrokerError(f"stage {component.loop.name} failed: {failure!r}; the run "
-                                  "was stopped") from failure
+        loop = self.loop
+        if loop is not None and loop.failure is not None:
+            raise BrokerError(f"stage {loop.name} failed: {loop.failure!r}; the run was "
+                              "stopped") from loop.failure
 
     async def settle(self, *, finish: bool = True) -> None:
         """Wait, bounded, until every delivery reached a terminal status or was declared lost;
@@ -386,17 +399,18 @@ class Simulation:
     def snapshot(self) -> dict[str, Any]:
         """Live figures for progress lines and Prometheus (cheap enough for once a second)."""
         scheduler = self.scheduler
-        totals = merge_routes(list(self.metrics.routes.values()))
+        routes = self.metrics.routes.values()
         return {
-            "target": sum(p.counts[series.TARGET] for p in self.metrics.series.points.values()),
+            "target": scheduler.submitted + scheduler.refused if scheduler else 0,
             "sent": scheduler.submitted if scheduler else 0,
             "behind_ms": round(scheduler.behind_ns / 1e6, 1) if scheduler else 0.0,
             "pending": self.tracker.pending,
-            **{name: getattr(totals, name) for name in ("delivered", "completed", "rejected",
-                                                        "undeliverable", "lost", "send_failed")},
+            **{name: sum(getattr(r, name) for r in routes)
+               for name in ("delivered", "completed", "rejected", "undeliverable", "lost",
+                            "send_failed")},
             "dead_letters": sum(self.metrics.dead_letters.values()),
             "signature_failures": sum(self.metrics.signing.failures.values()),
-            "send_to_arrived": totals.send_to_arrived.encode(),
+            "send_to_arrived": self.tracker.live_arrived.encode(),
         }
 
     async def run(self) -> dict[str, Any]:
@@ -449,3 +463,8 @@ class Simulation:
                             topology=self.topology_facts(), duration_s=duration_s,
                             send_duration_s=send_s,
                             load=self.config.load_shape().describe())
+
+
+def _family(topic: str) -> str:
+    """``<platform>.inbound|deliver`` of a topic name, whatever its run and generation."""
+    return ".".join(topic.rsplit(".", 2)[-2:])

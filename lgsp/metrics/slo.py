@@ -51,10 +51,11 @@ OPERATORS: Final[Mapping[str, Callable[[float, float], bool]]] = {
     "==": operator.eq, "!=": operator.ne,
 }
 LATENCY_FUNCTIONS: Final = ("p50", "p90", "p99", "p99.9", "p99.99", "max", "mean")
-LATENCY_STAGES: Final = ("schedule_lag", "sign", "produce_ack", "hop.N", "verify",
+LATENCY_STAGES: Final = ("schedule_lag", "sign", "produce_ack", "hop.submit",
+                         "hop.lgsp_to_vdxp", "hop.vdxp_to_lgsp", "hop.deliver", "verify",
                          "send_to_arrived", "send_to_completed")
-"""The stages a report usually holds (``hop.N``: N = 1, 2, …); any stage in the report is
-accepted."""
+"""The stages a report usually holds (hops are named by what they cross); any stage in the
+report is accepted."""
 COUNTERS: Final = ("documents", "sent", "delivered", "completed", "rejected", "undeliverable",
                    "lost", "incomplete", "duplicates_absorbed", "recalled", "send_failed",
                    "dead_letters", "refused_at_send", "send_errors")

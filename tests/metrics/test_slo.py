@@ -145,7 +145,7 @@ class TestParse:
         with pytest.raises(ConfigError, match="unknown metric") as caught:
             Slo.parse("latency < 5")
         for name in ("lost", "dead_letters", "documents_per_s", "signature_failures",
-                     "delivered_share", "error_rate", "send_to_arrived", "hop.N", "p99.9"):
+                     "delivered_share", "error_rate", "send_to_arrived", "hop.submit", "p99.9"):
             assert name in str(caught.value)
 
 
