@@ -90,8 +90,8 @@ class AgencySender:
         self.metrics = metrics
         self.expect = expect
         self.on_send_failed = on_send_failed
-        self.generation_of: Callable[[int], int | None] = lambda _intended_ns: None
-        """The topic generation of a document intended at a time (set when topics rotate)."""
+        self.generation_of: Callable[[int], int | None] = lambda _now_ns: None
+        """The topic generation of a document sent at a (monotonic) time, when topics rotate."""
         self.numbering = DocumentNumbering()
         self._last_issued: dict[str, str] = {}
         self._steering_received: dict[tuple[str, str], str] = {}
@@ -191,7 +191,9 @@ class AgencySender:
         self.metrics.documents_by_tier[tier] += 1
         self.metrics.fan_out[len(document.recipients)] += 1
         self.expect(document, intended_ns)
-        env = self.envelope(document, signed, self.generation_of(intended_ns))
+        # the generation of the actual send time: a sender far behind its schedule must not
+        # write into a generation that is already over (and deleted)
+        env = self.envelope(document, signed, self.generation_of(time.monotonic_ns()))
         sent_ns = time.monotonic_ns()
         self.metrics.series.count(series.SENT, sent_ns)
         future = await self.producer.send(env.topic, value=env.value, key=env.key,

@@ -1,12 +1,12 @@
 """Topic rotation on a clock every worker shares: which generations exist, are read, are dropped.
 
-Generation ``g`` takes the documents intended in ``[g·period, (g+1)·period)`` from the schedule
-start. Its topics are created two periods ahead and readers pick them up one period ahead: a reader
-must never ask for a topic that is being created (a metadata request for a missing topic makes the
-embedded broker create it too, and the two creations race into a topic whose partitions answer
-NotLeaderForPartition for good). A generation is read until ``keep_s`` after its period ended (the
-ack timeout plus a margin: by then every lifecycle of its documents has ended or been declared
-lost), and deleted a few seconds later, so the broker holds about ``(period + keep) / period``
+Generation ``g`` takes the documents sent in ``[g·period, (g+1)·period)`` from the schedule start
+(the actual time: a sender behind its schedule must not write into a generation that is over).
+Its topics are created two periods ahead and readers pick them up one period ahead, so nobody
+asks the broker for a topic that does not exist yet (the embedded broker creates topics on
+metadata requests). A generation is read until ``keep_s`` after its period ended (the ack
+timeout plus a margin: by then every lifecycle of its documents has ended or been declared lost)
+and deleted a few seconds later, so the broker holds about ``(period + keep) / period``
 generations at any time. Every worker computes the same answers from the same schedule start; no
 messages are needed.
 """
@@ -42,7 +42,7 @@ class Rotation:
             raise ConfigError("--rotate-topics must be > 0 seconds")
 
     def generation_at(self, offset_ns: int) -> int:
-        """The generation of a document intended ``offset_ns`` after the schedule start."""
+        """The generation of a document sent ``offset_ns`` after the schedule start."""
         return max(offset_ns, 0) // int(self.period_s * 1e9)
 
     def read(self, offset_ns: int) -> range:

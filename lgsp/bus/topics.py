@@ -12,7 +12,7 @@ and tests never share topics.
 
 Long runs on a broker that keeps every byte in memory (the embedded Tansu ignores retention) rotate
 topics: ``lgsp.<run>.g<N>.<platform>.inbound|deliver`` is *generation* N. A document goes to the
-generation of its intended send time, and every record that follows from it (forwards, statuses)
+generation of its actual send time, and every record that follows from it (forwards, statuses)
 stays in the topic generation of the record it came from, so a generation can be dropped once its
 documents' lifecycles are over (see ``lgsp.bus.rotation``).
 """

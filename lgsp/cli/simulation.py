@@ -334,8 +334,7 @@ class Simulation:
         self.begin_measuring(start_ns)
         rotation = self.config.rotation()
         if rotation is not None:
-            sender.generation_of = lambda intended_ns: rotation.generation_at(
-                intended_ns - start_ns)
+            sender.generation_of = lambda now_ns: rotation.generation_at(now_ns - start_ns)
             self._follow_rotation(rotation, start_ns)
         scheduler = self.scheduler = OpenLoopScheduler(schedule, start_ns=start_ns,
                                                        lag=self.metrics.schedule_lag)

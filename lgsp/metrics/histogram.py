@@ -48,7 +48,18 @@ class Histogram:
 
     @property
     def mean_us(self) -> float:
-        return float(self._h.get_mean_value()) if self.count else 0.0
+        """hdrh's mean walks an iterator over every sub-bucket (~0.1 s per histogram); this
+        reads the counts array directly, with the same median-equivalent values."""
+        h = self._h
+        if not h.total_count:
+            return 0.0
+        counts = h.counts
+        total = 0
+        for index in range(h.counts_len):
+            count = counts[index]
+            if count:
+                total += count * h._hdr_median_equiv_value(h.get_value_from_index(index))
+        return float(total) / h.total_count
 
     def count_at_or_below_us(self, bound_us: int) -> int:
         """How many recorded values are <= ``bound_us`` (at the histogram's precision)."""

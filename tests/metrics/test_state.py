@@ -68,3 +68,13 @@ def test_state_round_trip_keeps_every_field() -> None:
     again = from_state(to_state(metrics))
     assert to_state(again) == to_state(metrics)
     assert again.content_versions == {2: 5}
+
+
+def test_mean_is_hdrhistograms_mean() -> None:
+    """The fast mean reads the counts array; it must equal HdrHistogram's own."""
+    histogram = Histogram()
+    rng = random.Random(3)
+    for _ in range(20000):
+        histogram.record_us(rng.lognormvariate(9, 1.5))
+    assert histogram.mean_us == histogram._h.get_mean_value()
+    assert Histogram().mean_us == 0.0
