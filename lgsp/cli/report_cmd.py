@@ -51,7 +51,11 @@ def report(
         paths = [Path(f) for f in files[1:]]
         if not paths:
             raise ConfigError("lgsp report merge needs the reports to merge")
-        result = merge_reports([(str(p), _load(p)) for p in paths])
+        inputs = [(str(p), _load(p)) for p in paths]
+        result = merge_reports(inputs)
+        # the hosts' own gates are judged again on the whole load unless new ones are given
+        result["slo"] = [{"expression": e} for e in dict.fromkeys(
+            v["expression"] for _, report in inputs for v in report.get("slo") or [])]
     else:
         if len(files) != 1:
             raise ConfigError("give one report (or: lgsp report merge A.json B.json ...)")

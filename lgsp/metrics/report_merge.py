@@ -39,6 +39,9 @@ def merge_reports(reports: list[tuple[str, dict[str, Any]]]) -> dict[str, Any]:
            "workers": sum(r.get("workers", 1) for r in runs),
            "setup_s": max(r.get("setup_s", 0.0) for r in runs),
            "stopped_early": any(r.get("stopped_early") for r in runs),
+           "host_shard": "merged",
+           "per_worker": [{**w, "host_shard": r.get("host_shard")} for r in runs
+                          for w in r.get("per_worker", [])],
            "merged_from": [{"file": name, "host_shard": report["run"].get("host_shard"),
                             "workers": report["run"].get("workers", 1)}
                            for name, report in reports]}
