@@ -64,7 +64,22 @@ def main(args: argparse.Namespace, extra: list[str]) -> None:
                "--report", str(report), *extra]
     print("running: " + " ".join(command), flush=True)
     began = time.monotonic()
-    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL)  # noqa: S603 - our own CLI
+    log = report.with_name("soak.log")
+    with log.open("wb") as stderr:
+        proc = subprocess.Popen(command, stdout=subprocess.DEVNULL,  # noqa: S603 - our CLI
+                                stderr=stderr)
+        peak_total, peak, timeline = sample(proc)
+    elapsed = time.monotonic() - began
+    print(f"exit code {proc.returncode} after {elapsed:.0f} s (its log: {log}, "
+          f"{log.stat().st_size // 1024} KiB)")
+    report_summary(report, args, peak_total, peak, timeline)
+
+
+def sample(proc: subprocess.Popen[bytes]) -> tuple[int, dict[str, int],
+                                                   list[tuple[float, int, dict[str, int]]]]:
+    """RSS of the process tree every SAMPLE_EVERY_S until it exits: (peak, peak by kind,
+    timeline)."""
+    began = time.monotonic()
     peak_total = 0
     peak: dict[str, int] = {}
     timeline: list[tuple[float, int, dict[str, int]]] = []
@@ -80,8 +95,12 @@ def main(args: argparse.Namespace, extra: list[str]) -> None:
             peak[kind] = max(peak.get(kind, 0), rss)
         timeline.append((time.monotonic() - began, total, by_kind))
         time.sleep(SAMPLE_EVERY_S)
-    elapsed = time.monotonic() - began
-    print(f"exit code {proc.returncode} after {elapsed:.0f} s")
+    return peak_total, peak, timeline
+
+
+def report_summary(report: Path, args: argparse.Namespace, peak_total: int,
+                   peak: dict[str, int], timeline: list[tuple[float, int, dict[str, int]]]
+                   ) -> None:
     print(f"peak RSS, all processes together: {peak_total / 1024:.0f} MiB")
     for kind, rss in sorted(peak.items()):
         print(f"  peak {kind}: {rss / 1024:.0f} MiB")

@@ -130,25 +130,38 @@ class DeliveryTracker:
     def sweep(self, now_ns: int | None = None) -> int:
         """Declare lost every delivery without 01 past the ack timeout; return how many."""
         now_ns = self.clock() if now_ns is None else now_ns
-        expired = [key for key, d in self._pending.items()
-                   if d.arrived_ns is None and now_ns - d.intended_ns > self.ack_timeout_ns]
+        expired = []
+        # deliveries are registered in schedule order: stop at the first one still in time
+        for key, delivery in self._pending.items():
+            if now_ns - delivery.intended_ns <= self.ack_timeout_ns:
+                break
+            if delivery.arrived_ns is None:
+                expired.append(key)
         for key in expired:
             delivery = self._pending.pop(key)
             self.metrics.route(delivery.route).lost += 1
             self.metrics.series.count(series.ERRORS, now_ns)
-            log.warning("delivery_lost", document_id=key[0], recipient=key[1],
-                        route=delivery.route.label, path=delivery.route.path)
+            log.debug("delivery_lost", document_id=key[0], recipient=key[1],
+                      route=delivery.route.label, path=delivery.route.path)
+        if expired:  # one line per sweep, not one per delivery: an overload loses thousands
+            log.warning("deliveries_lost", count=len(expired), first_document_id=expired[0][0],
+                        first_recipient=expired[0][1],
+                        ack_timeout_s=self.ack_timeout_ns / 1e9)
         return len(expired)
 
     def finish(self) -> None:
         """End of run: no 01 → lost; 01 without a terminal status → incomplete."""
         now_ns = self.clock()
+        lost = 0
         for key, delivery in self._pending.items():
             stats = self.metrics.route(delivery.route)
             if delivery.arrived_ns is None:
                 stats.lost += 1
+                lost += 1
                 self.metrics.series.count(series.ERRORS, now_ns)
-                log.warning("delivery_lost", document_id=key[0], recipient=key[1])
+                log.debug("delivery_lost", document_id=key[0], recipient=key[1])
             else:
                 stats.incomplete += 1
+        if lost:
+            log.warning("deliveries_lost", count=lost, at="end of run")
         self._pending.clear()
