@@ -1,7 +1,7 @@
 """``--find-max``: the highest rate the bus sustains, by trials, and why each trial passed or not.
 
 A trial runs the configured load at one constant rate for ``--duration`` seconds (the first 20 %
-warm-up). It *sustains* the rate when:
+warm-up, left out of latency; the series in ten or more intervals). It *sustains* the rate when:
 
 * send → 01 p99 is within the latency bound (the ``p99(send_to_arrived)`` gate of ``--slo``, or
   250 ms),
@@ -87,8 +87,11 @@ async def find_max_rate(new_run: Callable[[SimulationConfig], Any], config: Simu
     rate = config.rate
     while len(trials) < max_trials and not stop.is_set():
         progress("trial", {"trial": len(trials) + 1, "rate": rate, "duration_s": duration})
+        # a fifth of each trial is warm-up, and the series has ≥ 10 intervals so the backlog
+        # check always has a second half to look at
         trial = dataclasses.replace(config, rate=rate, duration_s=duration, documents=None,
-                                    warmup_s=max(config.warmup_s, duration * 0.2), run_id=None)
+                                    warmup_s=max(config.warmup_s, duration * 0.2), run_id=None,
+                                    interval_s=min(config.interval_s, duration / 10))
         report = await new_run(trial).run(stop)
         reasons = judge(report, rate, bound)
         latency = report["latency"]["send_to_arrived"]
@@ -111,10 +114,13 @@ async def find_max_rate(new_run: Callable[[SimulationConfig], Any], config: Simu
             rate = (low + high) / 2
     if best is None:
         best = report
+    converged = high is not None and low and high / low <= PRECISION
     decided = (f"{low:.0f} documents/s is the highest rate that sustained: send→01 p99 within "
                f"{bound:.0f} ms, senders on schedule, no growing backlog, nothing lost"
                + (f"; {high:.0f}/s did not" if high else
                   "; no trial failed (raise --rate to search higher)")
+               + ("" if converged or high is None else
+                  f" (stopped after {len(trials)} trials, {high / low - 1:.0%} apart)")
                if low else "no trial sustained its rate; lower --rate")
     best["find_max"] = {"max_rate": low, "latency_bound_ms": bound, "trial_duration_s": duration,
                         "trials": trials, "decided": decided}

@@ -18,10 +18,11 @@ import contextlib
 import dataclasses
 import datetime as dt
 import multiprocessing
+import signal
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import structlog
 
@@ -47,6 +48,7 @@ START_MARGIN_NS = 300_000_000
 """The schedule starts this long after the last worker is ready, so all begin on time."""
 FINISH_TIMEOUT_S = 60.0
 LiveProgress = Callable[[str, dict[str, Any]], None]
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,8 +66,9 @@ class HostShard:
         except ValueError:
             raise ConfigError(f"--host-shard {text!r} must look like 1/2 (this host is the first "
                               "of two)") from None
-        if not 1 <= index <= count:
-            raise ConfigError(f"--host-shard {text!r}: the host number must be 1..{count}")
+        if count < 1 or not 1 <= index <= count:
+            raise ConfigError(f"--host-shard {text!r}: I/N needs N >= 1 hosts and this host's "
+                              "number I in 1..N")
         return cls(index - 1, count)
 
 
@@ -139,8 +142,8 @@ class LoadRun:
             pki = await asyncio.to_thread(self._issue, senders)
             self.barrier = HostBarrier(broker, self.planner.topics.control,
                                        host=self.host.index, hosts=self.host.count)
-            exports = await self.barrier.arrive("pki", timeout_s=READY_TIMEOUT_S,
-                                                payload=pki.to_json())
+            exports = await _unless_stopped(self.barrier.arrive(
+                "pki", timeout_s=READY_TIMEOUT_S, payload=pki.to_json()), stop)
             trusted = tuple(PkiExport.from_json(v) for host, v in sorted(exports.items())
                             if host != self.host.index)
             config = _with_run_id(self.config, self.run_id)
@@ -153,7 +156,7 @@ class LoadRun:
             readers = [asyncio.create_task(self._read(i, w, inbox)) for i, w in enumerate(workers)]
             stack.callback(lambda: [r.cancel() for r in readers])
             await self._until(workers, inbox, "ready", READY_TIMEOUT_S, stop)
-            await self.barrier.arrive("ready", timeout_s=READY_TIMEOUT_S)
+            await _unless_stopped(self.barrier.arrive("ready", timeout_s=READY_TIMEOUT_S), stop)
             setup_s = time.monotonic() - began
             start_ns = time.monotonic_ns() + START_MARGIN_NS
             for worker in workers:
@@ -187,7 +190,13 @@ class LoadRun:
         parent, child = context.Pipe()
         process = context.Process(target=process_main, args=(spec, child),
                                   name=f"lgsp-worker-{spec.shard.index}", daemon=True)
-        process.start()
+        # The child inherits an ignored SIGINT across exec, so a Ctrl-C while it is still
+        # importing cannot kill it half-started (the coordinator stops workers itself).
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        try:
+            process.start()
+        finally:
+            signal.signal(signal.SIGINT, previous)
         child.close()
         return _Worker(spec.shard, PipeChannel(parent), process=process)
 
@@ -301,11 +310,14 @@ class LoadRun:
                     latency.merge(Histogram.decode(value))
                 elif key == "behind_ms":
                     live[key] = max(live.get(key, 0.0), value)
+                elif key == "at_ns":  # the oldest snapshot: "due" is counted at that instant
+                    live[key] = min(live.get(key, value), value)
                 else:
                     live[key] = live.get(key, 0) + value
         if self.host.count == 1:  # the schedule's own count of documents due by now
             shape = self.shape
-            due = shape.integral(min(max(live["elapsed_s"], 0.0), shape.duration_s))
+            as_of_s = (live.get("at_ns", start_ns) - start_ns) / 1e9
+            due = shape.integral(min(max(as_of_s, 0.0), shape.duration_s))
             if self.config.documents is not None:
                 due = min(due, self.config.documents)
             live["target"] = int(due)
@@ -361,6 +373,22 @@ class LoadRun:
         return build_report(metrics, run=run, topology=self.planner.topology_facts(),
                             duration_s=duration_s, send_duration_s=send_s,
                             load=self.config.load_shape().describe())
+
+
+async def _unless_stopped(work: Coroutine[Any, Any, T], stop: asyncio.Event) -> T:
+    """``work``, unless Ctrl-C comes first (then KeyboardInterrupt: nothing was sent yet)."""
+    task = asyncio.ensure_future(work)
+    stopped = asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait([task, stopped], return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopped.cancel()
+    if not task.done():
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await task
+        raise KeyboardInterrupt
+    return task.result()
 
 
 def _with_run_id(config: SimulationConfig, run_id: str) -> SimulationConfig:

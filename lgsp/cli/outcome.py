@@ -19,11 +19,13 @@ from lgsp.metrics.slo import SLO_EXIT_CODE, Slo, evaluate
 
 
 def finish(result: dict[str, Any], gates: list[Slo], *, report_path: Path | None,
-           html_path: Path | None, json_out: bool, run_verdict: bool = True) -> None:
+           html_path: Path | None, json_out: bool, run_verdict: bool = True,
+           gate_exit: bool = True) -> None:
     """Evaluate the gates, write and show the report, exit with the verdict.
 
     ``run_verdict``: also exit 130 for an interrupted run and 1 for lost or incomplete
-    deliveries (a live run); a saved report is judged by its gates alone."""
+    deliveries (a live run); a saved report is judged by its gates alone. ``gate_exit``: a
+    breached gate exits 6 (not when a saved report's own verdicts are merely shown again)."""
     verdicts = evaluate(gates, result)
     result["slo"] = [v.to_json() for v in verdicts]
     if report_path is not None:
@@ -39,7 +41,7 @@ def finish(result: dict[str, Any], gates: list[Slo], *, report_path: Path | None
             if path is not None:
                 print(f"{what} written to {path}")
     if not run_verdict:
-        if any(not v.passed for v in verdicts):
+        if gate_exit and any(not v.passed for v in verdicts):
             raise typer.Exit(SLO_EXIT_CODE)
         return
     if result["run"].get("stopped_early"):

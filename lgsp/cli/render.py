@@ -26,6 +26,9 @@ def render_report(report: dict[str, Any], console: Console | None = None) -> Non
                   f"({run['bootstrap']}) · profiles {', '.join(cfg['profiles'])} · "
                   f"{report['topology']['agencies']} agencies · seed {cfg['seed']} · "
                   f"{cfg['signature_algorithm']} · {run.get('workers', 1)} worker(s)")
+    if run.get("stopped_early"):
+        console.print("[bold red]interrupted[/]: the schedule was stopped by Ctrl-C; every figure "
+                      "covers what was sent before it (exit 130)")
     load = report.get("load")
     if load:
         console.print(f"load: {load.get('spec', load.get('shape'))} · peak "
@@ -93,8 +96,9 @@ def _latency_table(console: Console, report: dict[str, Any]) -> None:
     latency = report.get("latency")
     if not latency:
         return
-    t = Table(title="Latency by stage, ms (warm-up excluded; send→01/06 from the intended "
-                    "send time, on the sender's clock)", title_justify="left")
+    t = Table(title="Latency by stage, ms (send→01/06 from the intended send time, on the "
+                    "sender's clock; warm-up excluded from send→01/06, produce_ack and hops; "
+                    "schedule_lag, sign and verify cover every document)", title_justify="left")
     for col in ("stage", "count", "mean", "p50", "p90", "p99", "p99.9", "p99.99", "max"):
         t.add_column(col, justify="right")
     for stage, q in latency.items():
@@ -132,5 +136,7 @@ def _slo_table(console: Console, report: dict[str, Any]) -> None:
                   "[green]pass[/]" if v["passed"] else "[red]BREACHED[/]", v.get("reason") or "")
     console.print(t)
     breached = sum(not v["passed"] for v in verdicts)
+    stopped = report["run"].get("stopped_early")
     console.print(f"SLO: {len(verdicts) - breached} passed, {breached} breached"
-                  + (" → exit 6" if breached else ""))
+                  + (" → exit 6" if breached and not stopped else "")
+                  + (" (interrupted run: exit 130 regardless)" if stopped else ""))

@@ -40,7 +40,8 @@ def report(
 
     Examples: lgsp report r.json --html r.html · lgsp report merge host1.json host2.json
     -o all.json --html all.html · lgsp report r.json --slo 'p99(send_to_arrived) < 250ms'.
-    Exit codes: 0 ok · 2 unreadable report or bad gate · 6 a gate was breached.
+    Exit codes: 0 ok · 2 unreadable report or bad gate · 6 a gate given with --slo was
+    breached (a saved report's own gates are shown again but do not set the exit code).
     """
     from lgsp.cli.outcome import finish
     from lgsp.metrics.report_merge import merge_reports
@@ -53,6 +54,8 @@ def report(
             raise ConfigError("lgsp report merge needs the reports to merge")
         inputs = [(str(p), _load(p)) for p in paths]
         result = merge_reports(inputs)
+        if result["run"].get("merge_warning"):
+            typer.echo(f"lgsp: warning: {result['run']['merge_warning']}", err=True)
         # the hosts' own gates are judged again on the whole load unless new ones are given
         result["slo"] = [{"expression": e} for e in dict.fromkeys(
             v["expression"] for _, report in inputs for v in report.get("slo") or [])]
@@ -62,8 +65,9 @@ def report(
         if out is not None:
             raise ConfigError("--out is for merge; use --html to render a saved report")
         result = _load(Path(files[0]))
+    given = bool(gates)
     if not gates and result.get("slo"):
-        # a saved run keeps its verdicts; show them again unless new gates are given
+        # a saved run keeps its verdicts: shown again, but only gates given here set the exit
         gates = [Slo.parse(v["expression"]) for v in result["slo"]]
     finish(result, gates, report_path=out, html_path=html, json_out=json_out,
-           run_verdict=False)
+           run_verdict=False, gate_exit=given)

@@ -31,7 +31,8 @@ def simulate(
         help="Documents to send (default 500; with --duration: no cap).")] = None,
     rate: Annotated[float, typer.Option(
         "--rate", "-r", envvar="LGSP_RATE",
-        help="Open-loop send rate, documents/s (the peak of a shaped load).")] = 20.0,
+        help="Open-loop send rate, documents/s (the peak of a workday shape and the end of "
+             "a plain ramp; steps and ramp:A..B set their own rates).")] = 20.0,
     duration: Annotated[float | None, typer.Option(
         "--duration", envvar="LGSP_DURATION",
         help="Length of the schedule in seconds (default: documents / rate).")] = None,
@@ -174,8 +175,16 @@ def simulate(
         document_versions=_versions(document_versions), registry_url=registry_url,
         record_path=record)
     config = dataclasses.replace(config, rotate_s=_rotation(rotate_topics, config, bootstrap))
+    if not find_max:
+        config.check_warmup()
+    host = HostShard.parse(host_shard) if host_shard else HostShard()
+    if host.count > 1 and (run_id is None or bootstrap is None):
+        raise ConfigError("--host-shard needs the same --run-id and --bootstrap (one shared "
+                          "Kafka cluster) on every host, or the hosts can never meet")
+    if metrics_port is not None and not 0 <= metrics_port <= 65535:
+        raise ConfigError(f"--metrics-port {metrics_port} must be 0..65535 (0: any free port)")
     run = RunSettings(config=config, broker=broker, workers=workers,
-                      host=HostShard.parse(host_shard) if host_shard else HostShard(),
+                      host=host,
                       gates=gates, metrics_port=metrics_port, log_format=log_format,
                       log_level=log_level, find_max=find_max,
                       progress=not no_progress)

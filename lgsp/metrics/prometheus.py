@@ -84,8 +84,9 @@ def serve_metrics(port: int, snapshot: Snapshot) -> Iterator[int]:
     try:
         # all interfaces, like every exporter: Prometheus scrapes from another host
         server, thread = start_http_server(port, addr="0.0.0.0", registry=registry)  # noqa: S104
-    except OSError as exc:
-        raise ConfigError(f"--metrics-port {port}: cannot listen ({exc.strerror})") from None
+    except (OSError, OverflowError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else str(exc)
+        raise ConfigError(f"--metrics-port {port}: cannot listen ({reason})") from None
     bound = server.server_address[1]
     log.info("metrics_serving", port=bound)
     try:

@@ -7,11 +7,16 @@ recomputed from the merged histograms, never averaged.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from lgsp.errors import ConfigError
 from lgsp.metrics.report import REPORT_SCHEMA_VERSION, build_report
 from lgsp.metrics.state import from_state, merge
+
+LOAD_KEYS = ("profiles", "documents", "rate", "shape", "duration_s", "seed", "fan_out_mean",
+             "signature_algorithm", "traffic_profile")
+"""What every host of one load must have run alike."""
 
 
 def merge_reports(reports: list[tuple[str, dict[str, Any]]]) -> dict[str, Any]:
@@ -29,6 +34,17 @@ def merge_reports(reports: list[tuple[str, dict[str, Any]]]) -> dict[str, Any]:
     if len(run_ids) > 1:
         raise ConfigError(f"the reports are of different runs ({', '.join(sorted(run_ids))}); "
                           "hosts of one load share --run-id")
+    shards = [report["run"].get("host_shard") or "1/1" for _, report in reports]
+    if len(set(shards)) != len(shards):
+        raise ConfigError(f"host shards {sorted(shards)} repeat: the same host's report twice "
+                          "would count its documents twice")
+    if len({s.split("/")[-1] for s in shards}) > 1:
+        raise ConfigError(f"host shards {sorted(shards)} are parts of differently split loads")
+    loads = {json.dumps({k: v for k, v in report["run"].get("config", {}).items()
+                         if k in LOAD_KEYS}, sort_keys=True) for _, report in reports}
+    if len(loads) > 1:
+        raise ConfigError("the reports ran different loads (" + ", ".join(sorted(LOAD_KEYS))
+                          + " must match on every host)")
     try:
         metrics = merge([from_state(report["state"]) for _, report in reports])
     except (KeyError, ValueError, AttributeError) as exc:
@@ -50,9 +66,8 @@ def merge_reports(reports: list[tuple[str, dict[str, Any]]]) -> dict[str, Any]:
         metrics, run=run, topology=first["topology"],
         duration_s=max(t["duration_s"] for t in totals),
         send_duration_s=max(t["send_duration_s"] for t in totals), load=first.get("load"))
-    shards = sorted(r.get("host_shard") or "1/1" for r in runs)
-    expected = int(shards[0].split("/")[1]) if shards else 1
-    if len(shards) != expected or len(set(shards)) != len(shards):
-        merged["run"]["merge_warning"] = (f"merged host shards {shards}; a complete load has "
-                                          f"{expected} distinct ones")
+    expected = int(shards[0].split("/")[1])
+    if len(shards) != expected:
+        merged["run"]["merge_warning"] = (f"merged host shards {sorted(shards)} of {expected}: "
+                                          "the figures cover only these hosts' agencies")
     return merged

@@ -222,7 +222,9 @@ class TestCommandLine:
         again = run_cli(["report", str(out), "--slo", "lost == 0",
                          "--slo", "p99(send_to_arrived) < 30s"])
         assert again.returncode == 0, again.stdout + again.stderr
-        assert run_cli(["report", str(out)]).returncode == 6  # its own gates, judged again
+        shown = run_cli(["report", str(out), "--html", str(tmp_path / "r.html")])
+        assert shown.returncode == 0, "converting a saved run is not a new verdict"
+        assert "BREACHED" in shown.stdout  # its own verdicts are shown again
 
     def test_a_gate_that_cannot_be_read_is_a_usage_error(self):
         r = run_cli(["simulate", "-n", "5", "--slo", "p99(send_to_arrived) <"], timeout=60)

@@ -14,6 +14,7 @@ import pytest
 
 from lgsp.cli.find_max import find_max_rate
 from lgsp.cli.simulation import SimulationConfig
+from lgsp.errors import ConfigError
 from lgsp.metrics.report import REPORT_SCHEMA_VERSION, build_report
 from lgsp.metrics.report_merge import merge_reports
 from lgsp.metrics.run import LOCAL, VIA_VDXP, Route, RunMetrics
@@ -146,9 +147,11 @@ def test_merged_reports_match_the_schema(validator: jsonschema.Draft202012Valida
     assert [m["host_shard"] for m in merged["run"]["merged_from"]] == ["1/2", "2/2"]
     assert _errors(validator, json.loads(json.dumps(merged))) == []
 
-    twice = merge_reports([("a.json", built), ("a.json", built)])
-    assert "merge_warning" in twice["run"]
-    assert _errors(validator, json.loads(json.dumps(twice))) == []
+    partial = merge_reports([("a.json", built)])  # host 2/2 missing: merged, with a warning
+    assert "merge_warning" in partial["run"]
+    assert _errors(validator, json.loads(json.dumps(partial))) == []
+    with pytest.raises(ConfigError, match="repeat"):  # the same host twice would double-count
+        merge_reports([("a.json", built), ("a.json", built)])
 
 
 def _drop_latency(r: dict[str, Any]) -> None:
