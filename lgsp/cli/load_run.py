@@ -17,11 +17,13 @@ import asyncio
 import contextlib
 import dataclasses
 import datetime as dt
+import json
 import multiprocessing
-import signal
+import tempfile
 import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, TypeVar
 
 import structlog
@@ -147,8 +149,12 @@ class LoadRun:
             trusted = tuple(PkiExport.from_json(v) for host, v in sorted(exports.items())
                             if host != self.host.index)
             config = _with_run_id(self.config, self.run_id)
-            workers = [self._spawn(WorkerSpec(config, broker, shard, pki, tuple(senders),
-                                              trusted, self.log_format, self.log_level))
+            pki_file = stack.enter_context(tempfile.TemporaryDirectory(prefix="lgsp-pki-"))
+            pki_path = Path(pki_file) / "pki.json"
+            pki_path.write_text(json.dumps({"own": pki.to_json(),
+                                            "trusted": [t.to_json() for t in trusted]}))
+            workers = [self._spawn(WorkerSpec(config, broker, shard, pki_path, tuple(senders),
+                                              self.log_format, self.log_level))
                        for shard in self.shards]
             stack.push_async_callback(self._reap, workers)
             recording = await self._start_recording(broker, topics)
@@ -190,13 +196,7 @@ class LoadRun:
         parent, child = context.Pipe()
         process = context.Process(target=process_main, args=(spec, child),
                                   name=f"lgsp-worker-{spec.shard.index}", daemon=True)
-        # The child inherits an ignored SIGINT across exec, so a Ctrl-C while it is still
-        # importing cannot kill it half-started (the coordinator stops workers itself).
-        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
-        try:
-            process.start()
-        finally:
-            signal.signal(signal.SIGINT, previous)
+        process.start()  # small arguments: a child killed while starting never blocks the pipe
         child.close()
         return _Worker(spec.shard, PipeChannel(parent), process=process)
 
@@ -242,9 +242,9 @@ class LoadRun:
                      state: str, timeout_s: float, stop: asyncio.Event) -> None:
         deadline = time.monotonic() + timeout_s
         while not all(w.state == state for w in workers):
-            self._raise_if_failed(workers)
-            if stop.is_set():
+            if stop.is_set():  # first: a Ctrl-C may also have killed a worker still starting
                 raise KeyboardInterrupt
+            self._raise_if_failed(workers)
             if time.monotonic() > deadline:
                 raise BrokerError(f"workers not {state} after {timeout_s:.0f} s")
             with contextlib.suppress(TimeoutError):

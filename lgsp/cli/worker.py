@@ -14,10 +14,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import signal
 import time
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
+from pathlib import Path
 from typing import Any, Protocol
 
 import structlog
@@ -119,18 +121,25 @@ class WorkerSpec:
     config: SimulationConfig
     broker: BrokerConfig
     shard: Shard
-    pki: PkiExport
+    pki_file: Path
+    """JSON of the run's CA and certificates and other hosts' (``own``, ``trusted``): a file, so
+    the arguments a worker process is started with stay small."""
     senders: tuple[str, ...]
-    trusted: tuple[PkiExport, ...] = ()
-    """Other hosts' CAs and certificates (a load spread over hosts)."""
     log_format: str = "json"
     log_level: str = "warning"
 
 
 async def run_worker(spec: WorkerSpec, channel: Channel) -> None:
     """The worker's whole life; every outcome ends with a ``result`` or an ``error`` message."""
-    simulation = Simulation(spec.config, spec.broker, shard=spec.shard, pki=spec.pki,
-                            trusted=spec.trusted)
+    try:
+        exports = json.loads(spec.pki_file.read_text())
+        simulation = Simulation(spec.config, spec.broker, shard=spec.shard,
+                                pki=PkiExport.from_json(exports["own"]),
+                                trusted=tuple(PkiExport.from_json(t)
+                                              for t in exports["trusted"]))
+    except (OSError, ValueError, KeyError, LgspError) as exc:
+        channel.send(("error", f"worker {spec.shard} could not start: {exc}", 4))
+        return
     try:
         await simulation.start(senders=list(spec.senders))
         channel.send(("ready",))

@@ -275,3 +275,30 @@ def _processes_with(marker: str) -> list[int]:
             except OSError:
                 continue
     return found
+
+
+def test_ctrl_c_while_workers_start_exits_130_and_leaves_nothing(kafka_bootstrap, pki_cache):
+    """SIGINT to the whole process group while worker processes are still importing."""
+    import signal
+    import subprocess
+    import uuid
+
+    marker = uuid.uuid4().hex
+    for delay in (0.8, 1.6):
+        with subprocess.Popen(
+            ["lgsp", "simulate", "--duration", "60", "-r", "20", "--sig-alg", "ed25519",
+             "--workers", "2", "--bootstrap", kafka_bootstrap, "--pki-cache", str(pki_cache),
+             "--no-progress"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+            start_new_session=True,
+            env={**os.environ, "CI": "true", "LGSP_TEST_MARKER": marker}) as proc:
+            try:
+                proc.communicate(timeout=delay)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGINT)
+            try:
+                proc.communicate(timeout=60)
+            finally:
+                proc.kill()
+        assert proc.returncode == 130, f"SIGINT after {delay} s"
+    assert _processes_with(marker) == []
