@@ -32,6 +32,7 @@ log = structlog.get_logger(__name__)
 Futures = list["asyncio.Future[Any]"]
 Handler = Callable[[ConsumerRecord[bytes, bytes], Futures], Awaitable[None]]
 STOP_TIMEOUT_S = 10.0
+COMMITTED_TIMEOUT_S = 2.0
 
 
 class DeadLetters:
@@ -121,7 +122,14 @@ class ConsumeLoop:
         for topic in sorted(added):
             for partition in self._partitions:
                 tp = TopicPartition(topic, partition)
-                if await self._consumer.committed(tp) is None:
+                try:
+                    async with asyncio.timeout(COMMITTED_TIMEOUT_S):
+                        committed = await self._consumer.committed(tp)
+                except TimeoutError:  # never block the stage on it: a new topic starts at 0
+                    log.warning("committed_offset_timeout", stage=self.name, topic=topic,
+                                partition=partition)
+                    committed = None
+                if committed is None:
                     self._consumer.seek(tp, 0)
         self._assigned = self._wanted
         log.info("loop_topics", stage=self.name, topics=sorted(self._wanted))
