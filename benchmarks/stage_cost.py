@@ -53,7 +53,7 @@ from aiokafka import AIOKafkaProducer, ConsumerRecord
 from consumers.recipient import RecipientAgents
 from consumers.tracker import DeliveryTracker
 from lgsp.bus import headers
-from lgsp.bus.consume_loop import DeadLetters, Futures, Handler
+from lgsp.bus.consume_loop import Futures, Handler
 from lgsp.bus.router import PlatformRouter
 from lgsp.bus.routing import route_document, route_of, route_status
 from lgsp.bus.topics import TopicNames
@@ -61,7 +61,7 @@ from lgsp.cli.logging import configure_logging
 from lgsp.codec.avro import AvroCodec
 from lgsp.codec.events import EventCodec, SignedDocument
 from lgsp.codec.registry import FileSchemaRegistry
-from lgsp.config import BrokerConfig, RecipientConfig
+from lgsp.config import RecipientConfig
 from lgsp.domain.document import Document
 from lgsp.domain.status import StatusCode, StatusEvent, StatusLayer
 from lgsp.domain.topology import VDXP, Topology
@@ -181,22 +181,19 @@ async def run_pipeline(world: World, drafts: Sequence[Draft]) -> PipelineRun:
         tracker.expect(document, intended_ns)
 
     producer = cast("AIOKafkaProducer", bus)
-    # The consume loops are built (with a broker address) but never started: records are handed
-    # to the handlers directly.
-    broker = BrokerConfig(bootstrap="127.0.0.1:9")
+    # records are handed to the stages' handlers directly
     common: dict[str, Any] = {
-        "topology": world.topology, "topics": world.topics, "broker": broker,
-        "producer": producer, "events": world.events, "metrics": metrics,
-        "dead_letters": DeadLetters(producer, world.topics.dead_letter, world.events, metrics)}
+        "topology": world.topology, "topics": world.topics, "producer": producer,
+        "events": world.events, "metrics": metrics}
     recipient_config = RecipientConfig(step_delay_s=0.0)
     handlers: dict[str, Handler] = {}
-    stages: list[PlatformRouter | RecipientAgents] = []
+    recipients: list[RecipientAgents] = []
     try:
         for code in world.topology.platforms:
             router = PlatformRouter(code, **common)
             agents = RecipientAgents(code, verifier=world.verifier, on_status=tracker.on_status,
                                      config=recipient_config, **common)
-            stages += [router, agents]
+            recipients.append(agents)
             handlers[world.topics.inbound(code)] = router.handle
             handlers[world.topics.deliver(code)] = agents.handle
         sender = _sender(world, bus, metrics, expect)
@@ -207,8 +204,8 @@ async def run_pipeline(world: World, drafts: Sequence[Draft]) -> PipelineRun:
             await _drain(bus, handlers, tracker)
         elapsed = time.perf_counter_ns() - start
     finally:
-        for stage in stages:
-            await stage.stop()
+        for agents in recipients:
+            await agents.stop()  # lifecycles still running
     completed = sum(stats.completed for stats in metrics.routes.values())
     return PipelineRun(elapsed, bus.log, documents, completed)
 

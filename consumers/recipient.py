@@ -17,7 +17,7 @@ import contextlib
 import datetime as dt
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
 import structlog
@@ -25,11 +25,11 @@ from aiokafka import AIOKafkaProducer, ConsumerRecord
 from aiokafka.errors import KafkaError
 
 from lgsp.bus import headers
-from lgsp.bus.consume_loop import ConsumeLoop, DeadLetters, Futures
+from lgsp.bus.consume_loop import Futures
 from lgsp.bus.routing import route_of
 from lgsp.bus.topics import TopicNames
 from lgsp.codec.events import EventCodec, SignedDocument
-from lgsp.config import BrokerConfig, RecipientConfig, SignaturePolicy
+from lgsp.config import RecipientConfig, SignaturePolicy
 from lgsp.domain.document import Document, Secrecy
 from lgsp.domain.status import StatusCode, StatusEvent, StatusLayer
 from lgsp.domain.topology import VDXP, Topology
@@ -47,10 +47,9 @@ class RecipientAgents:
     """All member agencies of ``platform`` as recipients; an async context manager."""
 
     def __init__(self, platform: str, *, topology: Topology, topics: TopicNames,
-                 broker: BrokerConfig, producer: AIOKafkaProducer, events: EventCodec,
-                 verifier: SignatureVerifier, metrics: RunMetrics, dead_letters: DeadLetters,
-                 on_status: StatusSink, config: RecipientConfig | None = None,
-                 partitions: Sequence[int] | None = None, own_loop: bool = True) -> None:
+                 producer: AIOKafkaProducer, events: EventCodec,
+                 verifier: SignatureVerifier, metrics: RunMetrics,
+                 on_status: StatusSink, config: RecipientConfig | None = None) -> None:
         self.platform = platform
         self.topology = topology
         self.topics = topics
@@ -63,22 +62,10 @@ class RecipientAgents:
         self._seen: OrderedDict[tuple[str, str], None] = OrderedDict()
         self._lifecycles: set[asyncio.Task[None]] = set()
         self.topic = topics.deliver(platform)
-        self.loop: ConsumeLoop | None = None
-        """Its own consume loop, unless a worker's shared loop feeds ``handle`` (``own_loop``)."""
-        if own_loop:
-            self.loop = ConsumeLoop(name=f"recipient:{platform}", broker=broker, topic=self.topic,
-                                    group=topics.group("agents", platform),
-                                    handler=self.handle, dead_letters=dead_letters,
-                                    partitions=partitions)
-
-    async def start(self) -> None:
-        if self.loop is not None:
-            await self.loop.start()
-
+        """What it reads (a worker's consume loop hands it the records of this topic)."""
     async def stop(self) -> None:
-        """Stop consuming, then let running lifecycles finish (bounded) before cancelling them."""
-        if self.loop is not None:
-            await self.loop.stop()
+        """After the consume loop stopped: let running lifecycles finish (bounded), then cancel
+        what is left."""
         if self._lifecycles:
             _done, pending = await asyncio.wait(self._lifecycles, timeout=10)
             for task in pending:
@@ -86,13 +73,6 @@ class RecipientAgents:
             for task in pending:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
-
-    async def __aenter__(self) -> RecipientAgents:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.stop()
 
     # ---- the chain of stages ---------------------------------------------------------------
     async def handle(self, record: ConsumerRecord[bytes, bytes], futures: Futures) -> None:

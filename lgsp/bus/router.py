@@ -8,17 +8,15 @@ original sender by the reverse route.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
 
 import structlog
 from aiokafka import AIOKafkaProducer, ConsumerRecord
 
 from lgsp.bus import headers
-from lgsp.bus.consume_loop import ConsumeLoop, DeadLetters, Futures
+from lgsp.bus.consume_loop import Futures
 from lgsp.bus.routing import route_document, route_status
 from lgsp.bus.topics import TopicNames
 from lgsp.codec.events import EventCodec
-from lgsp.config import BrokerConfig
 from lgsp.domain.status import StatusEvent, StatusLayer, TransportState
 from lgsp.domain.topology import Topology
 from lgsp.errors import DeliveryError
@@ -28,12 +26,11 @@ log = structlog.get_logger(__name__)
 
 
 class PlatformRouter:
-    """Routes documents and statuses for one platform; an async context manager."""
+    """Routes documents and statuses for one platform (``handle`` one record at a time)."""
 
     def __init__(self, platform: str, *, topology: Topology, topics: TopicNames,
-                 broker: BrokerConfig, producer: AIOKafkaProducer, events: EventCodec,
-                 metrics: RunMetrics, dead_letters: DeadLetters, lenient: bool = False,
-                 partitions: Sequence[int] | None = None, own_loop: bool = True) -> None:
+                 producer: AIOKafkaProducer, events: EventCodec, metrics: RunMetrics,
+                 lenient: bool = False) -> None:
         self.platform = platform
         self.topology = topology
         self.topics = topics
@@ -42,29 +39,7 @@ class PlatformRouter:
         self.counts = metrics.platform(platform)
         self.lenient = lenient
         self.topic = topics.inbound(platform)
-        self.loop: ConsumeLoop | None = None
-        """Its own consume loop, unless a worker's shared loop feeds ``handle`` (``own_loop``)."""
-        if own_loop:
-            self.loop = ConsumeLoop(name=f"router:{platform}", broker=broker, topic=self.topic,
-                                    group=topics.group("router", platform),
-                                    handler=self.handle, dead_letters=dead_letters,
-                                    partitions=partitions)
-
-    async def start(self) -> None:
-        if self.loop is not None:
-            await self.loop.start()
-
-    async def stop(self) -> None:
-        if self.loop is not None:
-            await self.loop.stop()
-
-    async def __aenter__(self) -> PlatformRouter:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.stop()
-
+        """What it reads (a worker's consume loop hands it the records of this topic)."""
     async def handle(self, record: ConsumerRecord[bytes, bytes], futures: Futures) -> None:
         routing = headers.parse(record.headers)
         generation = self.topics.generation_of(record.topic)

@@ -157,7 +157,7 @@ class LoadRun:
                                               self.log_format, self.log_level))
                        for shard in self.shards]
             stack.push_async_callback(self._reap, workers)
-            recording = await self._start_recording(broker, topics)
+            recording = self.planner.start_recording()
             inbox: asyncio.Queue[tuple[int, Message]] = asyncio.Queue()
             readers = [asyncio.create_task(self._read(i, w, inbox)) for i, w in enumerate(workers)]
             stack.callback(lambda: [r.cancel() for r in readers])
@@ -171,9 +171,7 @@ class LoadRun:
             await self._drive(workers, inbox, stop, start_ns)
             duration_s = (time.monotonic_ns() - start_ns) / 1e9
             if recording is not None:
-                recording[0].stop()
-                async with asyncio.timeout(120):
-                    self.planner.recorded = await recording[1]
+                await self.planner.finish_recording(*recording)
         return self._report(workers, duration_s, setup_s, stopped=stop.is_set())
 
     # ---- setup ----------------------------------------------------------------------------------
@@ -199,16 +197,6 @@ class LoadRun:
         process.start()  # small arguments: a child killed while starting never blocks the pipe
         child.close()
         return _Worker(spec.shard, PipeChannel(parent), process=process)
-
-    async def _start_recording(self, broker: BrokerConfig, topics: list[str]
-                               ) -> tuple[Any, asyncio.Task[int]] | None:
-        if self.config.record_path is None:
-            return None
-        from consumers.recorder import Recorder
-
-        recorder = Recorder(broker=broker, topics=topics, out=self.config.record_path,
-                            registry=self.planner.events.codec.registry)
-        return recorder, asyncio.create_task(recorder.run(follow=True))
 
     # ---- the conversation ---------------------------------------------------------------------
     @staticmethod

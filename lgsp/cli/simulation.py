@@ -257,9 +257,8 @@ class Simulation:
         self._stack.push_async_callback(self.producer.stop)
         dead_letters = DeadLetters(self.producer, self.topics.dead_letter, self.events,
                                    self.metrics)
-        common = {"topology": self.topology, "topics": self.topics, "broker": self.broker,
-                  "producer": self.producer, "events": self.events, "metrics": self.metrics,
-                  "dead_letters": dead_letters, "own_loop": False}
+        common = {"topology": self.topology, "topics": self.topics, "producer": self.producer,
+                  "events": self.events, "metrics": self.metrics}
         handlers: dict[str, Handler] = {}
         stages: dict[str, str] = {}
         for platform in platforms:
@@ -285,8 +284,8 @@ class Simulation:
                                 dead_letters=dead_letters,
                                 partitions=self.shard.owned_partitions,
                                 stage_of=lambda record: stages[_family(record.topic)])
-        for component in (*self.agents.values(), *self.routers.values()):
-            self._stack.push_async_callback(component.stop)  # lifecycles finish after the loop
+        for agents in self.agents.values():
+            self._stack.push_async_callback(agents.stop)  # lifecycles finish after the loop
         await self.loop.start()
         self._stack.push_async_callback(self.loop.stop)
         self.sender = AgencySender(topology=self.topology, pki=self.pki, events=self.events,
@@ -430,26 +429,26 @@ class Simulation:
         began = time.monotonic()
         try:
             await self.start(senders=self.senders())
-            recording = self._start_recording()
+            recording = self.start_recording()
             send_began = time.monotonic()
             await self.send_schedule(self.plan(), time.monotonic_ns())
             send_s = time.monotonic() - send_began
             await self.settle()
             load_s = time.monotonic() - send_began
             if recording is not None:
-                await self._finish_recording(*recording)
+                await self.finish_recording(*recording)
         finally:
             await self.stop()
         return self.report(load_s, setup_s=send_began - began, send_s=send_s)
 
-    def _start_recording(self) -> tuple[Recorder, asyncio.Task[int]] | None:
+    def start_recording(self) -> tuple[Recorder, asyncio.Task[int]] | None:
         if self.config.record_path is None:
             return None
         recorder = Recorder(broker=self.broker, topics=self.topics.all_for(self.topology.platforms),
                             out=self.config.record_path, registry=self.events.codec.registry)
         return recorder, asyncio.create_task(recorder.run(follow=True))
 
-    async def _finish_recording(self, recorder: Recorder, task: asyncio.Task[int]) -> None:
+    async def finish_recording(self, recorder: Recorder, task: asyncio.Task[int]) -> None:
         recorder.stop()
         async with asyncio.timeout(120):
             written = await task
