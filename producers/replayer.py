@@ -37,6 +37,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from lgsp.bus import headers as hdr
 from lgsp.bus.admin import create_topics
+from lgsp.bus.producer import TrackingProducer
 from lgsp.codec.capture import CapturedRecord, CaptureReader
 from lgsp.config import BrokerConfig
 from lgsp.domain.topology import Topology
@@ -362,7 +363,7 @@ class Replayer:
                           for p in planned})
         if targets:
             await create_topics(broker, targets)
-        producer = AIOKafkaProducer(**broker.producer_kwargs())
+        producer = TrackingProducer.for_broker(broker)
         await producer.start()
         try:
             same_partitions = {}

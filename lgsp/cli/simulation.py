@@ -14,11 +14,12 @@ import secrets
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import structlog
-from aiokafka import AIOKafkaProducer, ConsumerRecord
+from aiokafka import ConsumerRecord
 
 from consumers.recipient import RecipientAgents
 from consumers.recorder import Recorder
@@ -26,6 +27,7 @@ from consumers.tracker import DeliveryTracker
 from lgsp.broker.embedded import EmbeddedBroker
 from lgsp.bus.admin import create_topics, delete_topics
 from lgsp.bus.consume_loop import ConsumeLoop, DeadLetters, Futures, Handler
+from lgsp.bus.producer import TrackingProducer
 from lgsp.bus.rotation import Rotation
 from lgsp.bus.router import PlatformRouter
 from lgsp.bus.shard import Shard
@@ -175,7 +177,7 @@ class Simulation:
                                        ack_timeout_s=config.ack_timeout_s)
         self.pki: Pki | None = None
         self.sender: AgencySender | None = None
-        self.producer: AIOKafkaProducer | None = None
+        self.producer: TrackingProducer | None = None
         self.scheduler: OpenLoopScheduler[Draft] | None = None
         self.agents: dict[str, RecipientAgents] = {}
         self.loop: ConsumeLoop | None = None
@@ -252,7 +254,7 @@ class Simulation:
         if (not self.config.keep_topics and self.bootstrap_source == "external"
                 and self.shard.index == 0):
             self._stack.push_async_callback(delete_topics, self.broker, names)
-        self.producer = AIOKafkaProducer(**self.broker.producer_kwargs())
+        self.producer = TrackingProducer.for_broker(self.broker)
         await self.producer.start()
         self._stack.push_async_callback(self.producer.stop)
         dead_letters = DeadLetters(self.producer, self.topics.dead_letter, self.events,
@@ -371,6 +373,8 @@ class Simulation:
             if self.loop is not None:
                 self.loop.want([name for g in generations
                                 for name in self.topics.generation(self.topology.platforms, g)])
+            if self.producer is not None:  # deleted generations leave the producer's metadata
+                self.producer.retain(partial(_not_before, generations.start))
 
         async def follow() -> None:
             while True:
@@ -474,6 +478,12 @@ class Simulation:
                             topology=self.topology_facts(), duration_s=duration_s,
                             send_duration_s=send_s,
                             load=self.config.load_shape().describe())
+
+
+def _not_before(oldest: int, topic: str) -> bool:
+    """Whether ``topic`` is unrotated or of generation ``oldest`` or later."""
+    generation = TopicNames.generation_of(topic)
+    return generation is None or generation >= oldest
 
 
 def _family(topic: str) -> str:

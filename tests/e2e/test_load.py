@@ -90,10 +90,6 @@ def test_a_steps_shape_sends_each_step_at_its_rate(kafka_bootstrap, pki_cache, r
     assert report["load"]["expected_documents"] == 100
 
 
-@pytest.mark.xfail(strict=False, reason=(
-    "known defect, issue #3 left open: on the shared test broker (many topics) Tansu "
-    "intermittently stalls the worker's batch after a topic generation is created, and "
-    "deliveries of that window are lost; passes alone and in the 30-minute soak"))
 def test_topic_rotation_drops_finished_generations(kafka_bootstrap, pki_cache, run_id):
     """Every 6 s of schedule a new topic generation; the old ones are deleted once their
     documents are over, and nothing is lost on the way."""

@@ -1,0 +1,59 @@
+"""The producer every component writes with: aiokafka's, keeping the metadata of every topic it
+writes to.
+
+Why: aiokafka's client refreshes metadata for the topics in its tracked set, or for *all* topics
+while that set is empty. ``send`` only adds a topic to the set when the current metadata does not
+know it yet, so a topic first seen through an all-topics refresh is never tracked. As soon as any
+other topic gets tracked, refreshes narrow to the tracked set, the untracked topic drops out of
+the metadata, and its pending batches wait for a leader that never comes, then fail after
+``request_timeout_ms`` with ``NotLeaderForPartitionError``. This happens whenever topics are
+created during a run (topic rotation): we saw it stall a worker for 40 s and lose a window of
+deliveries. Tracking every written topic explicitly closes the gap.
+
+A rotated-away topic must also leave the tracked set (``retain``): a metadata request naming a
+deleted topic makes the embedded broker create it again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from aiokafka import AIOKafkaProducer
+
+from lgsp.config import BrokerConfig
+
+
+class TrackingProducer(AIOKafkaProducer):  # type: ignore[misc]
+    """An ``AIOKafkaProducer`` whose metadata always covers every topic it was asked to write to."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._tracked: set[str] = set()
+
+    @classmethod
+    def for_broker(cls, broker: BrokerConfig) -> TrackingProducer:
+        return cls(**broker.producer_kwargs())
+
+    @property
+    def tracked_topics(self) -> frozenset[str]:
+        return frozenset(self._tracked)
+
+    def track(self, topic: str) -> None:
+        """Keep this topic's metadata from now on (a send does it; call it to prepare a topic)."""
+        if topic not in self._tracked:
+            self._tracked.add(topic)
+            self.client.add_topic(topic)  # schedules a metadata refresh; send waits for it
+
+    def retain(self, keep: Callable[[str], bool]) -> None:
+        """Stop tracking the topics ``keep`` refuses (deleted ones): refreshes stop naming them."""
+        dropped = {topic for topic in self._tracked if not keep(topic)}
+        if not dropped or dropped == self._tracked:  # an empty set would mean "all topics"
+            return
+        self._tracked -= dropped
+        self.client.set_topics(self._tracked)
+
+    async def send(self, topic: str, *args: Any, **kwargs: Any) -> Any:
+        if topic not in self._tracked:
+            self.track(topic)
+        return await super().send(topic, *args, **kwargs)

@@ -1,0 +1,84 @@
+"""The tracking producer keeps the metadata of every topic it writes to, on the real broker.
+
+The scenario is the one topic rotation creates: the producer starts while a topic exists (it
+learns it from an all-topics metadata refresh), then writes to a topic created later. A plain
+aiokafka producer then narrows its refreshes to the new topic and forgets the first one, so a
+batch for it waits for a leader until ``request_timeout_ms`` and fails (issue #3's stall).
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from aiokafka import AIOKafkaProducer
+
+from lgsp.bus.admin import create_topics, delete_topics
+from lgsp.bus.producer import TrackingProducer
+from lgsp.config import BrokerConfig
+
+ACK_TIMEOUT_S = 15.0
+
+
+async def _write_first_then_new(producer: AIOKafkaProducer, broker: BrokerConfig,
+                                first: str, later: str) -> None:
+    await producer.start()
+    async with asyncio.timeout(ACK_TIMEOUT_S):
+        await producer.send_and_wait(first, b"a", partition=0)
+    await create_topics(broker, [later])
+    async with asyncio.timeout(ACK_TIMEOUT_S):
+        await producer.send_and_wait(later, b"b", partition=0)
+        await producer.client.force_metadata_update()
+
+
+async def test_plain_aiokafka_forgets_a_topic_learned_before_a_new_one(kafka_bootstrap, run_id):
+    """Why the tracking producer exists: if this starts failing, aiokafka fixed the gap."""
+    broker = BrokerConfig(bootstrap=kafka_bootstrap, partitions=1)
+    first, later = f"{run_id}.first", f"{run_id}.later"
+    await create_topics(broker, [first])
+    producer = AIOKafkaProducer(**broker.producer_kwargs())
+    try:
+        await _write_first_then_new(producer, broker, first, later)
+        assert producer.client.cluster.partitions_for_topic(first) is None
+    finally:
+        await producer.stop()
+        await delete_topics(broker, [first, later])
+
+
+async def test_every_written_topic_stays_in_the_metadata(kafka_bootstrap, run_id):
+    broker = BrokerConfig(bootstrap=kafka_bootstrap, partitions=1)
+    first, later = f"{run_id}.first", f"{run_id}.later"
+    await create_topics(broker, [first])
+    producer = TrackingProducer.for_broker(broker)
+    try:
+        await _write_first_then_new(producer, broker, first, later)
+        assert producer.client.cluster.partitions_for_topic(first) == {0}
+        assert producer.tracked_topics == {first, later}
+        async with asyncio.timeout(ACK_TIMEOUT_S):  # a batch for it finds its leader at once
+            await producer.send_and_wait(first, b"c", partition=0)
+    finally:
+        await producer.stop()
+        await delete_topics(broker, [first, later])
+
+
+async def test_retained_topics_only_are_refreshed(kafka_bootstrap, run_id):
+    """A deleted generation must leave the refreshes (naming it would make Tansu recreate it)."""
+    broker = BrokerConfig(bootstrap=kafka_bootstrap, partitions=1)
+    old, new = f"{run_id}.g0.x", f"{run_id}.g1.x"
+    await create_topics(broker, [old, new])
+    producer = TrackingProducer.for_broker(broker)
+    try:
+        await producer.start()
+        async with asyncio.timeout(ACK_TIMEOUT_S):
+            await producer.send_and_wait(old, b"a", partition=0)
+            await producer.send_and_wait(new, b"b", partition=0)
+        producer.retain(lambda topic: ".g0." not in topic)
+        assert producer.tracked_topics == {new}
+        async with asyncio.timeout(ACK_TIMEOUT_S):
+            await producer.client.force_metadata_update()
+        assert producer.client.cluster.partitions_for_topic(old) is None
+        assert producer.client.cluster.partitions_for_topic(new) == {0}
+        producer.retain(lambda topic: False)  # never down to "all topics"
+        assert producer.tracked_topics == {new}
+    finally:
+        await producer.stop()
+        await delete_topics(broker, [old, new])
