@@ -34,6 +34,7 @@ from lgsp.domain.document import Document, Secrecy
 from lgsp.domain.status import StatusCode, StatusEvent, StatusLayer
 from lgsp.domain.topology import VDXP, Topology
 from lgsp.errors import DecodeError, DeliveryError, Rejected, SignatureError
+from lgsp.faults import FaultKind
 from lgsp.metrics.run import RunMetrics
 from lgsp.signing.pki import SignatureRole
 from lgsp.signing.signature import SignatureBlock, SignatureVerifier
@@ -125,7 +126,8 @@ class RecipientAgents:
             return
         futures.append(await self._send_status(doc_id, sender, recipient, StatusCode.ARRIVED,
                                                topic=status_topic))
-        task = asyncio.create_task(self._lifecycle(doc_id, sender, recipient, status_topic))
+        task = asyncio.create_task(self._lifecycle(doc_id, sender, recipient, status_topic,
+                                                   misbehave=routing.fault))
         self._lifecycles.add(task)
         task.add_done_callback(self._lifecycles.discard)
 
@@ -198,9 +200,16 @@ class RecipientAgents:
             if failure is not None:
                 stats.failures[failure.reason] += 1
 
-    async def _lifecycle(self, doc_id: str, sender: str, recipient: str, topic: str) -> None:
-        steps = [StatusCode.REGISTERED, StatusCode.ASSIGNED,
-                 *([StatusCode.IN_PROGRESS] * self.config.in_progress_updates),
+    async def _lifecycle(self, doc_id: str, sender: str, recipient: str, topic: str, *,
+                         misbehave: str | None = None) -> None:
+        """03 → 04 → 05* → 06. ``misbehave`` (fault injection only) makes this recipient's
+        software send 04 before 03 or never send 03."""
+        first = [StatusCode.REGISTERED, StatusCode.ASSIGNED]
+        if misbehave == FaultKind.OUT_OF_ORDER_STATUS:
+            first.reverse()
+        elif misbehave == FaultKind.DROPPED_STATUS:
+            first.remove(StatusCode.REGISTERED)
+        steps = [*first, *([StatusCode.IN_PROGRESS] * self.config.in_progress_updates),
                  StatusCode.COMPLETED]
         for code in steps:
             await asyncio.sleep(self.config.step_delay_s)

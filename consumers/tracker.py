@@ -4,12 +4,19 @@ The sender registers each (document, recipient) at its *intended* send time (ope
 includes any lag of the schedule). Statuses arriving back at the sender move the lifecycle of
 domain.md §7 forward; a delivery with no 01 within ``ack_timeout_s`` is *lost*. Finished deliveries
 are folded into the run's aggregates and forgotten, so memory holds only what is in flight.
+
+A status that skips a step (04 right after 01) is followed, and the skipped step is remembered as
+missing; if it comes later it is an out-of-order status. With fault injection (``--inject``) the
+tracker joins the sender's ledger of injected faults with what came back: a fault is detected when
+every delivery it concerns was detected (02 with a reason, transport FAIL, a broken lifecycle);
+a detection on a document without a fault is a false positive.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 import structlog
@@ -26,6 +33,7 @@ from lgsp.domain.status import (
 )
 from lgsp.domain.topology import Topology
 from lgsp.errors import ConfigError
+from lgsp.faults import MISSING_STATUS, OUT_OF_ORDER, REJECTED, TRANSPORT_FAIL, FaultKind
 from lgsp.metrics import series
 from lgsp.metrics.histogram import Histogram
 from lgsp.metrics.run import Route, RunMetrics
@@ -41,6 +49,25 @@ class Delivery:
     last: StatusCode | None = None
     arrived_ns: int | None = None
     seen: set[StatusCode] = field(default_factory=set)
+    missing: set[StatusCode] = field(default_factory=set)
+    """Steps skipped by a later status that have not come since."""
+    late: bool = False
+    """A skipped step came after a later one (out of order)."""
+
+
+STEP_RANK = {StatusCode.ARRIVED: 0, StatusCode.REGISTERED: 1, StatusCode.ASSIGNED: 2,
+             StatusCode.IN_PROGRESS: 3, StatusCode.COMPLETED: 4}
+"""The business lifecycle in order (05 is optional and repeats)."""
+SKIPPABLE = (StatusCode.REGISTERED, StatusCode.ASSIGNED)
+"""Steps a lifecycle must not skip."""
+
+
+@dataclass(slots=True)
+class InjectedFault:
+    kind: FaultKind
+    waiting: set[str]
+    """Recipients whose detection is still awaited."""
+    by: Counter[str] = field(default_factory=Counter)
 
 
 class DeliveryTracker:
@@ -55,6 +82,7 @@ class DeliveryTracker:
         self.ack_timeout_ns = int(ack_timeout_s * 1e9)
         self.clock = clock
         self._pending: dict[tuple[str, str], Delivery] = {}
+        self._faults: dict[str, InjectedFault] = {}
         self.live_arrived = Histogram(SERIES_DIGITS)
         """Send → 01 of the whole run so far, warm-up included: live progress and Prometheus."""
 
@@ -69,6 +97,34 @@ class DeliveryTracker:
             self.metrics.route(route).sent += 1
             self._pending[(document.document_id, recipient)] = Delivery(route, intended_ns)
 
+    def injected(self, document: Document, kind: FaultKind, waiting: Iterable[str]) -> None:
+        """The sender gave ``document`` this fault; each of ``waiting`` must detect it."""
+        self.metrics.faults_injected[kind.value] += 1
+        self._faults[document.document_id] = InjectedFault(kind, set(waiting))
+
+    def detected_at_send(self, kind: FaultKind, how: str) -> None:
+        """A fault the sender's own checks stopped before anything was sent."""
+        self.metrics.faults_injected[kind.value] += 1
+        self.metrics.faults_detected[f"{kind.value}|{how}"] += 1
+
+    def _detect(self, document_id: str, recipient: str, how: str) -> None:
+        fault = self._faults.get(document_id)
+        if fault is None or recipient not in fault.waiting:
+            self.metrics.false_positives[how] += 1
+            return
+        fault.waiting.discard(recipient)
+        fault.by[how] += 1
+        if not fault.waiting:
+            del self._faults[document_id]
+            self.metrics.faults_detected[f"{fault.kind.value}|{' + '.join(sorted(fault.by))}"] += 1
+
+    def _lifecycle_ended(self, key: tuple[str, str], delivery: Delivery) -> None:
+        """A lifecycle is over (06, or the end of the run): was it whole and in order?"""
+        if delivery.late:
+            self._detect(*key, OUT_OF_ORDER)
+        elif delivery.missing:
+            self._detect(*key, MISSING_STATUS)
+
     def on_status(self, status: StatusEvent, now_ns: int) -> None:
         key = (status.document_id, status.recipient)
         delivery = self._pending.get(key)
@@ -82,6 +138,7 @@ class DeliveryTracker:
                 self.metrics.series.count(series.ERRORS, now_ns)
                 self.metrics.undeliverable_reasons[status.reason or "unknown"] += 1
                 del self._pending[key]
+                self._detect(*key, TRANSPORT_FAIL + (status.reason or "unknown"))
             return
         code = status.status_code
         if code is None:
@@ -91,10 +148,14 @@ class DeliveryTracker:
             self.metrics.unexpected_statuses["duplicate"] += 1
             return
         if code not in ALLOWED_NEXT.get(delivery.last, frozenset()):
-            self.metrics.unexpected_statuses["out_of_order"] += 1
-            log.warning("status_out_of_order", document_id=status.document_id,
+            if not self._skipped_to(delivery, code):
+                self.metrics.unexpected_statuses["out_of_order"] += 1
+                log.warning("status_out_of_order", document_id=status.document_id,
+                            recipient=status.recipient, previous=delivery.last, got=code)
+                return
+            self.metrics.unexpected_statuses["missing_status"] += 1
+            log.warning("status_missing", document_id=status.document_id,
                         recipient=status.recipient, previous=delivery.last, got=code)
-            return
         delivery.last = code
         delivery.seen.add(code)
         if code is StatusCode.ARRIVED:
@@ -108,6 +169,7 @@ class DeliveryTracker:
             stats.rejected += 1
             self.metrics.series.count(series.ERRORS, now_ns)
             del self._pending[key]
+            self._detect(*key, REJECTED + (status.reason or "no reason"))
         elif code is StatusCode.RECALL_ACCEPTED:
             stats.recalled += 1
             del self._pending[key]
@@ -117,6 +179,24 @@ class DeliveryTracker:
             if self.metrics.measured(delivery.intended_ns):
                 stats.send_to_completed.record_ns(now_ns - delivery.intended_ns)
             del self._pending[key]
+            self._lifecycle_ended(key, delivery)
+
+    def _skipped_to(self, delivery: Delivery, code: StatusCode) -> bool:
+        """Whether ``code`` moves the lifecycle forward past missing steps (then it is followed
+        and the steps are remembered as missing); a step that was missing and comes now is
+        marked late. False: it does not fit the lifecycle at all."""
+        last = delivery.last
+        if last not in STEP_RANK or code not in STEP_RANK:
+            return False
+        if code in delivery.missing:  # the skipped step, late
+            delivery.missing.discard(code)
+            delivery.late = True
+            return False
+        if STEP_RANK[code] <= STEP_RANK[last]:
+            return False
+        delivery.missing.update(step for step in SKIPPABLE
+                                if STEP_RANK[last] < STEP_RANK[step] < STEP_RANK[code])
+        return True
 
     def send_failed(self, document: Document, error: BaseException) -> None:
         """Our own producer could not hand the document to Kafka: not a loss on the bus."""
@@ -162,6 +242,10 @@ class DeliveryTracker:
                 log.debug("delivery_lost", document_id=key[0], recipient=key[1])
             else:
                 stats.incomplete += 1
+            self._lifecycle_ended(key, delivery)
+        for fault in self._faults.values():
+            self.metrics.faults_missed[fault.kind.value] += 1
+        self._faults.clear()
         if lost:
             log.warning("deliveries_lost", count=lost, at="end of run")
         self._pending.clear()

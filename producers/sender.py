@@ -12,7 +12,7 @@ import asyncio
 import datetime as dt
 import time
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,10 +34,12 @@ from lgsp.domain.document import (
 from lgsp.domain.numbering import DocumentNumbering
 from lgsp.domain.topology import Topology
 from lgsp.errors import DocumentRefused
+from lgsp.faults import RECIPIENT_FAULTS, REFUSED_AT_SEND, FaultKind
 from lgsp.metrics import series
 from lgsp.metrics.run import RunMetrics
 from lgsp.signing.pki import Credential, Pki, SignatureRole
 from lgsp.signing.signature import content_digest, sign
+from producers.faults import UNDECODABLE, UNKNOWN_RECIPIENT, FaultInjector
 from producers.traffic import Draft, head_official
 
 log = structlog.get_logger(__name__)
@@ -63,6 +65,8 @@ def issue_credentials(pki: Pki, topology: Topology, sender: str) -> tuple[Creden
 
 Expect = Callable[[Document, int], None]
 SendFailed = Callable[[Document, BaseException], None]
+FaultInjected = Callable[[Document, FaultKind, Iterable[str]], None]
+FaultRefused = Callable[[FaultKind, str], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,7 +85,9 @@ class AgencySender:
     def __init__(self, *, topology: Topology, pki: Pki, events: EventCodec,
                  producer: AIOKafkaProducer, topics: TopicNames, metrics: RunMetrics,
                  expect: Expect, document_versions: tuple[int, ...] = (),
-                 on_send_failed: SendFailed | None = None) -> None:
+                 on_send_failed: SendFailed | None = None,
+                 faults: FaultInjector | None = None, on_fault: FaultInjected | None = None,
+                 on_fault_refused: FaultRefused | None = None) -> None:
         self.topology = topology
         self.pki = pki
         self.events = events
@@ -90,6 +96,10 @@ class AgencySender:
         self.metrics = metrics
         self.expect = expect
         self.on_send_failed = on_send_failed
+        self.faults = faults
+        """Fault injection (``--inject``): what each document's faulty software does."""
+        self.on_fault = on_fault
+        self.on_fault_refused = on_fault_refused
         self.generation_of: Callable[[int], int | None] = lambda _now_ns: None
         """The topic generation of a document sent at a (monotonic) time, when topics rotate."""
         self.numbering = DocumentNumbering()
@@ -168,36 +178,65 @@ class AgencySender:
                      date: dt.date | None = None) -> asyncio.Future[Any]:
         """Compose, sign and send one document; returns the produce future (not awaited)."""
         self.metrics.series.count(series.TARGET, intended_ns)
-        document = self.compose(draft, date or vietnam_today())
-        signed = self.sign(document, draft)
-        return await self.send(document, signed, intended_ns)
+        fault = self.faults.pick() if self.faults is not None else None
+        if fault is None:
+            document = self.compose(draft, date or vietnam_today())
+            return await self.send(document, self.sign(document, draft), intended_ns)
+        assert self.faults is not None  # noqa: S101 - picked from it
+        draft = self.faults.prepare(draft, fault)
+        try:
+            document = self.compose(draft, date or vietnam_today())
+        except DocumentRefused:
+            if fault is FaultKind.SECRET_DOCUMENT and self.on_fault_refused is not None:
+                self.on_fault_refused(fault, REFUSED_AT_SEND)
+            raise
+        signed = self.faults.corrupt(document, self.sign(document, draft), fault)
+        return await self.send(document, signed, intended_ns, fault=fault)
+
+    def _note_fault(self, document: Document, fault: FaultKind) -> None:
+        """Into the ledger: which deliveries must detect this document's fault."""
+        if fault is FaultKind.DUPLICATE_DELIVERY:  # absorbed silently: counted per delivery
+            self.metrics.faults_injected[fault.value] += 1
+            self.metrics.duplicate_deliveries_injected += len(document.recipients)
+        elif self.on_fault is not None:
+            waiting = ((UNKNOWN_RECIPIENT,) if fault is FaultKind.UNKNOWN_RECIPIENT
+                       else document.recipients)
+            self.on_fault(document, fault, waiting)
 
     def envelope(self, document: Document, signed: SignedDocument,
-                 generation: int | None = None) -> Envelope:
+                 generation: int | None = None, fault: FaultKind | None = None) -> Envelope:
         """The Kafka record of a document submitted to its sender's home platform (in topic
         ``generation`` when topics rotate)."""
         agency = self.topology.agency(document.sender)
         return Envelope(
             topic=self.topics.inbound(agency.platform, generation),
             key=document.document_id.encode(),
-            value=self.events.encode_signed(signed),
+            value=UNDECODABLE if fault is FaultKind.UNDECODABLE
+            else self.events.encode_signed(signed),
             headers=headers.build(headers.DOCUMENT, document.document_id, document.sender,
-                                  document.recipients, sent_us=time.time_ns() // 1000))
+                                  document.recipients, sent_us=time.time_ns() // 1000,
+                                  fault=fault.value if fault in RECIPIENT_FAULTS else None))
 
-    async def send(self, document: Document, signed: SignedDocument,
-                   intended_ns: int) -> asyncio.Future[Any]:
+    async def send(self, document: Document, signed: SignedDocument, intended_ns: int, *,
+                   fault: FaultKind | None = None) -> asyncio.Future[Any]:
         """Register the deliveries with the tracker and hand the record to the producer."""
         tier = self.topology.agency(document.sender).tier
         self.metrics.documents_by_tier[tier] += 1
         self.metrics.fan_out[len(document.recipients)] += 1
         self.expect(document, intended_ns)
+        if fault is not None:
+            self._note_fault(document, fault)
         # the generation of the actual send time: a sender far behind its schedule must not
         # write into a generation that is already over (and deleted)
-        env = self.envelope(document, signed, self.generation_of(time.monotonic_ns()))
+        env = self.envelope(document, signed, self.generation_of(time.monotonic_ns()), fault)
         sent_ns = time.monotonic_ns()
         self.metrics.series.count(series.SENT, sent_ns)
         future = await self.producer.send(env.topic, value=env.value, key=env.key,
                                           headers=env.headers)
+        if fault is FaultKind.DUPLICATE_DELIVERY:  # the same record once more
+            again = await self.producer.send(env.topic, value=env.value, key=env.key,
+                                             headers=env.headers)
+            future = asyncio.ensure_future(_both(future, again))
         measured = self.metrics.measured(intended_ns)
         produce_ack = self.metrics.stage("produce_ack")
         on_failed = self.on_send_failed
@@ -211,3 +250,9 @@ class AgencySender:
 
         future.add_done_callback(acknowledged)
         return future
+
+
+async def _both(first: asyncio.Future[Any], second: asyncio.Future[Any]) -> Any:
+    result = await first
+    await second
+    return result

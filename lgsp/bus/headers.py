@@ -10,6 +10,8 @@ recipient verifies are the bytes the sender signed. Header keys:
 * ``lgsp-trace``  repeated, one per hop: ``<platform code>@<unix time in µs>``
 * ``lgsp-sent``   unix time in µs when the sender handed the document to its producer (hop
   latencies start there)
+* ``lgsp-sim-fault``  fault injection only (``--inject``): the status misbehaviour the simulated
+  recipient software is to commit (``out-of-order-status``, ``dropped-status``); no check reads it
 * ``lgsp-replay-of``  set by ``lgsp replay --rewrite-ids``: the DocumentId inside the signed
   content, while ``lgsp-id`` carries the replay's new identity (the signed bytes are never
   re-signed)
@@ -31,6 +33,7 @@ TO = "lgsp-to"
 TRACE = "lgsp-trace"
 REPLAY_OF = "lgsp-replay-of"
 SENT = "lgsp-sent"
+FAULT = "lgsp-sim-fault"
 
 DOCUMENT = b"document"
 STATUS = b"status"
@@ -58,6 +61,8 @@ class Routing:
     """The DocumentId in the signed content when ``document_id`` is a replay's new identity."""
     sent_us: int | None = None
     """When the sender submitted the document (unix µs), if it said."""
+    fault: str | None = None
+    """The misbehaviour the simulated recipient is told to commit (fault injection only)."""
 
     @property
     def content_document_id(self) -> str:
@@ -70,13 +75,15 @@ class Routing:
 
 def build(kind: bytes, document_id: str, from_code: str, to: Sequence[str],
           trace: Sequence[TraceEntry] = (), replay_of: str | None = None,
-          sent_us: int | None = None) -> Headers:
+          sent_us: int | None = None, fault: str | None = None) -> Headers:
     headers: Headers = [(KIND, kind), (ID, document_id.encode()), (FROM, from_code.encode()),
                         (TO, ",".join(to).encode())]
     if replay_of:
         headers.append((REPLAY_OF, replay_of.encode()))
     if sent_us is not None:
         headers.append((SENT, str(sent_us).encode()))
+    if fault:
+        headers.append((FAULT, fault.encode()))
     headers += [(TRACE, f"{t.platform}@{t.at_us}".encode()) for t in trace]
     return headers
 
@@ -85,7 +92,7 @@ def with_hop(routing: Routing, platform: str, to: Sequence[str]) -> Headers:
     """Headers for the next hop: same identity, new recipients, one more trace entry."""
     hop = TraceEntry(platform, time.time_ns() // 1000)
     return build(routing.kind, routing.document_id, routing.from_code, to, (*routing.trace, hop),
-                 routing.replay_of, routing.sent_us)
+                 routing.replay_of, routing.sent_us, routing.fault)
 
 
 def hop_latencies(routing: Routing, now_us: int, national_axis: str) -> list[tuple[str, int]]:
@@ -131,8 +138,9 @@ def parse(headers: Sequence[tuple[str, bytes | None]]) -> Routing:
                                 reason="missing_routing_headers")
         replay_of = single[REPLAY_OF].decode() if REPLAY_OF in single else None
         sent_us = int(single[SENT]) if SENT in single else None
+        fault = single[FAULT].decode() if FAULT in single else None
         return Routing(kind, single[ID].decode(), single[FROM].decode(), to, tuple(trace),
-                       replay_of, sent_us)
+                       replay_of, sent_us, fault)
     except KeyError as exc:
         raise DeliveryError(f"record lacks the {exc.args[0]} header",
                             reason="missing_routing_headers") from None

@@ -68,8 +68,13 @@ class TopicNames:
         """Where the hosts of a multi-host load meet (``lgsp.bus.barrier``)."""
         return f"{self.prefix}.{self.run_id}.control"
 
+    @property
+    def revocations(self) -> str:
+        """Where the run's CA publishes revoked certificates (``lgsp.bus.revocations``)."""
+        return f"{self.prefix}.{self.run_id}.revocations"
+
     def all_for(self, platforms: list[str]) -> list[str]:
-        names = [self.dead_letter]
+        names = [self.dead_letter, self.revocations]
         for platform in platforms:
             names += [self.inbound(platform), self.deliver(platform)]
         return names

@@ -31,6 +31,7 @@ import structlog
 from lgsp.broker.embedded import EmbeddedBroker
 from lgsp.bus.admin import create_topics, delete_topics
 from lgsp.bus.barrier import HostBarrier
+from lgsp.bus.revocations import publish_revocations
 from lgsp.bus.rotation import TopicRotator
 from lgsp.bus.shard import Shard
 from lgsp.cli.simulation import Simulation, SimulationConfig
@@ -41,6 +42,7 @@ from lgsp.metrics.histogram import Histogram
 from lgsp.metrics.report import build_report
 from lgsp.metrics.state import from_state, merge
 from lgsp.signing.pki import Pki, PkiExport
+from producers.faults import issue_faulty_seals
 from producers.sender import issue_credentials
 
 log = structlog.get_logger(__name__)
@@ -142,6 +144,9 @@ class LoadRun:
             senders = [c for c in senders if any(shard.owns(c) for shard in self.shards)]
             self.progress("pki", {"agencies": len(senders)})
             pki = await asyncio.to_thread(self._issue, senders)
+            if pki.revoked_serials():  # the CA revokes before the run; verifiers follow the topic
+                await publish_revocations(broker, self.planner.topics.revocations,
+                                          pki.revoked_serials())
             self.barrier = HostBarrier(broker, self.planner.topics.control,
                                        host=self.host.index, hosts=self.host.count)
             exports = await _unless_stopped(self.barrier.arrive(
@@ -180,6 +185,9 @@ class LoadRun:
         generated = pki.prepare(senders)
         for code in senders:
             issue_credentials(pki, self.planner.topology, code)
+        topology = self.planner.topology
+        issue_faulty_seals(pki, self.config.faults, senders,
+                           lambda code: topology.agency(code).name)
         log.info("pki_ready", algorithm=pki.algorithm.value, agencies=len(senders),
                  keys_generated=generated)
         return pki.export()

@@ -88,8 +88,33 @@ def render_report(report: dict[str, Any], console: Console | None = None) -> Non
                                                           "unexpected_statuses")):
         if report[key]:
             console.print(f"{title}: " + ", ".join(f"{k} {n}" for k, n in report[key].items()))
+    _faults_table(console, report)
     _find_max(console, report)
     _slo_table(console, report)
+
+
+def _faults_table(console: Console, report: dict[str, Any]) -> None:
+    faults = report.get("faults")
+    if not faults or not faults["kinds"]:
+        return
+    t = Table(title="Injected faults (--inject): detection by the bus's own checks",
+              title_justify="left")
+    for col in ("kind", "unit", "injected", "detected", "missed", "detected by", "expected"):
+        t.add_column(col, justify="right" if col in ("injected", "detected", "missed") else "left")
+    for kind in faults["kinds"]:
+        by = ", ".join(f"{how} {n}" for how, n in kind["by"].items()) or "-"
+        if kind["also_dead_lettered"]:
+            by += " (+ dead-letter)"
+        t.add_row(kind["kind"], kind["unit"], str(kind["injected"]), str(kind["detected"]),
+                  f"[red]{kind['missed']}[/]" if kind["missed"] else "0",
+                  by if kind["as_expected"] else f"[yellow]{by}[/]", kind["expected"])
+    console.print(t)
+    share = faults["detection_share"]
+    fp = faults["false_positives"]
+    console.print(f"faults: {faults['detected']} of {faults['injected']} detected"
+                  + (f" ({share:.2%})" if share is not None else "")
+                  + "; false positives on clean traffic: "
+                  + (", ".join(f"{k} {n}" for k, n in fp.items()) if fp else "none"))
 
 
 def _latency_table(console: Console, report: dict[str, Any]) -> None:

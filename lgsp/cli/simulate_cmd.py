@@ -104,6 +104,13 @@ def simulate(
         "--registry-url", envvar="LGSP_REGISTRY_URL",
         help="Confluent-compatible Schema Registry to take schemas from instead of the "
              "files.")] = None,
+    inject: Annotated[list[str] | None, typer.Option(
+        "--inject", help="Inject faults: KIND=RATE,... (rate 0.02 or 2%; 'all=1%' for every "
+                         "kind; repeatable). Kinds: bad-signature, tampered-content, "
+                         "expired-certificate, revoked-certificate, unknown-issuer, "
+                         "foreign-signer, unknown-recipient, schema-invalid, undecodable, "
+                         "duplicate-delivery, out-of-order-status, dropped-status, "
+                         "secret-document. The report shows each kind's detection.")] = None,
     report: Annotated[Path | None, typer.Option(
         "--report", help="Write the JSON report to this file.")] = None,
     record: Annotated[Path | None, typer.Option(
@@ -150,6 +157,7 @@ def simulate(
     from lgsp.cli.simulation import DEFAULT_PROFILES, SimulationConfig
     from lgsp.config import RecipientConfig, SignaturePolicy
     from lgsp.errors import ConfigError
+    from lgsp.faults import FaultPlan
     from lgsp.metrics.slo import Slo
     from lgsp.signing.keys import SignatureAlgorithm
 
@@ -173,7 +181,7 @@ def simulate(
                                   signature_policy=policy),
         lenient_lgsp=lenient_lgsp, run_id=run_id, pki_cache=pki_cache, keep_topics=keep_topics,
         document_versions=_versions(document_versions), registry_url=registry_url,
-        record_path=record)
+        record_path=record, faults=FaultPlan.parse(inject or []))
     config = dataclasses.replace(config, rotate_s=_rotation(rotate_topics, config, bootstrap))
     if not find_max:
         config.check_warmup()

@@ -28,6 +28,7 @@ from lgsp.broker.embedded import EmbeddedBroker
 from lgsp.bus.admin import create_topics, delete_topics
 from lgsp.bus.consume_loop import ConsumeLoop, DeadLetters, Futures, Handler
 from lgsp.bus.producer import TrackingProducer
+from lgsp.bus.revocations import RevocationFeed, publish_revocations
 from lgsp.bus.rotation import Rotation
 from lgsp.bus.router import PlatformRouter
 from lgsp.bus.shard import Shard
@@ -39,6 +40,7 @@ from lgsp.codec.rest_registry import RestSchemaRegistry
 from lgsp.config import BrokerConfig, RecipientConfig
 from lgsp.domain.topology import Topology
 from lgsp.errors import BrokerError, ConfigError, LifecycleError
+from lgsp.faults import FaultPlan
 from lgsp.metrics.report import build_report
 from lgsp.metrics.run import RunMetrics
 from lgsp.metrics.series import IntervalSeries
@@ -46,9 +48,10 @@ from lgsp.profiles import load_topology, load_traffic
 from lgsp.signing.keys import SignatureAlgorithm
 from lgsp.signing.pki import Pki, PkiExport
 from lgsp.signing.signature import SignatureVerifier
+from producers.faults import FaultInjector, issue_faulty_seals
 from producers.load_shape import LoadShape
 from producers.scheduler import OpenLoopScheduler
-from producers.sender import AgencySender
+from producers.sender import AgencySender, issue_credentials
 from producers.traffic import Draft, TrafficModel
 
 log = structlog.get_logger(__name__)
@@ -95,6 +98,8 @@ class SimulationConfig:
     registry_url: str | None = None
     """A Confluent-compatible Schema Registry to take schemas from instead of the files."""
     document_versions: tuple[int, ...] = ()
+    faults: FaultPlan = field(default_factory=FaultPlan)
+    """Fault injection (``--inject``): the share of documents given each fault kind."""
     """Document schema versions the agencies write (spread by agency); () = the latest."""
 
     def __post_init__(self) -> None:
@@ -177,6 +182,8 @@ class Simulation:
                                        ack_timeout_s=config.ack_timeout_s)
         self.pki: Pki | None = None
         self.sender: AgencySender | None = None
+        self.revocations: RevocationFeed | None = None
+        """The verifiers' view of the CA's revocation topic (``lgsp.bus.revocations``)."""
         self.producer: TrackingProducer | None = None
         self.scheduler: OpenLoopScheduler[Draft] | None = None
         self.agents: dict[str, RecipientAgents] = {}
@@ -257,6 +264,7 @@ class Simulation:
         self.producer = TrackingProducer.for_broker(self.broker)
         await self.producer.start()
         self._stack.push_async_callback(self.producer.stop)
+        await self._follow_revocations()
         dead_letters = DeadLetters(self.producer, self.topics.dead_letter, self.events,
                                    self.metrics)
         common = {"topology": self.topology, "topics": self.topics, "producer": self.producer,
@@ -294,7 +302,10 @@ class Simulation:
                                    producer=self.producer, topics=self.topics,
                                    metrics=self.metrics, expect=self.tracker.expect,
                                    on_send_failed=self.tracker.send_failed,
-                                   document_versions=self.config.document_versions)
+                                   document_versions=self.config.document_versions,
+                                   faults=self._fault_injector(senders),
+                                   on_fault=self.tracker.injected,
+                                   on_fault_refused=self.tracker.detected_at_send)
         # Issue every sender's certificates now, so sign cost measures signing, not issuance.
         sender = self.sender
         mine = [code for code in senders if self.shard.owns(code)]
@@ -302,12 +313,41 @@ class Simulation:
         log.info("simulation_started", run_id=self.run_id, bootstrap=self.broker.bootstrap,
                  platforms=platforms, agencies=len(self.topology.agencies), shard=str(self.shard))
 
+    async def _follow_revocations(self) -> None:
+        """Verifiers follow the CA's revocation topic all run; the revocations issued before
+        the run (this CA's and trusted hosts') must be in force before anything is sent."""
+        if self.pki is None:
+            raise LifecycleError("revocations need the run's PKI")
+        own = self.pki.export()
+        if self.pki_export is None and own.revoked_serials():  # this process made the CA
+            await publish_revocations(self.broker, self.topics.revocations,
+                                      own.revoked_serials())
+        feed = RevocationFeed(self.broker, self.topics.revocations, self.pki.directory)
+        await feed.start()
+        self._stack.push_async_callback(feed.stop)
+        await feed.wait_for([serial for export in (own, *self.trusted)
+                             for serial in export.revoked_serials()])
+        self.revocations = feed
+
+    def _fault_injector(self, senders: list[str]) -> FaultInjector | None:
+        if not self.config.faults:
+            return None
+        pki, topology = self.pki, self.topology
+        if pki is None:
+            raise LifecycleError("fault injection needs the run's PKI")
+        return FaultInjector(self.config.faults, seed=self.config.seed * 7919 + self.shard.index,
+                             pki=pki, signers=senders,
+                             credentials=lambda code: issue_credentials(pki, topology, code),
+                             holder_of=lambda code: topology.agency(code).name)
+
     def _make_pki(self, senders: list[str]) -> Pki:
         if self.pki_export is not None:
             return Pki(restore=self.pki_export, cache_dir=self.config.pki_cache,
                        trust=self.trusted)
         pki = Pki(self.config.signature_algorithm, cache_dir=self.config.pki_cache)
         generated = pki.prepare(senders)
+        issue_faulty_seals(pki, self.config.faults, senders,
+                           lambda code: self.topology.agency(code).name)
         log.info("pki_ready", algorithm=pki.algorithm.value, agencies=len(senders),
                  keys_generated=generated)
         return pki

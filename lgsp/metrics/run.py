@@ -89,6 +89,16 @@ class RunMetrics:
     refused_at_send: Counter[str] = field(default_factory=Counter)
     content_versions: Counter[int] = field(default_factory=Counter)
     """Document content decoded at recipients, by the writer's schema version."""
+    faults_injected: Counter[str] = field(default_factory=Counter)
+    """Documents given each fault kind (``--inject``)."""
+    faults_detected: Counter[str] = field(default_factory=Counter)
+    """``<kind>|<how>``: injected documents every addressed check detected, and how."""
+    faults_missed: Counter[str] = field(default_factory=Counter)
+    """Injected documents some check let through, by kind."""
+    duplicate_deliveries_injected: int = 0
+    """Deliveries submitted twice by the ``duplicate-delivery`` fault (absorbed per recipient)."""
+    false_positives: Counter[str] = field(default_factory=Counter)
+    """Detections (same vocabulary) on deliveries of documents without an injected fault."""
     schedule_lag: Histogram = field(default_factory=Histogram)
     """Actual submit time behind the intended (open-loop) time."""
     stages: dict[str, Histogram] = field(default_factory=dict)

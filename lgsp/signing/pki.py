@@ -61,6 +61,17 @@ def _issued(certificate: x509.Certificate, agency_code: str,
         not_after=certificate.not_valid_after_utc)
 
 
+class CertificateFault(StrEnum):
+    """An extra agency-seal certificate that must fail verification (fault injection)."""
+
+    EXPIRED = "expired"
+    """Expired a month before the run."""
+    REVOKED = "revoked"
+    """Valid dates, revoked by the CA before the run (published on the revocation topic)."""
+    ROGUE_ISSUER = "rogue-issuer"
+    """Issued by a CA that does not chain to the government root."""
+
+
 @dataclass(frozen=True, slots=True)
 class PkiExport:
     """A run's CA and issued certificates (DER), without private keys: how the coordinator hands
@@ -71,19 +82,29 @@ class PkiExport:
     issuing_ca: bytes
     issued: tuple[tuple[str, SignatureRole, bytes], ...]
     """(agency code, role, certificate) of every credential issued so far."""
+    faulty: tuple[tuple[str, CertificateFault, bytes], ...] = ()
+    """(agency code, fault, certificate) of the faulty seals issued for fault injection."""
+
+    def revoked_serials(self) -> list[str]:
+        """Serials of the certificates issued to be revoked (the CA publishes them)."""
+        return sorted(format(x509.load_der_x509_certificate(der).serial_number, "x")
+                      for _, fault, der in self.faulty if fault is CertificateFault.REVOKED)
 
     def to_json(self) -> dict[str, object]:
         """JSON-safe (base64 DER): how hosts of one load exchange their CAs over Kafka."""
         return {"algorithm": self.algorithm.value, "root": _b64(self.root),
                 "issuing_ca": _b64(self.issuing_ca),
-                "issued": [[code, role.value, _b64(der)] for code, role, der in self.issued]}
+                "issued": [[code, role.value, _b64(der)] for code, role, der in self.issued],
+                "faulty": [[code, fault.value, _b64(der)] for code, fault, der in self.faulty]}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> PkiExport:
         return cls(SignatureAlgorithm(data["algorithm"]), base64.b64decode(data["root"]),
                    base64.b64decode(data["issuing_ca"]),
                    tuple((code, SignatureRole(role), base64.b64decode(der))
-                         for code, role, der in data["issued"]))
+                         for code, role, der in data["issued"]),
+                   tuple((code, CertificateFault(fault), base64.b64decode(der))
+                         for code, fault, der in data.get("faulty", ())))
 
 
 def _b64(data: bytes) -> str:
@@ -120,6 +141,7 @@ class CertificateDirectory:
         self._by_serial: dict[str, IssuedCertificate] = {root.serial: root,
                                                           issuing_ca.serial: issuing_ca}
         self.revoked: set[str] = set()
+        """Serials the CA revoked (applied as its revocation topic is read)."""
 
     def trust(self, export: PkiExport) -> None:
         """Trust another CA of the same load (another host's) and know its certificates."""
@@ -129,6 +151,8 @@ class CertificateDirectory:
             self.anchors.append((root, issuing))
         for code, role, der in export.issued:
             self.add(_issued(x509.load_der_x509_certificate(der), code, role))
+        for code, _fault, der in export.faulty:
+            self.add(_issued(x509.load_der_x509_certificate(der), code, SignatureRole.AGENCY))
 
     def add(self, issued: IssuedCertificate) -> None:
         self._by_serial[issued.serial] = issued
@@ -178,6 +202,12 @@ class Pki:
             issued = _issued(x509.load_der_x509_certificate(der), code, role)
             self._issued[(code, role)] = issued
             self.directory.add(issued)
+        self._faulty: dict[tuple[str, CertificateFault], IssuedCertificate] = {}
+        for code, fault, der in restore.faulty if restore is not None else ():
+            issued = _issued(x509.load_der_x509_certificate(der), code, SignatureRole.AGENCY)
+            self._faulty[(code, fault)] = issued
+            self.directory.add(issued)
+        self._restored = restore is not None
         for other in trust:
             self.directory.trust(other)
 
@@ -186,7 +216,9 @@ class Pki:
             self.algorithm, self._root.certificate.public_bytes(Encoding.DER),
             self._issuing.certificate.public_bytes(Encoding.DER),
             tuple((code, role, issued.certificate.public_bytes(Encoding.DER))
-                  for (code, role), issued in sorted(self._issued.items())))
+                  for (code, role), issued in sorted(self._issued.items())),
+            tuple((code, fault, issued.certificate.public_bytes(Encoding.DER))
+                  for (code, fault), issued in sorted(self._faulty.items())))
 
     @staticmethod
     def key_labels(agency_code: str) -> list[str]:
@@ -228,6 +260,36 @@ class Pki:
                              agency_code=agency_code, role=role, not_before=not_before,
                              not_after=not_after)
         self.directory.add(issued)
+        return Credential(issued, key)
+
+    def faulty_seal(self, agency_code: str, fault: CertificateFault, *,
+                    holder: str) -> Credential:
+        """The agency's seal key under a certificate that must fail verification. Issued by the
+        process that made the CA (before the run), restored elsewhere: every verifier must know
+        the certificate before a document presents it."""
+        key = self.keys.get(self.key_labels(agency_code)[0])
+        issued = self._faulty.get((agency_code, fault))
+        if issued is None:
+            if self._restored:
+                raise LookupError(f"no {fault.value} certificate was issued for {agency_code} "
+                                  "before the run")
+            subject = _name(holder, organization=holder, agency_code=agency_code,
+                            unit=f"agency-seal ({fault.value})")
+            if fault is CertificateFault.ROGUE_ISSUER:
+                rogue_key = self.keys.get("ca-rogue")
+                rogue = _name("CA không được công nhận (mô phỏng)", organization="Không rõ")
+                issued = self._issue(subject, key, rogue, rogue_key, ca=False,
+                                     agency_code=agency_code, role=SignatureRole.AGENCY)
+            elif fault is CertificateFault.EXPIRED:
+                issued = self._issue(subject, key, self._ca_name, self._ca_key, ca=False,
+                                     agency_code=agency_code, role=SignatureRole.AGENCY,
+                                     not_before=self.now - dt.timedelta(days=400),
+                                     not_after=self.now - dt.timedelta(days=30))
+            else:
+                issued = self._issue(subject, key, self._ca_name, self._ca_key, ca=False,
+                                     agency_code=agency_code, role=SignatureRole.AGENCY)
+            self._faulty[(agency_code, fault)] = issued
+            self.directory.add(issued)
         return Credential(issued, key)
 
     def _issue(self, subject: x509.Name, key: PrivateKey, issuer: x509.Name, issuer_key: PrivateKey,
