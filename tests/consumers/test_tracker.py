@@ -13,6 +13,7 @@ from lgsp.domain import (
     TransportState,
 )
 from lgsp.domain.status import StatusLayer
+from lgsp.faults import FaultKind
 from lgsp.metrics import RunMetrics
 from lgsp.profiles import load_topology
 
@@ -120,3 +121,64 @@ class TestLifecycle:
     def test_02_without_reason_cannot_be_built(self):
         with pytest.raises(ValueError, match="reason"):
             status(StatusCode.REJECTED)
+
+
+def _codes(tracker, codes, recipient=R1):
+    for i, code in enumerate(codes):
+        tracker.on_status(status(StatusCode(code), recipient), (i + 1) * SECOND)
+
+
+class TestBrokenLifecycles:
+    def test_a_skipped_step_is_followed_and_counted_missing(self, tracker):
+        """01 → 04 → 06: 03 never came; the delivery still completes, with the gap counted."""
+        _codes(tracker, ["01", "04", "06"])
+        assert totals(tracker)["completed"] == 1
+        assert tracker.metrics.unexpected_statuses == {"missing_status": 1}
+        assert tracker.metrics.false_positives == {"missing status": 1}  # no fault injected
+
+    def test_a_step_arriving_after_a_later_one_is_out_of_order(self, tracker):
+        _codes(tracker, ["01", "04", "03", "05", "06"])
+        assert totals(tracker)["completed"] == 1
+        assert tracker.metrics.unexpected_statuses == {"missing_status": 1, "out_of_order": 1}
+        assert tracker.metrics.false_positives == {"out-of-order status": 1}
+
+    def test_a_step_seen_before_is_a_duplicate_not_a_broken_lifecycle(self, tracker):
+        _codes(tracker, ["01", "03", "04", "03", "06"])
+        assert totals(tracker)["completed"] == 1
+        assert tracker.metrics.unexpected_statuses == {"duplicate": 1}
+        assert tracker.metrics.false_positives == {}
+
+
+class TestInjectedFaults:
+    def _document(self, tracker):
+        return Document(document_id="D1", number=1, notation="1/UBND", type_name="công văn",
+                        subject="s", sender=SENDER, recipients=(R1, R2),
+                        promulgation_place="Thanh Hóa", promulgation_date=dt.date(2023, 1, 1),
+                        signer=Signer("", "Chủ tịch", "A"))
+
+    def test_detected_once_every_recipient_detected_it(self, tracker):
+        tracker.injected(self._document(tracker), FaultKind.BAD_SIGNATURE, (R1, R2))
+        _codes(tracker, ["01"], R1)
+        tracker.on_status(status(StatusCode.REJECTED, R1, reason="bad_signature"), 2 * SECOND)
+        assert tracker.metrics.faults_detected == {}  # R2 has not said anything yet
+        _codes(tracker, ["01"], R2)
+        tracker.on_status(status(StatusCode.REJECTED, R2, reason="bad_signature"), 3 * SECOND)
+        assert tracker.metrics.faults_detected == {"bad-signature|02 bad_signature": 1}
+        tracker.finish()
+        assert tracker.metrics.faults_missed == {}
+        assert tracker.metrics.false_positives == {}
+
+    def test_a_recipient_that_accepts_it_makes_it_missed(self, tracker):
+        tracker.injected(self._document(tracker), FaultKind.BAD_SIGNATURE, (R1, R2))
+        tracker.on_status(status(StatusCode.ARRIVED, R1), SECOND)
+        tracker.on_status(status(StatusCode.REJECTED, R1, reason="bad_signature"), 2 * SECOND)
+        _codes(tracker, ["01", "03", "04", "06"], R2)  # R2 let it through
+        tracker.finish()
+        assert tracker.metrics.faults_detected == {}
+        assert tracker.metrics.faults_missed == {"bad-signature": 1}
+        assert tracker.metrics.faults_injected == {"bad-signature": 1}
+
+    def test_a_rejection_of_a_clean_document_is_a_false_positive(self, tracker):
+        tracker.on_status(status(StatusCode.ARRIVED, R1), SECOND)
+        tracker.on_status(status(StatusCode.REJECTED, R1, reason="expired"), 2 * SECOND)
+        assert tracker.metrics.false_positives == {"02 expired": 1}
