@@ -9,6 +9,7 @@ import json
 import time
 from typing import Any
 
+import jsonschema
 import pytest
 
 from lgsp.bus.revocations import publish_revocations
@@ -151,3 +152,14 @@ class TestCommandLine:
         assert result.returncode == 2
         assert message in result.stderr
         assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+
+
+def test_the_faults_section_matches_the_report_schema(faulty_run):
+    from tests.metrics.test_report_schema import SCHEMA_PATH, _errors
+
+    schema = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
+    validator = jsonschema.Draft202012Validator(schema)
+    assert _errors(validator, faulty_run) == []
+    broken = json.loads(json.dumps(faulty_run))
+    broken["faults"]["kinds"][0]["kind"] = "gremlins"
+    assert _errors(validator, broken)
