@@ -6,6 +6,9 @@ import datetime as dt
 from dataclasses import dataclass, field
 from enum import IntEnum
 
+from lgsp.domain.agency import AgencyCode
+from lgsp.errors import LgspError
+
 # Decree 30/2020 document types -> notation abbreviation ("" for công văn and thư công).
 DOCUMENT_TYPES: dict[str, str] = {
     "nghị quyết": "NQ", "quyết định": "QĐ", "chỉ thị": "CT", "quy chế": "QC", "quy định": "QyĐ",
@@ -64,6 +67,70 @@ def notation(type_name: str, number: int, issuer_abbreviation: str) -> str:
 def document_id(sender_code: str, date: dt.date, code: str) -> str:
     """``<sender code>,<yyyy/MM/dd>,<number>/<notation>``: the same end to end."""
     return f"{sender_code},{date:%Y/%m/%d},{code}"
+
+
+_TYPE_ABBREVIATIONS = frozenset(a for a in DOCUMENT_TYPES.values() if a)
+
+
+@dataclass(frozen=True, slots=True)
+class Notation:
+    """A parsed Code (số, ký hiệu): ``123/QĐ-UBND`` → 123, ``QĐ``, ``UBND``."""
+
+    number: int
+    type_abbreviation: str | None
+    """None for a công văn (``7816/VPCP-TTĐT``)."""
+    issuer: str
+
+    def __str__(self) -> str:
+        if self.type_abbreviation:
+            return f"{self.number}/{self.type_abbreviation}-{self.issuer}"
+        return f"{self.number}/{self.issuer}"
+
+
+def parse_notation(text: str) -> Notation:
+    """Read a Code; ``ValueError`` saying what is wrong. A leading segment that is a known type
+    abbreviation is taken as the type (a công văn whose issuer starts with one is ambiguous)."""
+    number_text, slash, rest = text.partition("/")
+    if not slash or not rest:
+        raise ValueError(f"notation {text!r} is not <number>/<notation>, e.g. 123/QĐ-UBND")
+    if not (number_text.isascii() and number_text.isdigit()) or int(number_text) < 1:
+        raise ValueError(f"notation {text!r}: the number {number_text!r} is not a positive "
+                         "integer")
+    if any(c.isspace() or c in ",/" for c in rest):
+        raise ValueError(f"notation {text!r}: the notation part must not contain spaces, commas "
+                         "or slashes")
+    head, dash, tail = rest.partition("-")
+    if dash and tail and head in _TYPE_ABBREVIATIONS:
+        return Notation(int(number_text), head, tail)
+    return Notation(int(number_text), None, rest)
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentIdParts:
+    sender: str
+    date: dt.date
+    notation: Notation
+
+
+def parse_document_id(text: str) -> DocumentIdParts:
+    """Read ``<sender code>,<yyyy/MM/dd>,<Code>``; ``ValueError`` saying what is wrong."""
+    parts = text.split(",")
+    if len(parts) != 3:
+        raise ValueError(f"DocumentId {text!r} is not <sender code>,<yyyy/MM/dd>,<number>/"
+                         "<notation>")
+    sender, date_text, code = parts
+    try:
+        AgencyCode(sender)
+    except LgspError as exc:
+        raise ValueError(f"DocumentId {text!r}: {exc}") from None
+    try:
+        year, month, day = (int(x) for x in date_text.split("/"))
+        date = dt.date(year, month, day)
+    except ValueError:
+        raise ValueError(f"DocumentId {text!r}: {date_text!r} is not a yyyy/MM/dd date") from None
+    if date_text != f"{date:%Y/%m/%d}":
+        raise ValueError(f"DocumentId {text!r}: the date must be written yyyy/MM/dd")
+    return DocumentIdParts(sender, date, parse_notation(code))
 
 
 @dataclass(frozen=True, slots=True)
