@@ -56,7 +56,7 @@ class BrokerConfig:
         from dataclasses import replace
         return replace(self, bootstrap=bootstrap)
 
-    def _ssl_context(self) -> ssl.SSLContext | None:
+    def ssl_context(self) -> ssl.SSLContext | None:
         if "SSL" not in self.security_protocol:
             return None
         context = ssl.create_default_context(cafile=self.ssl_cafile)
@@ -69,7 +69,7 @@ class BrokerConfig:
             raise ConfigError("no bootstrap server: start the embedded broker first")
         kwargs: dict[str, Any] = {"bootstrap_servers": self.bootstrap,
                                   "security_protocol": self.security_protocol}
-        context = self._ssl_context()
+        context = self.ssl_context()
         if context is not None:
             kwargs["ssl_context"] = context
         if self.security_protocol.startswith("SASL"):

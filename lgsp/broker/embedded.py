@@ -71,9 +71,13 @@ class EmbeddedBroker:
     ``stop()`` from synchronous code (the test fixture does).
     """
 
-    def __init__(self, *, port: int | None = None, host: str = "127.0.0.1") -> None:
+    def __init__(self, *, port: int | None = None, host: str = "127.0.0.1",
+                 advertised_port: int | None = None) -> None:
+        """``advertised_port``: the port clients are told to use, when something else (a
+        TLS-terminating proxy, ``lgsp.broker.tls_proxy``) listens there in front of the broker."""
         self.host = host
         self.port = port or free_port()
+        self.advertised_port = advertised_port or self.port
         self._process: subprocess.Popen[bytes] | None = None
         self._log_path: Path | None = None
         self._stopped = False
@@ -94,12 +98,13 @@ class EmbeddedBroker:
             raise LifecycleError(f"embedded broker on {self.bootstrap} is already started")
         binary = tansu_binary()
         url = f"tcp://{self.host}:{self.port}"
+        advertised = f"tcp://{self.host}:{self.advertised_port}"
         fd, name = tempfile.mkstemp(prefix="lgsp-tansu-", suffix=".log")
         self._log_path = Path(name)
         with os.fdopen(fd, "wb") as log_file:
             self._process = subprocess.Popen(
-                [str(binary), "broker", "--listener-url", url, "--advertised-listener-url", url,
-                 "--storage-engine", "memory://tansu/"],
+                [str(binary), "broker", "--listener-url", url,
+                 "--advertised-listener-url", advertised, "--storage-engine", "memory://tansu/"],
                 stdout=log_file,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
+import ssl
 
 import structlog
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -23,9 +25,34 @@ async def _admin(broker: BrokerConfig) -> AIOKafkaAdminClient:
             await client.start()
     except (TimeoutError, KafkaError, OSError) as exc:
         await client.close()
+        problem = await asyncio.to_thread(tls_problem, broker)
+        if problem is not None:
+            raise BrokerError(f"TLS handshake with {broker.bootstrap} failed: {problem}; check "
+                              "--ssl-cafile (the CA that signed the broker's certificate) and "
+                              "--security-protocol") from None
         raise BrokerError(f"cannot reach Kafka at {broker.bootstrap}: {exc!r}; check --bootstrap "
                           "or omit it to use the embedded broker") from None
     return client
+
+
+def tls_problem(broker: BrokerConfig, timeout_s: float = 5.0) -> str | None:
+    """Why a TLS handshake with the first bootstrap server fails (certificate not trusted, not
+    TLS at all...), or None if it succeeds or TLS is not in use: the Kafka client only says it
+    could not connect."""
+    context = broker.ssl_context()
+    if context is None or not broker.bootstrap:
+        return None
+    host, _, port = broker.bootstrap.split(",")[0].strip().rpartition(":")
+    try:
+        with socket.create_connection((host, int(port)), timeout=timeout_s) as raw, \
+                context.wrap_socket(raw, server_hostname=host):
+            return None
+    except ssl.SSLCertVerificationError as exc:
+        return f"the broker's certificate is not trusted ({exc.verify_message})"
+    except ssl.SSLError as exc:
+        return f"{exc.reason or exc}"
+    except (OSError, ValueError):
+        return None  # not a TLS problem: the caller's message applies
 
 
 async def create_topics(broker: BrokerConfig, names: list[str]) -> None:
