@@ -24,6 +24,7 @@ import structlog
 from aiokafka import AIOKafkaProducer, ConsumerRecord
 from aiokafka.errors import KafkaError
 
+from consumers.recovery import SentStatuses
 from lgsp.bus import headers
 from lgsp.bus.consume_loop import Futures
 from lgsp.bus.routing import route_of
@@ -50,7 +51,11 @@ class RecipientAgents:
     def __init__(self, platform: str, *, topology: Topology, topics: TopicNames,
                  producer: AIOKafkaProducer, events: EventCodec,
                  verifier: SignatureVerifier, metrics: RunMetrics,
-                 on_status: StatusSink, config: RecipientConfig | None = None) -> None:
+                 on_status: StatusSink | None, config: RecipientConfig | None = None,
+                 accept_documents: bool = True) -> None:
+        """``on_status``: where status records for this platform's agencies go (their senders'
+        tracker; None: another process tracks them). ``accept_documents`` False: documents are
+        another process's to take in (a worker that only tracks)."""
         self.platform = platform
         self.topology = topology
         self.topics = topics
@@ -59,6 +64,7 @@ class RecipientAgents:
         self.verifier = verifier
         self.metrics = metrics
         self.on_status = on_status
+        self.accept_documents = accept_documents
         self.config = config or RecipientConfig()
         self._seen: OrderedDict[tuple[str, str], None] = OrderedDict()
         self._lifecycles: set[asyncio.Task[None]] = set()
@@ -79,7 +85,10 @@ class RecipientAgents:
     async def handle(self, record: ConsumerRecord[bytes, bytes], futures: Futures) -> None:
         routing = headers.parse(record.headers)
         if routing.kind == headers.STATUS:
-            self.on_status(self.events.decode_status(record.value), time.monotonic_ns())
+            if self.on_status is not None:
+                self.on_status(self.events.decode_status(record.value), time.monotonic_ns())
+            return
+        if not self.accept_documents:
             return
         recipient = routing.to[0]
         if self.topology.platform_of(recipient) != self.platform:
@@ -143,6 +152,21 @@ class RecipientAgents:
                                                reason=failure.reason,
                                                description=failure.detail, topic=topic))
 
+    def resume(self, sent: dict[tuple[str, str], SentStatuses]) -> int:
+        """After a restart (``consumers.recovery``): remember every document already taken in
+        and carry each unfinished lifecycle on from its next step; returns how many resumed."""
+        resumed = 0
+        for key, statuses in sent.items():
+            self._remember(key)
+            if statuses.finished or StatusCode.ARRIVED not in statuses.codes:
+                continue
+            task = asyncio.create_task(self._lifecycle(
+                key[0], statuses.sender, key[1], statuses.topic, already=statuses.codes))
+            self._lifecycles.add(task)
+            task.add_done_callback(self._lifecycles.discard)
+            resumed += 1
+        return resumed
+
     def _remember(self, key: tuple[str, str]) -> None:
         self._seen[key] = None
         if len(self._seen) > self.config.dedupe_capacity:
@@ -201,9 +225,11 @@ class RecipientAgents:
                 stats.failures[failure.reason] += 1
 
     async def _lifecycle(self, doc_id: str, sender: str, recipient: str, topic: str, *,
-                         misbehave: str | None = None) -> None:
+                         misbehave: str | None = None, already: list[StatusCode] | None = None
+                         ) -> None:
         """03 → 04 → 05* → 06. ``misbehave`` (fault injection only) makes this recipient's
-        software send 04 before 03 or never send 03."""
+        software send 04 before 03 or never send 03. ``already``: statuses sent before a
+        restart, not sent again."""
         first = [StatusCode.REGISTERED, StatusCode.ASSIGNED]
         if misbehave == FaultKind.OUT_OF_ORDER_STATUS:
             first.reverse()
@@ -211,6 +237,9 @@ class RecipientAgents:
             first.remove(StatusCode.REGISTERED)
         steps = [*first, *([StatusCode.IN_PROGRESS] * self.config.in_progress_updates),
                  StatusCode.COMPLETED]
+        for code in already or ():
+            if code in steps:
+                steps.remove(code)
         for code in steps:
             await asyncio.sleep(self.config.step_delay_s)
             try:

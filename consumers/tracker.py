@@ -14,6 +14,7 @@ a detection on a document without a fault is a false positive.
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -49,6 +50,9 @@ class Delivery:
     last: StatusCode | None = None
     arrived_ns: int | None = None
     seen: set[StatusCode] = field(default_factory=set)
+    issued_at: dict[StatusCode, dt.datetime] = field(default_factory=dict)
+    """When the recipient issued each status: a repeat with the same time is the bus delivering
+    it again (absorbed), another time means the recipient issued it twice."""
     missing: set[StatusCode] = field(default_factory=set)
     """Steps skipped by a later status that have not come since."""
     late: bool = False
@@ -145,7 +149,8 @@ class DeliveryTracker:
             self.metrics.unexpected_statuses["business_without_code"] += 1
             return
         if code in delivery.seen and code not in REPEATABLE:
-            self.metrics.unexpected_statuses["duplicate"] += 1
+            again = delivery.issued_at.get(code) == status.timestamp
+            self.metrics.unexpected_statuses["duplicate" if again else "reissued"] += 1
             return
         if code not in ALLOWED_NEXT.get(delivery.last, frozenset()):
             if not self._skipped_to(delivery, code):
@@ -158,6 +163,7 @@ class DeliveryTracker:
                         recipient=status.recipient, previous=delivery.last, got=code)
         delivery.last = code
         delivery.seen.add(code)
+        delivery.issued_at[code] = status.timestamp
         if code is StatusCode.ARRIVED:
             delivery.arrived_ns = now_ns
             stats.delivered += 1

@@ -74,7 +74,7 @@ class EmbeddedBroker:
     def __init__(self, *, port: int | None = None, host: str = "127.0.0.1",
                  advertised_port: int | None = None) -> None:
         """``advertised_port``: the port clients are told to use, when something else (a
-        TLS-terminating proxy, ``lgsp.broker.tls_proxy``) listens there in front of the broker."""
+        TLS-terminating proxy, ``lgsp.broker.proxy``) listens there in front of the broker."""
         self.host = host
         self.port = port or free_port()
         self.advertised_port = advertised_port or self.port

@@ -26,7 +26,7 @@ def broker(
     Prints the bootstrap address on stdout, e.g. to pass as --bootstrap to another lgsp command.
     """
     from lgsp.broker.embedded import EmbeddedBroker, free_port
-    from lgsp.broker.tls_proxy import TlsProxy
+    from lgsp.broker.proxy import BrokerProxy
     from lgsp.cli.logging import configure_logging
     from lgsp.errors import ConfigError
 
@@ -38,7 +38,7 @@ def broker(
         listen = port or free_port()
         embedded = EmbeddedBroker(advertised_port=listen)
         embedded.start_sync()
-        proxy = TlsProxy(port=listen, target=embedded.bootstrap, certfile=tls_cert,
+        proxy = BrokerProxy(port=listen, target=embedded.bootstrap, certfile=tls_cert,
                          keyfile=tls_key)
         try:
             bootstrap = proxy.start_sync()

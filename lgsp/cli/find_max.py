@@ -24,7 +24,7 @@ from typing import Any
 import structlog
 
 from lgsp.cli.simulation import SimulationConfig
-from lgsp.errors import ConfigError
+from lgsp.errors import ConfigError, LgspError
 from lgsp.metrics.slo import Slo
 
 log = structlog.get_logger(__name__)
@@ -93,6 +93,10 @@ async def find_max_rate(new_run: Callable[[SimulationConfig], Any], config: Simu
                                     warmup_s=max(config.warmup_s, duration * 0.2), run_id=None,
                                     interval_s=min(config.interval_s, duration / 10))
         report = await new_run(trial).run(stop)
+        if report["run"].get("error"):  # a broken trial says nothing about sustainability
+            error = LgspError(f"trial at {rate:g}/s failed: {report['run']['error']}")
+            error.exit_code = int(report["run"].get("exit_code") or 1)
+            raise error
         reasons = judge(report, rate, bound)
         latency = report["latency"]["send_to_arrived"]
         trials.append({"rate": rate, "sustained": not reasons, "reasons": reasons,

@@ -21,6 +21,7 @@ import json
 import multiprocessing
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,10 +32,11 @@ import structlog
 from lgsp.broker.embedded import EmbeddedBroker
 from lgsp.bus.admin import create_topics, delete_topics
 from lgsp.bus.barrier import HostBarrier
+from lgsp.bus.reachability import BrokerWatch
 from lgsp.bus.revocations import publish_revocations
 from lgsp.bus.rotation import TopicRotator
 from lgsp.bus.shard import Shard
-from lgsp.cli.simulation import Simulation, SimulationConfig
+from lgsp.cli.simulation import RECEIVE, ROLES, ROUTE, SEND, Simulation, SimulationConfig
 from lgsp.cli.worker import Message, PipeChannel, QueueChannel, WorkerSpec, process_main, run_worker
 from lgsp.config import BrokerConfig
 from lgsp.errors import BrokerError, ConfigError, LgspError
@@ -51,6 +53,8 @@ READY_TIMEOUT_S = 240.0
 START_MARGIN_NS = 300_000_000
 """The schedule starts this long after the last worker is ready, so all begin on time."""
 FINISH_TIMEOUT_S = 60.0
+MAX_RESTARTS = 20
+"""A bus worker that dies more often than this ends the run (something is wrong, not a test)."""
 LiveProgress = Callable[[str, dict[str, Any]], None]
 T = TypeVar("T")
 
@@ -86,6 +90,18 @@ class _Worker:
     state: str = "starting"
     result: tuple[dict[str, Any], dict[str, Any]] | None = None
     error: tuple[str, int] | None = None
+    spec: WorkerSpec | None = None
+    last_state: dict[str, Any] | None = None
+    """A routing/recipient worker's latest metrics state (kept if it dies)."""
+
+    @property
+    def sends(self) -> bool:
+        return self.spec is None or SEND in self.spec.roles
+
+    @property
+    def name(self) -> str:
+        roles = "all" if self.spec is None else "+".join(sorted(self.spec.roles))
+        return f"{roles} {self.shard}"
 
 
 class LoadRun:
@@ -93,9 +109,26 @@ class LoadRun:
 
     def __init__(self, config: SimulationConfig, broker: BrokerConfig, *, workers: int = 1,
                  host: HostShard | None = None, progress: LiveProgress | None = None,
-                 log_format: str = "json", log_level: str = "warning") -> None:
+                 log_format: str = "json", log_level: str = "warning",
+                 bus_workers: int = 0) -> None:
+        """``bus_workers`` > 0: a crash-tolerant run — the ``workers`` only send and track, and
+        the platforms' routers and the recipients run in ``bus_workers`` router processes and as
+        many recipient processes, each restarted (recovering its state) if it dies."""
         if workers < 1:
             raise ConfigError("--workers must be at least 1")
+        if bus_workers < 0:
+            raise ConfigError("--bus-workers must be 0 or more")
+        if bus_workers and config.rotation() is not None:
+            raise ConfigError("--bus-workers does not work with --rotate-topics yet (a restarted "
+                              "recipient reads back one topic generation); use --rotate-topics 0")
+        if bus_workers > broker.partitions:
+            raise ConfigError(f"{bus_workers} bus workers need --partitions of at least "
+                              f"{bus_workers} (now {broker.partitions})")
+        self.bus_workers = bus_workers
+        self.restarts: Counter[str] = Counter()
+        """Bus workers restarted after dying, by name."""
+        self.lost_states: list[dict[str, Any]] = []
+        """The last metrics states of bus workers that died (merged into the report)."""
         self.config = config
         self.broker = broker
         self.workers = workers
@@ -116,6 +149,10 @@ class LoadRun:
         self.barrier: HostBarrier | None = None
         self.live: dict[str, Any] = {}
         """The latest merged snapshot (live progress, Prometheus)."""
+        self.all_workers: list[_Worker] = []
+        self.watch: BrokerWatch | None = None
+        self._readers: list[asyncio.Task[None]] = []
+        self._finishing = False
 
     async def run(self, stop: asyncio.Event | None = None) -> dict[str, Any]:
         stop = stop or asyncio.Event()
@@ -158,14 +195,23 @@ class LoadRun:
             pki_path = Path(pki_file) / "pki.json"
             pki_path.write_text(json.dumps({"own": pki.to_json(),
                                             "trusted": [t.to_json() for t in trusted]}))
+            roles = frozenset({SEND}) if self.bus_workers else ROLES
             workers = [self._spawn(WorkerSpec(config, broker, shard, pki_path, tuple(senders),
-                                              self.log_format, self.log_level))
+                                              self.log_format, self.log_level, roles=roles))
                        for shard in self.shards]
+            workers.extend(self._spawn(WorkerSpec(
+                config, broker, Shard(i, self.bus_workers, broker.partitions), pki_path,
+                tuple(senders), self.log_format, self.log_level, roles=frozenset({role})),
+                process=True)
+                for role in ((ROUTE, RECEIVE) if self.bus_workers else ())
+                for i in range(self.bus_workers))
+            self.all_workers = workers
             stack.push_async_callback(self._reap, workers)
             recording = self.planner.start_recording()
             inbox: asyncio.Queue[tuple[int, Message]] = asyncio.Queue()
             readers = [asyncio.create_task(self._read(i, w, inbox)) for i, w in enumerate(workers)]
-            stack.callback(lambda: [r.cancel() for r in readers])
+            self._readers = readers
+            stack.callback(lambda: [r.cancel() for r in self._readers])
             await self._until(workers, inbox, "ready", READY_TIMEOUT_S, stop)
             await _unless_stopped(self.barrier.arrive("ready", timeout_s=READY_TIMEOUT_S), stop)
             setup_s = time.monotonic() - began
@@ -173,11 +219,21 @@ class LoadRun:
             for worker in workers:
                 worker.channel.send(("begin", start_ns))
             self.progress("started", {"workers": len(workers)})
-            await self._drive(workers, inbox, stop, start_ns)
+            failure: LgspError | None = None
+            try:
+                await self._drive(workers, inbox, stop, start_ns)
+            except LgspError as exc:  # the broker lost, a stage failed: report what was confirmed
+                failure = exc
+                log.error("run_failed", error=str(exc))
+                await self._collect(workers, inbox)
             duration_s = (time.monotonic_ns() - start_ns) / 1e9
-            if recording is not None:
+            if recording is not None and failure is None:
                 await self.planner.finish_recording(*recording)
-        return self._report(workers, duration_s, setup_s, stopped=stop.is_set())
+        report = self._report(workers, duration_s, setup_s, stopped=stop.is_set())
+        if failure is not None:
+            report["run"]["error"] = str(failure)
+            report["run"]["exit_code"] = failure.exit_code
+        return report
 
     # ---- setup ----------------------------------------------------------------------------------
     def _issue(self, senders: list[str]) -> PkiExport:
@@ -192,19 +248,26 @@ class LoadRun:
                  keys_generated=generated)
         return pki.export()
 
-    def _spawn(self, spec: WorkerSpec) -> _Worker:
-        if self.workers == 1:
+    def _spawn(self, spec: WorkerSpec, *, process: bool = False) -> _Worker:
+        if self.workers == 1 and not process:
             mine, theirs = QueueChannel.pair()
-            worker = _Worker(spec.shard, mine)
+            worker = _Worker(spec.shard, mine, spec=spec)
             worker.task = asyncio.create_task(run_worker(spec, theirs), name=f"worker {spec.shard}")
             return worker
         context = multiprocessing.get_context("spawn")
         parent, child = context.Pipe()
+        name = "-".join(sorted(spec.roles)) if spec.roles != ROLES else "worker"
         process = context.Process(target=process_main, args=(spec, child),
-                                  name=f"lgsp-worker-{spec.shard.index}", daemon=True)
+                                  name=f"lgsp-{name}-{spec.shard.index}", daemon=True)
         process.start()  # small arguments: a child killed while starting never blocks the pipe
         child.close()
-        return _Worker(spec.shard, PipeChannel(parent), process=process)
+        return _Worker(spec.shard, PipeChannel(parent), process=process, spec=spec)
+
+    def bus_processes(self) -> dict[str, int]:
+        """name → pid of the live routing and recipient worker processes (``bus_workers``)."""
+        return {w.name: w.process.pid for w in self.all_workers
+                if not w.sends and w.state == "ready" and w.process is not None
+                and w.process.is_alive()}
 
     # ---- the conversation ---------------------------------------------------------------------
     @staticmethod
@@ -220,16 +283,23 @@ class LoadRun:
         kind = message[0]
         if kind == "snapshot":
             worker.snapshot = message[1]
+        elif kind == "state":
+            worker.last_state = message[1]
         elif kind == "result":
             worker.result = (message[1], message[2])
             worker.state = "result"
         elif kind == "error":
             worker.error = (message[1], message[2])
             worker.state = "error"
+            if len(message) > 3:  # what it had confirmed before failing
+                worker.result = (message[3], message[4])
         elif kind == "eof":
             if worker.state not in ("result", "error"):
                 code = worker.process.exitcode if worker.process is not None else None
-                worker.error = (f"worker {worker.shard} died (exit code {code})", 4)
+                if not worker.sends and not self._finishing:
+                    worker.state = "died"  # restarted by _drive
+                    return
+                worker.error = (f"worker {worker.name} died (exit code {code})", 4)
                 worker.state = "error"
         else:
             worker.state = kind
@@ -264,13 +334,19 @@ class LoadRun:
         told_stop = told_finish = False
         last_live = 0.0
         while not all(w.state == "result" for w in workers):
+            for index, worker in enumerate(workers):
+                if worker.state == "died":
+                    await self._restart(index, workers, inbox, start_ns)
             self._raise_if_failed(workers)
+            if self.watch is not None:
+                self.watch.check()
             if stop.is_set() and not told_stop:
                 told_stop = True
                 for worker in workers:
                     worker.channel.send(("stop",))
-            if not told_finish and all(w.state in ("settled", "result") for w in workers):
-                told_finish = True
+            if not told_finish and all(w.state in ("settled", "result") for w in workers
+                                       if w.sends):
+                told_finish = self._finishing = True
                 await self._hosts_settled()
                 for worker in workers:
                     worker.channel.send(("finish",))
@@ -284,6 +360,55 @@ class LoadRun:
                 last_live = time.monotonic()
                 self._publish_live(workers, start_ns)
         self._publish_live(workers, start_ns)
+
+    async def _restart(self, index: int, workers: list[_Worker],
+                       inbox: asyncio.Queue[tuple[int, Message]], start_ns: int) -> None:
+        """A routing or recipient worker died: start it again on the same partitions (recipients
+        first read back what they already answered), then let it join the running schedule."""
+        dead = workers[index]
+        if dead.last_state is not None:
+            self.lost_states.append(dead.last_state)
+        self.restarts[dead.name] += 1
+        if self.restarts[dead.name] > MAX_RESTARTS:
+            dead.error = (f"{dead.name} died {MAX_RESTARTS + 1} times; giving up", 4)
+            dead.state = "error"
+            return
+        code = dead.process.exitcode if dead.process is not None else None
+        log.warning("bus_worker_restarting", worker=dead.name, exit_code=code,
+                    restart=self.restarts[dead.name])
+        if dead.process is not None:
+            await asyncio.to_thread(dead.process.join, 5)
+            dead.channel.detach()
+        assert dead.spec is not None  # noqa: S101 - bus workers always have one
+        fresh = self._spawn(dataclasses.replace(dead.spec, recover=True), process=True)
+        workers[index] = fresh
+        self._readers.append(asyncio.create_task(self._read(index, fresh, inbox)))
+        deadline = time.monotonic() + READY_TIMEOUT_S
+        while fresh.state != "ready":
+            self._raise_if_failed([fresh])
+            if fresh.state == "died" or time.monotonic() > deadline:
+                raise BrokerError(f"{fresh.name} did not come back after a restart")
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(0.2):
+                    i, message = await inbox.get()
+                    self._handle(workers[i], message)
+        fresh.channel.send(("begin", start_ns))
+
+    async def _collect(self, workers: list[_Worker],
+                       inbox: asyncio.Queue[tuple[int, Message]]) -> None:
+        """After a failure: stop every worker and take what each had confirmed (bounded)."""
+        self._finishing = True
+        for worker in workers:
+            if worker.state not in ("result", "error"):
+                worker.channel.send(("stop",))
+                worker.channel.send(("finish",))
+        deadline = time.monotonic() + FINISH_TIMEOUT_S
+        while (any(w.state not in ("result", "error") for w in workers)
+               and time.monotonic() < deadline):
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(0.2):
+                    index, message = await inbox.get()
+                    self._handle(workers[index], message)
 
     async def _hosts_settled(self) -> None:
         """Other hosts' documents may still need this host's routers and agents: wait for every
@@ -357,14 +482,18 @@ class LoadRun:
     def _report(self, workers: list[_Worker], duration_s: float, setup_s: float, *,
                 stopped: bool) -> dict[str, Any]:
         states = [w.result for w in workers if w.result is not None]
-        metrics = merge([from_state(state) for state, _facts in states])
+        metrics = merge([from_state(state) for state, _facts in states]
+                        + [from_state(state) for state in self.lost_states])
         send_s = max((facts["send_s"] for _state, facts in states), default=0.0)
         run = self.planner.run_facts(setup_s, workers=len(workers))
         run["host_shard"] = f"{self.host.index + 1}/{self.host.count}"
+        if self.bus_workers:
+            run["bus_workers"] = self.bus_workers
+            run["restarts"] = dict(sorted(self.restarts.items()))
         run["per_worker"] = [{"worker": str(w.shard),
                               "documents": w.result[0]["signing"]["documents"],
                               "send_s": round(w.result[1]["send_s"], 3)}
-                             for w in workers if w.result is not None]
+                             for w in workers if w.result is not None and w.sends]
         run["stopped_early"] = stopped
         return build_report(metrics, run=run, topology=self.planner.topology_facts(),
                             duration_s=duration_s, send_duration_s=send_s,

@@ -44,6 +44,10 @@ def finish(result: dict[str, Any], gates: list[Slo], *, report_path: Path | None
         if gate_exit and any(not v.passed for v in verdicts):
             raise typer.Exit(SLO_EXIT_CODE)
         return
+    if result["run"].get("error"):
+        print(f"lgsp: error: {result['run']['error']} (the report covers what was confirmed "
+              "before)", file=sys.stderr)
+        raise typer.Exit(int(result["run"].get("exit_code") or 1))
     if result["run"].get("stopped_early"):
         print("lgsp: interrupted; the schedule was stopped, in-flight work drained, and the "
               "report covers what was done", file=sys.stderr)

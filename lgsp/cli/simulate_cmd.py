@@ -49,6 +49,12 @@ def simulate(
     workers: Annotated[int, typer.Option(
         "--workers", "-w", envvar="LGSP_WORKERS",
         help="Worker processes sharing the load by sending agency (use the cores).")] = 1,
+    bus_workers: Annotated[int, typer.Option(
+        "--bus-workers", envvar="LGSP_BUS_WORKERS",
+        help="Crash-tolerant run: the platforms' routers and the recipients run in this many "
+             "router processes and as many recipient processes, apart from the senders; one "
+             "that dies (even by SIGKILL) is restarted and resumes without loss or "
+             "duplicates. Not with --rotate-topics.")] = 0,
     host_shard: Annotated[str | None, typer.Option(
         "--host-shard", help="This host's part of a load spread over hosts, e.g. 1/2 "
                              "(merge the reports with lgsp report merge).")] = None,
@@ -86,6 +92,10 @@ def simulate(
     ack_timeout: Annotated[float, typer.Option(
         "--ack-timeout", help="A delivery without status 01 after this many seconds is lost.")
     ] = 30.0,
+    broker_timeout: Annotated[float, typer.Option(
+        "--broker-timeout", help="End the run (exit 4, with the report of what was confirmed) "
+                                 "once the broker has been unreachable this many seconds; "
+                                 "shorter outages are ridden out (clients retry).")] = 30.0,
     settle_timeout: Annotated[float, typer.Option(
         "--settle-timeout", help="Seconds to wait after the last send for lifecycles to end.")
     ] = 60.0,
@@ -177,12 +187,14 @@ def simulate(
         rate=rate, shape=shape, duration_s=duration, warmup_s=warmup, fan_out_mean=fan_out,
         signature_algorithm=SignatureAlgorithm.parse(sig_alg), seed=seed,
         ack_timeout_s=ack_timeout, settle_timeout_s=settle_timeout,
+        broker_timeout_s=broker_timeout,
         recipient=RecipientConfig(step_delay_s=step_delay, intake_delay_s=intake_delay,
                                   signature_policy=policy),
         lenient_lgsp=lenient_lgsp, run_id=run_id, pki_cache=pki_cache, keep_topics=keep_topics,
         document_versions=_versions(document_versions), registry_url=registry_url,
         record_path=record, faults=FaultPlan.parse(inject or []))
-    config = dataclasses.replace(config, rotate_s=_rotation(rotate_topics, config, bootstrap))
+    config = dataclasses.replace(config, rotate_s=None if bus_workers and rotate_topics is None
+                                 else _rotation(rotate_topics, config, bootstrap))
     if not find_max:
         config.check_warmup()
     host = HostShard.parse(host_shard) if host_shard else HostShard()
@@ -191,7 +203,7 @@ def simulate(
                           "Kafka cluster) on every host, or the hosts can never meet")
     if metrics_port is not None and not 0 <= metrics_port <= 65535:
         raise ConfigError(f"--metrics-port {metrics_port} must be 0..65535 (0: any free port)")
-    run = RunSettings(config=config, broker=broker, workers=workers,
+    run = RunSettings(config=config, broker=broker, workers=workers, bus_workers=bus_workers,
                       host=host,
                       gates=gates, metrics_port=metrics_port, log_format=log_format,
                       log_level=log_level, find_max=find_max,
@@ -211,6 +223,7 @@ class RunSettings:
     config: Any
     broker: Any
     workers: int
+    bus_workers: int
     host: Any
     gates: list[Any]
     metrics_port: int | None
@@ -257,7 +270,7 @@ async def _run(run: RunSettings) -> dict[str, Any]:
             def new_run(config: Any) -> LoadRun:
                 return LoadRun(config, run.broker, workers=run.workers, host=run.host,
                                progress=display, log_format=run.log_format,
-                               log_level=run.log_level)
+                               log_level=run.log_level, bus_workers=run.bus_workers)
 
             if run.find_max:
                 return await find_max_rate(new_run, run.config, run.gates, stop=stop,

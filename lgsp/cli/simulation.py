@@ -23,6 +23,7 @@ from aiokafka import ConsumerRecord
 
 from consumers.recipient import RecipientAgents
 from consumers.recorder import Recorder
+from consumers.recovery import statuses_sent
 from consumers.tracker import DeliveryTracker
 from lgsp.broker.embedded import EmbeddedBroker
 from lgsp.bus.admin import create_topics, delete_topics
@@ -55,6 +56,11 @@ from producers.sender import AgencySender, issue_credentials
 from producers.traffic import Draft, TrafficModel
 
 log = structlog.get_logger(__name__)
+
+SEND, ROUTE, RECEIVE = "send", "route", "receive"
+ROLES = frozenset({SEND, ROUTE, RECEIVE})
+"""What a process of a run does: send its agencies' documents and track them (with the statuses
+coming back), route the platforms' inbound topics, take in documents as recipients."""
 
 DEFAULT_PROFILES = ("thanh-hoa", "hai-duong")
 Progress = Callable[[str, dict[str, Any]], None]
@@ -98,6 +104,9 @@ class SimulationConfig:
     registry_url: str | None = None
     """A Confluent-compatible Schema Registry to take schemas from instead of the files."""
     document_versions: tuple[int, ...] = ()
+    broker_timeout_s: float = 30.0
+    """The run ends (exit 4, with the report of what was confirmed) once the broker has been
+    unreachable this long; shorter outages are ridden out."""
     faults: FaultPlan = field(default_factory=FaultPlan)
     """Fault injection (``--inject``): the share of documents given each fault kind."""
     """Document schema versions the agencies write (spread by agency); () = the latest."""
@@ -163,7 +172,16 @@ class Simulation:
 
     def __init__(self, config: SimulationConfig, broker: BrokerConfig,
                  progress: Progress | None = None, *, shard: Shard | None = None,
-                 pki: PkiExport | None = None, trusted: tuple[PkiExport, ...] = ()) -> None:
+                 pki: PkiExport | None = None, trusted: tuple[PkiExport, ...] = (),
+                 roles: frozenset[str] = ROLES, recover: bool = False) -> None:
+        """``roles``: what this process does of ``ROLES`` (all by default; a crash-tolerant run
+        splits them over processes). ``recover``: a restarted recipient process first reads back
+        the statuses its agencies sent (``consumers.recovery``)."""
+        unknown = roles - ROLES
+        if unknown or not roles:
+            raise ConfigError(f"roles {sorted(roles)} must be some of {sorted(ROLES)}")
+        self.roles = roles
+        self.recover = recover
         self.config = config
         self.broker = broker
         self.progress = progress or (lambda _event, _data: None)
@@ -189,6 +207,8 @@ class Simulation:
         self.agents: dict[str, RecipientAgents] = {}
         self.loop: ConsumeLoop | None = None
         self.routers: dict[str, PlatformRouter] = {}
+        self._families: frozenset[str] = frozenset()
+        """Topic families (``<platform>.inbound|deliver``) the roles of this process read."""
         self._stack = contextlib.AsyncExitStack()
         self._started = False
         self._stopped = False
@@ -273,14 +293,21 @@ class Simulation:
         stages: dict[str, str] = {}
         for platform in platforms:
             agents = self.agents[platform] = RecipientAgents(
-                platform, verifier=verifier, on_status=self.tracker.on_status,
+                platform, verifier=verifier,
+                on_status=self.tracker.on_status if SEND in self.roles else None,
+                accept_documents=RECEIVE in self.roles,
                 config=self.config.recipient, **common)  # type: ignore[arg-type]
             router = self.routers[platform] = PlatformRouter(
                 platform, lenient=self.config.lenient_lgsp, **common)  # type: ignore[arg-type]
-            handlers[_family(agents.topic)] = agents.handle
-            handlers[_family(router.topic)] = router.handle
-            stages[_family(agents.topic)] = f"recipient:{platform}"
-            stages[_family(router.topic)] = f"router:{platform}"
+            if self.roles & {SEND, RECEIVE}:
+                handlers[_family(agents.topic)] = agents.handle
+                stages[_family(agents.topic)] = f"recipient:{platform}"
+            if ROUTE in self.roles:
+                handlers[_family(router.topic)] = router.handle
+                stages[_family(router.topic)] = f"router:{platform}"
+        self._families = frozenset(handlers)
+        if self.recover and RECEIVE in self.roles:
+            await self._resume_recipients(platforms)
 
         async def dispatch(record: ConsumerRecord[bytes, bytes], futures: Futures) -> None:
             await handlers[_family(record.topic)](record, futures)
@@ -289,8 +316,11 @@ class Simulation:
         # (the broker does not wake a waiting fetch, so each consumer polls) and bigger batches.
         self.loop = ConsumeLoop(name=f"worker {self.shard}", broker=self.broker,
                                 topic=[c.topic for c in (*self.routers.values(),
-                                                         *self.agents.values())],
-                                group=self.topics.group("worker", "all"), handler=dispatch,
+                                                         *self.agents.values())
+                                       if _family(c.topic) in handlers],
+                                group=self.topics.group(
+                                    "worker", "all" if self.roles == ROLES
+                                    else "+".join(sorted(self.roles))), handler=dispatch,
                                 dead_letters=dead_letters,
                                 partitions=self.shard.owned_partitions,
                                 stage_of=lambda record: stages[_family(record.topic)])
@@ -312,6 +342,17 @@ class Simulation:
         await asyncio.to_thread(lambda: [sender.credentials(code) for code in mine])
         log.info("simulation_started", run_id=self.run_id, bootstrap=self.broker.bootstrap,
                  platforms=platforms, agencies=len(self.topology.agencies), shard=str(self.shard))
+
+    async def _resume_recipients(self, platforms: list[str]) -> None:
+        """A restarted recipient process: what its agencies already answered, before consuming."""
+        sent = await statuses_sent(self.broker, [self.topics.inbound(p) for p in platforms],
+                                   self.events, self.shard.owns)
+        resumed = 0
+        for platform, agents in self.agents.items():
+            resumed += agents.resume({key: s for key, s in sent.items()
+                                      if self.topology.platform_of(key[1]) == platform})
+        log.info("recipients_resumed", shard=str(self.shard), deliveries=len(sent),
+                 lifecycles_resumed=resumed)
 
     async def _follow_revocations(self) -> None:
         """Verifiers follow the CA's revocation topic all run; the revocations issued before
@@ -412,7 +453,8 @@ class Simulation:
             generations = rotation.read(time.monotonic_ns() - start_ns)
             if self.loop is not None:
                 self.loop.want([name for g in generations
-                                for name in self.topics.generation(self.topology.platforms, g)])
+                                for name in self.topics.generation(self.topology.platforms, g)
+                                if _family(name) in self._families])
             if self.producer is not None:  # deleted generations leave the producer's metadata
                 self.producer.retain(partial(_not_before, generations.start))
 

@@ -27,15 +27,17 @@ import structlog
 from lgsp.broker.embedded import die_with_parent
 from lgsp.bus.shard import Shard
 from lgsp.cli.logging import configure_logging
-from lgsp.cli.simulation import Simulation, SimulationConfig
+from lgsp.cli.simulation import ROLES, SEND, Simulation, SimulationConfig
 from lgsp.config import BrokerConfig
 from lgsp.errors import LgspError
+from lgsp.metrics.run import RunMetrics
 from lgsp.metrics.state import to_state
 from lgsp.signing.pki import PkiExport
 
 log = structlog.get_logger(__name__)
 
 SNAPSHOT_EVERY_S = 1.0
+STATE_EVERY_S = 2.0
 Message = tuple[Any, ...]
 
 
@@ -127,6 +129,11 @@ class WorkerSpec:
     senders: tuple[str, ...]
     log_format: str = "json"
     log_level: str = "warning"
+    roles: frozenset[str] = ROLES
+    """What this worker does (``lgsp.cli.simulation.ROLES``): all of it, or one part of a
+    crash-tolerant run (``--bus-workers``)."""
+    recover: bool = False
+    """A restarted worker: recipients read back what they already answered before consuming."""
 
 
 async def run_worker(spec: WorkerSpec, channel: Channel) -> None:
@@ -136,7 +143,8 @@ async def run_worker(spec: WorkerSpec, channel: Channel) -> None:
         simulation = Simulation(spec.config, spec.broker, shard=spec.shard,
                                 pki=PkiExport.from_json(exports["own"]),
                                 trusted=tuple(PkiExport.from_json(t)
-                                              for t in exports["trusted"]))
+                                              for t in exports["trusted"]),
+                                roles=spec.roles, recover=spec.recover)
     except (OSError, ValueError, KeyError, LgspError) as exc:
         channel.send(("error", f"worker {spec.shard} could not start: {exc}", 4))
         return
@@ -147,6 +155,14 @@ async def run_worker(spec: WorkerSpec, channel: Channel) -> None:
         if message[0] != "begin":
             raise LgspError(f"worker {spec.shard} was told {message[0]!r} before begin")
         stop = asyncio.Event()
+        if SEND not in spec.roles:  # routes and/or takes in documents until told to finish
+            finish = asyncio.create_task(_until_finish(channel, stop))
+            await _serve_state(simulation, channel, until=finish)
+            await simulation.stop()
+            channel.send(("result", to_state(simulation.metrics),
+                          {"send_s": 0.0, "run": simulation.run_facts(),
+                           "stopped_early": stop.is_set()}))
+            return
         sending = asyncio.create_task(
             simulation.send_schedule(simulation.plan(), message[1], stop=stop))
         await _serve(simulation, channel, stop, until=sending)
@@ -166,12 +182,26 @@ async def run_worker(spec: WorkerSpec, channel: Channel) -> None:
                        "stopped_early": stop.is_set()}))
     except (LgspError, OSError) as exc:
         log.error("worker_failed", shard=str(spec.shard), error=str(exc))
-        channel.send(("error", str(exc), getattr(exc, "exit_code", 4)))
+        channel.send(("error", str(exc), getattr(exc, "exit_code", 4),
+                      *_confirmed(simulation)))
     except Exception as exc:
         log.exception("worker_crashed", shard=str(spec.shard))
-        channel.send(("error", f"worker {spec.shard} crashed: {exc!r}", 1))
+        channel.send(("error", f"worker {spec.shard} crashed: {exc!r}", 1,
+                      *_confirmed(simulation)))
     finally:
         await simulation.stop()
+
+
+def _confirmed(simulation: Simulation) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A failed worker's metrics: what was confirmed; deliveries still open count as lost or
+    incomplete (the report of a failed run says so)."""
+    try:
+        simulation.tracker.finish()
+        return to_state(simulation.metrics), {"send_s": 0.0, "run": simulation.run_facts(),
+                                              "stopped_early": True}
+    except Exception:
+        log.exception("worker_state_unavailable")
+        return to_state(RunMetrics()), {"send_s": 0.0, "run": {}, "stopped_early": True}
 
 
 async def _until_finish(channel: Channel, stop: asyncio.Event) -> None:
@@ -192,6 +222,16 @@ async def _serve(simulation: Simulation, channel: Channel, stop: asyncio.Event, 
         while read and (message := channel.poll()) is not None:
             if message[0] in ("stop", "eof"):
                 stop.set()
+
+
+async def _serve_state(simulation: Simulation, channel: Channel, *,
+                       until: asyncio.Task[Any]) -> None:
+    """A routing/recipient worker: send its metrics state every few seconds (if it is killed,
+    the coordinator keeps what it had counted up to then)."""
+    while not until.done():
+        await asyncio.wait([until], timeout=STATE_EVERY_S)
+        if not until.done():
+            channel.send(("state", to_state(simulation.metrics)))
 
 
 def process_main(spec: WorkerSpec, connection: Connection) -> None:

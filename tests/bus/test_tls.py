@@ -2,7 +2,7 @@
 
 The broker of the shared fixture advertises its own plaintext address, so a TLS listener cannot be
 put in front of it; these tests start their own embedded broker advertising the proxy's port
-(``socat OPENSSL-LISTEN``, see ``lgsp.broker.tls_proxy``). Certificates are real X.509, made here.
+(``socat OPENSSL-LISTEN``, see ``lgsp.broker.proxy``). Certificates are real X.509, made here.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from lgsp.broker.embedded import EmbeddedBroker, free_port
-from lgsp.broker.tls_proxy import TlsProxy
+from lgsp.broker.proxy import BrokerProxy
 from lgsp.cli.load_run import LoadRun
 from lgsp.config import BrokerConfig
 from lgsp.errors import BrokerError
@@ -88,7 +88,7 @@ def tls_bootstrap(pems) -> Iterator[str]:
     proxy_port = free_port()
     broker = EmbeddedBroker(advertised_port=proxy_port)
     broker.start_sync()
-    proxy = TlsProxy(port=proxy_port, target=broker.bootstrap, certfile=pems["cert"],
+    proxy = BrokerProxy(port=proxy_port, target=broker.bootstrap, certfile=pems["cert"],
                      keyfile=pems["key"])
     try:
         yield proxy.start_sync()

@@ -1,5 +1,6 @@
 """The delivery tracker's lifecycle rules (domain.md §7), on a controlled clock."""
 
+import dataclasses
 import datetime as dt
 
 import pytest
@@ -62,16 +63,28 @@ class TestLifecycle:
         assert tracker.pending == 1  # R2 still open
 
     def test_duplicate_status_is_dropped_and_counted(self, tracker):
-        tracker.on_status(status(StatusCode.ARRIVED), SECOND)
-        tracker.on_status(status(StatusCode.ARRIVED), 2 * SECOND)
+        """The bus delivering the same status twice (a router redelivery) is absorbed."""
+        arrived = status(StatusCode.ARRIVED)
+        tracker.on_status(arrived, SECOND)
+        tracker.on_status(arrived, 2 * SECOND)
         assert totals(tracker)["delivered"] == 1
         assert tracker.metrics.unexpected_statuses == {"duplicate": 1}
 
     def test_redelivered_earlier_status_is_a_duplicate(self, tracker):
         """01, 03, then 01 again: the repeat is a duplicate, not an out-of-order status."""
-        for code in ("01", "03", "01"):
-            tracker.on_status(status(StatusCode(code)), SECOND)
+        arrived = status(StatusCode.ARRIVED)
+        for s in (arrived, status(StatusCode.REGISTERED), arrived):
+            tracker.on_status(s, SECOND)
         assert tracker.metrics.unexpected_statuses == {"duplicate": 1}
+
+    def test_a_status_issued_twice_by_the_recipient_is_reissued(self, tracker):
+        """Same code, another issue time: the recipient processed the document twice."""
+        tracker.on_status(status(StatusCode.ARRIVED), SECOND)
+        tracker.on_status(dataclasses.replace(status(StatusCode.ARRIVED),
+                                              timestamp=dt.datetime(2030, 1, 1, tzinfo=dt.UTC)),
+                          2 * SECOND)
+        assert totals(tracker)["delivered"] == 1
+        assert tracker.metrics.unexpected_statuses == {"reissued": 1}
 
     def test_send_failure_is_not_a_loss_on_the_bus(self, tracker):
         """If our producer fails, the deliveries count as send_failed, never lost."""
@@ -142,10 +155,10 @@ class TestBrokenLifecycles:
         assert tracker.metrics.unexpected_statuses == {"missing_status": 1, "out_of_order": 1}
         assert tracker.metrics.false_positives == {"out-of-order status": 1}
 
-    def test_a_step_seen_before_is_a_duplicate_not_a_broken_lifecycle(self, tracker):
+    def test_a_step_issued_again_is_not_a_broken_lifecycle(self, tracker):
         _codes(tracker, ["01", "03", "04", "03", "06"])
         assert totals(tracker)["completed"] == 1
-        assert tracker.metrics.unexpected_statuses == {"duplicate": 1}
+        assert tracker.metrics.unexpected_statuses == {"reissued": 1}
         assert tracker.metrics.false_positives == {}
 
 

@@ -1,14 +1,17 @@
-"""A TLS-terminating proxy in front of the embedded broker (Debian's ``socat``).
+"""A proxy in front of the embedded broker (Debian's ``socat``): TLS, or a cuttable network.
 
 The shipped Tansu build's own ``--cert``/``--key`` flags do not give a working TLS listener, so
 TLS is terminated by ``socat OPENSSL-LISTEN`` forwarding to Tansu's plaintext port, and Tansu
 advertises the proxy's port (``EmbeddedBroker(advertised_port=...)``): every connection a client
-opens, bootstrap and broker alike, goes through TLS.
+opens, bootstrap and broker alike, goes through TLS. Without a certificate the proxy is plain TCP;
+stopping and starting it again cuts the clients off the broker and back (a network outage),
+while the broker keeps its data.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
 import signal
 import socket
@@ -25,11 +28,12 @@ log = structlog.get_logger(__name__)
 START_TIMEOUT_S = 10.0
 
 
-class TlsProxy:
-    """``socat`` listening with TLS on ``host:port`` and forwarding to ``target`` (host:port)."""
+class BrokerProxy:
+    """``socat`` listening on ``host:port`` — with TLS when given a certificate and key — and
+    forwarding each connection to ``target`` (host:port)."""
 
-    def __init__(self, *, port: int, target: str, certfile: Path, keyfile: Path,
-                 host: str = "127.0.0.1") -> None:
+    def __init__(self, *, port: int, target: str, certfile: Path | None = None,
+                 keyfile: Path | None = None, host: str = "127.0.0.1") -> None:
         self.host = host
         self.port = port
         self.target = target
@@ -47,11 +51,14 @@ class TlsProxy:
         binary = shutil.which("socat")
         if binary is None:
             raise BrokerError("the TLS proxy needs socat (Debian: apt-get install socat)")
-        for path in (self.certfile, self.keyfile):
-            if not Path(path).is_file():
-                raise BrokerError(f"TLS proxy: {path} does not exist")
-        listen = (f"OPENSSL-LISTEN:{self.port},bind={self.host},reuseaddr,fork,"
-                  f"cert={self.certfile},key={self.keyfile},verify=0")
+        if self.certfile is None or self.keyfile is None:
+            listen = f"TCP-LISTEN:{self.port},bind={self.host},reuseaddr,fork"
+        else:
+            for path in (self.certfile, self.keyfile):
+                if not Path(path).is_file():
+                    raise BrokerError(f"TLS proxy: {path} does not exist")
+            listen = (f"OPENSSL-LISTEN:{self.port},bind={self.host},reuseaddr,fork,"
+                      f"cert={self.certfile},key={self.keyfile},verify=0")
         self._process = subprocess.Popen(
             [binary, listen, f"TCP:{self.target}"], stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
@@ -65,19 +72,20 @@ class TlsProxy:
                 raise BrokerError(f"the TLS proxy (socat) exited at start: {error}")
             with contextlib.suppress(OSError), socket.create_connection(
                     (self.host, self.port), timeout=0.5):
-                log.info("tls_proxy_started", address=self.address, target=self.target)
+                log.info("broker_proxy_started", address=self.address, target=self.target)
                 return self.address
             time.sleep(0.05)
         self.stop()
         raise BrokerError(f"the TLS proxy did not listen on {self.address} within {timeout_s}s")
 
     def stop(self) -> None:
+        """Stop listening and cut every connection (the forked children go too)."""
         proc, self._process = self._process, None
         if proc is None:
             return
         if proc.poll() is None:
             with contextlib.suppress(ProcessLookupError):
-                proc.send_signal(signal.SIGTERM)
+                os.killpg(proc.pid, signal.SIGTERM)  # its own session: the forks as well
             try:
                 proc.wait(timeout=5)
             except subprocess.TimeoutExpired:
@@ -85,4 +93,4 @@ class TlsProxy:
                 proc.wait(timeout=5)
         if proc.stderr is not None:
             proc.stderr.close()
-        log.info("tls_proxy_stopped", address=self.address)
+        log.info("broker_proxy_stopped", address=self.address)
