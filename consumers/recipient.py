@@ -43,6 +43,7 @@ from lgsp.signing.signature import SignatureBlock, SignatureVerifier
 log = structlog.get_logger(__name__)
 
 StatusSink = Callable[[StatusEvent, int], None]
+LIFECYCLE_STOP_TIMEOUT_S = 10.0
 
 
 class RecipientAgents:
@@ -68,13 +69,14 @@ class RecipientAgents:
         self.config = config or RecipientConfig()
         self._seen: OrderedDict[tuple[str, str], None] = OrderedDict()
         self._lifecycles: set[asyncio.Task[None]] = set()
+        self._stop_timeout_s = LIFECYCLE_STOP_TIMEOUT_S
         self.topic = topics.deliver(platform)
         """What it reads (a worker's consume loop hands it the records of this topic)."""
     async def stop(self) -> None:
         """After the consume loop stopped: let running lifecycles finish (bounded), then cancel
         what is left."""
         if self._lifecycles:
-            _done, pending = await asyncio.wait(self._lifecycles, timeout=10)
+            _done, pending = await asyncio.wait(self._lifecycles, timeout=self._stop_timeout_s)
             for task in pending:
                 task.cancel()
             for task in pending:
@@ -151,6 +153,12 @@ class RecipientAgents:
         futures.append(await self._send_status(doc_id, sender, recipient, StatusCode.REJECTED,
                                                reason=failure.reason,
                                                description=failure.detail, topic=topic))
+
+    def abort(self) -> None:
+        """The run is over without draining: drop the lifecycles in progress."""
+        self._stop_timeout_s = 0.5
+        for task in self._lifecycles:
+            task.cancel()
 
     def resume(self, sent: dict[tuple[str, str], SentStatuses]) -> int:
         """After a restart (``consumers.recovery``): remember every document already taken in

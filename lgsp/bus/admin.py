@@ -87,3 +87,17 @@ async def delete_topics(broker: BrokerConfig, names: list[str]) -> None:
         log.warning("topic_delete_failed", error=repr(exc))
     finally:
         await client.close()
+
+
+async def clean_up_topics(broker: BrokerConfig, names: list[str]) -> None:
+    """End-of-run clean-up: like ``delete_topics``, but a broker that is gone by then is logged,
+    not raised (it must not hide the run's own outcome or report)."""
+    from lgsp.bus.reachability import reachable
+
+    if not await reachable(str(broker.bootstrap)):  # gone: do not wait out the admin timeout
+        log.warning("topics_not_deleted", count=len(names), error="the broker is unreachable")
+        return
+    try:
+        await delete_topics(broker, names)
+    except BrokerError as exc:
+        log.warning("topics_not_deleted", count=len(names), error=str(exc))

@@ -134,6 +134,15 @@ class ConsumeLoop:
         self._assigned = self._wanted
         log.info("loop_topics", stage=self.name, topics=sorted(self._wanted))
 
+    async def abort(self) -> None:
+        """Drop the batch in hand (uncommitted: it will be read again) and close; for a run that
+        is over without draining (the broker is gone)."""
+        self._stopping = True
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+        await self.stop()
+
     async def stop(self) -> None:
         """Finish the batch in hand, commit it, close the consumer; idempotent."""
         if self._stopped:
@@ -141,7 +150,7 @@ class ConsumeLoop:
         self._stopped = True
         self._stopping = True
         try:
-            if self._task is not None:
+            if self._task is not None and not self._task.done():
                 try:
                     async with asyncio.timeout(STOP_TIMEOUT_S):
                         await asyncio.shield(self._task)
@@ -150,7 +159,11 @@ class ConsumeLoop:
                     with contextlib.suppress(asyncio.CancelledError):
                         await self._task
         finally:
-            await self._consumer.stop()
+            try:  # a consumer of a vanished broker would wait out its request timeouts
+                async with asyncio.timeout(STOP_TIMEOUT_S):
+                    await self._consumer.stop()
+            except TimeoutError:
+                log.warning("consumer_stop_timed_out", stage=self.name, timeout_s=STOP_TIMEOUT_S)
 
     async def __aenter__(self) -> ConsumeLoop:
         await self.start()

@@ -16,12 +16,17 @@ deleted topic makes the embedded broker create it again.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from typing import Any
 
+import structlog
 from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaConnectionError
 
 from lgsp.config import BrokerConfig
+
+log = structlog.get_logger(__name__)
 
 
 class TrackingProducer(AIOKafkaProducer):  # type: ignore[misc]
@@ -52,6 +57,20 @@ class TrackingProducer(AIOKafkaProducer):  # type: ignore[misc]
             return
         self._tracked -= dropped
         self.client.set_topics(self._tracked)
+
+    def fail_pending(self, reason: str) -> None:
+        """Fail every record not yet acknowledged (and any later send) at once."""
+        self._message_accumulator.fail_all(KafkaConnectionError(reason))
+
+    async def stop_within(self, timeout_s: float) -> None:
+        """``stop()``, which flushes what is pending; what is still unsent after ``timeout_s``
+        (the broker is gone) fails at once instead of waiting out ``request_timeout_ms``."""
+        stopping = asyncio.ensure_future(self.stop())
+        done, _ = await asyncio.wait([stopping], timeout=timeout_s)
+        if not done:
+            log.warning("producer_stop_forced", timeout_s=timeout_s)
+            self.fail_pending(f"the producer was closed with records unsent for {timeout_s:.0f} s")
+        await stopping
 
     async def send(self, topic: str, *args: Any, **kwargs: Any) -> Any:
         if topic not in self._tracked:

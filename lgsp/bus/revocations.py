@@ -28,6 +28,7 @@ log = structlog.get_logger(__name__)
 
 PARTITION = 0
 POLL_MS = 200
+STOP_TIMEOUT_S = 5.0
 
 
 def revocation_record(serial: str, reason: str = "keyCompromise",
@@ -112,4 +113,8 @@ class RevocationFeed:
             with contextlib.suppress(asyncio.CancelledError, KafkaError):
                 await self._task
         if self._consumer is not None:
-            await self._consumer.stop()
+            try:  # a consumer of a vanished broker would wait out its request timeouts
+                async with asyncio.timeout(STOP_TIMEOUT_S):
+                    await self._consumer.stop()
+            except TimeoutError:
+                log.warning("revocation_feed_stop_timed_out", timeout_s=STOP_TIMEOUT_S)

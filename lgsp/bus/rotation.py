@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import structlog
 
-from lgsp.bus.admin import create_topics, delete_topics
+from lgsp.bus.admin import clean_up_topics, create_topics, delete_topics
 from lgsp.bus.topics import TopicNames
 from lgsp.config import BrokerConfig
 from lgsp.errors import ConfigError
@@ -97,6 +97,7 @@ class TopicRotator:
             log.info("topic_generation_created", generation=g)
 
     async def delete_remaining(self) -> None:
+        """End of run: drop what is left (a broker gone by then is logged, not raised)."""
         for generation in range(self.deleted + 1, self.created + 1):
-            await delete_topics(self.broker, self.topics.generation(self.platforms, generation))
+            await clean_up_topics(self.broker, self.topics.generation(self.platforms, generation))
         self.deleted = self.created

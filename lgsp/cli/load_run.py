@@ -30,7 +30,7 @@ from typing import Any, TypeVar
 import structlog
 
 from lgsp.broker.embedded import EmbeddedBroker
-from lgsp.bus.admin import create_topics, delete_topics
+from lgsp.bus.admin import clean_up_topics, create_topics
 from lgsp.bus.barrier import HostBarrier
 from lgsp.bus.reachability import BrokerWatch
 from lgsp.bus.revocations import publish_revocations
@@ -53,6 +53,8 @@ READY_TIMEOUT_S = 240.0
 START_MARGIN_NS = 300_000_000
 """The schedule starts this long after the last worker is ready, so all begin on time."""
 FINISH_TIMEOUT_S = 60.0
+ABORT_TIMEOUT_S = 10.0
+"""After a failure, how long workers get to report what they confirmed (then they are killed)."""
 MAX_RESTARTS = 20
 """A bus worker that dies more often than this ends the run (something is wrong, not a test)."""
 LiveProgress = Callable[[str, dict[str, Any]], None]
@@ -153,6 +155,7 @@ class LoadRun:
         self.watch: BrokerWatch | None = None
         self._readers: list[asyncio.Task[None]] = []
         self._finishing = False
+        self._reap_timeout_s = FINISH_TIMEOUT_S
 
     async def run(self, stop: asyncio.Event | None = None) -> dict[str, Any]:
         stop = stop or asyncio.Event()
@@ -168,7 +171,7 @@ class LoadRun:
             await create_topics(broker, [*topics, self.planner.topics.control])
             if (not self.config.keep_topics and self.broker.bootstrap is not None
                     and self.host.index == 0):
-                stack.push_async_callback(delete_topics, broker,
+                stack.push_async_callback(clean_up_topics, broker,
                                           [*topics, self.planner.topics.control])
             rotation = self.config.rotation()
             self.rotator = None if rotation is None else TopicRotator(
@@ -219,6 +222,10 @@ class LoadRun:
             for worker in workers:
                 worker.channel.send(("begin", start_ns))
             self.progress("started", {"workers": len(workers)})
+            self.watch = BrokerWatch(str(broker.bootstrap),
+                                     lost_after_s=self.config.broker_timeout_s)
+            self.watch.start()
+            stack.push_async_callback(self.watch.stop)
             failure: LgspError | None = None
             try:
                 await self._drive(workers, inbox, stop, start_ns)
@@ -396,13 +403,13 @@ class LoadRun:
 
     async def _collect(self, workers: list[_Worker],
                        inbox: asyncio.Queue[tuple[int, Message]]) -> None:
-        """After a failure: stop every worker and take what each had confirmed (bounded)."""
+        """After a failure: abort every worker and take what each had confirmed (bounded)."""
         self._finishing = True
+        self._reap_timeout_s = ABORT_TIMEOUT_S
         for worker in workers:
             if worker.state not in ("result", "error"):
-                worker.channel.send(("stop",))
-                worker.channel.send(("finish",))
-        deadline = time.monotonic() + FINISH_TIMEOUT_S
+                worker.channel.send(("abort",))
+        deadline = time.monotonic() + ABORT_TIMEOUT_S
         while (any(w.state not in ("result", "error") for w in workers)
                and time.monotonic() < deadline):
             with contextlib.suppress(TimeoutError):
@@ -464,7 +471,7 @@ class LoadRun:
             if worker.state not in ("result", "error"):
                 worker.channel.send(("stop",))
                 worker.channel.send(("finish",))
-        deadline = time.monotonic() + FINISH_TIMEOUT_S
+        deadline = time.monotonic() + self._reap_timeout_s
         for worker in workers:
             if worker.task is not None:
                 with contextlib.suppress(TimeoutError, Exception):

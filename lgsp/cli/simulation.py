@@ -26,7 +26,7 @@ from consumers.recorder import Recorder
 from consumers.recovery import statuses_sent
 from consumers.tracker import DeliveryTracker
 from lgsp.broker.embedded import EmbeddedBroker
-from lgsp.bus.admin import create_topics, delete_topics
+from lgsp.bus.admin import clean_up_topics, create_topics
 from lgsp.bus.consume_loop import ConsumeLoop, DeadLetters, Futures, Handler
 from lgsp.bus.producer import TrackingProducer
 from lgsp.bus.revocations import RevocationFeed, publish_revocations
@@ -59,6 +59,7 @@ log = structlog.get_logger(__name__)
 
 SEND, ROUTE, RECEIVE = "send", "route", "receive"
 ROLES = frozenset({SEND, ROUTE, RECEIVE})
+PRODUCER_STOP_TIMEOUT_S = 5.0
 """What a process of a run does: send its agencies' documents and track them (with the statuses
 coming back), route the platforms' inbound topics, take in documents as recipients."""
 
@@ -280,10 +281,10 @@ class Simulation:
         await create_topics(self.broker, names)
         if (not self.config.keep_topics and self.bootstrap_source == "external"
                 and self.shard.index == 0):
-            self._stack.push_async_callback(delete_topics, self.broker, names)
+            self._stack.push_async_callback(clean_up_topics, self.broker, names)
         self.producer = TrackingProducer.for_broker(self.broker)
         await self.producer.start()
-        self._stack.push_async_callback(self.producer.stop)
+        self._stack.push_async_callback(self.producer.stop_within, PRODUCER_STOP_TIMEOUT_S)
         await self._follow_revocations()
         dead_letters = DeadLetters(self.producer, self.topics.dead_letter, self.events,
                                    self.metrics)
@@ -392,6 +393,16 @@ class Simulation:
         log.info("pki_ready", algorithm=pki.algorithm.value, agencies=len(senders),
                  keys_generated=generated)
         return pki
+
+    async def abort(self) -> None:
+        """The run is over without draining (the broker is gone): drop in-flight work, stop."""
+        if self.loop is not None:
+            await self.loop.abort()
+        for agents in self.agents.values():
+            agents.abort()
+        if self.producer is not None:
+            self.producer.fail_pending("the run was aborted")
+        await self.stop()
 
     async def stop(self) -> None:
         """Stop routers and consumers (draining), the producer, then the embedded broker."""

@@ -3,8 +3,10 @@
 The coordinator and a worker talk in small tuples. Coordinator → worker: ``("begin", start_ns)``
 (the shared schedule start on the host's monotonic clock), ``("stop",)`` (stop scheduling: Ctrl-C
 or a failed run), ``("finish",)`` (every worker has settled: count what is left, stop, report).
-Worker → coordinator: ``("ready",)``, ``("snapshot", dict)`` about once a second, ``("sent",)``,
-``("settled",)``, ``("result", metrics state, facts)`` and ``("error", message)``.
+``("abort",)`` (the run failed, e.g. the broker is lost: send what was confirmed at once, no
+draining). Worker → coordinator: ``("ready",)``, ``("snapshot", dict)`` about once a second,
+``("sent",)``, ``("settled",)``, ``("result", metrics state, facts)`` and ``("error", message,
+exit code, metrics state, facts)``.
 
 A worker keeps its routers and recipient agents running after its own documents have settled,
 until ``finish``: other workers' documents still pass through its partitions.
@@ -38,7 +40,16 @@ log = structlog.get_logger(__name__)
 
 SNAPSHOT_EVERY_S = 1.0
 STATE_EVERY_S = 2.0
+SENDING, SETTLING = "worker sending", "worker settling"
 Message = tuple[Any, ...]
+
+
+class RunAborted(LgspError):
+    """The coordinator gave up on the run (the broker is lost): report what was confirmed now,
+    without draining."""
+
+    def __init__(self) -> None:
+        super().__init__("the run was aborted by the coordinator")
 
 
 class Channel(Protocol):
@@ -164,12 +175,13 @@ async def run_worker(spec: WorkerSpec, channel: Channel) -> None:
                            "stopped_early": stop.is_set()}))
             return
         sending = asyncio.create_task(
-            simulation.send_schedule(simulation.plan(), message[1], stop=stop))
+            simulation.send_schedule(simulation.plan(), message[1], stop=stop),
+            name=SENDING)
         await _serve(simulation, channel, stop, until=sending)
         sending.result()
         send_s = max(time.monotonic_ns() - message[1], 0) / 1e9  # from the schedule start
         channel.send(("sent",))
-        settling = asyncio.create_task(simulation.settle(finish=False))
+        settling = asyncio.create_task(simulation.settle(finish=False), name=SETTLING)
         await _serve(simulation, channel, stop, until=settling)
         settling.result()
         channel.send(("settled",))
@@ -181,9 +193,14 @@ async def run_worker(spec: WorkerSpec, channel: Channel) -> None:
                       {"send_s": send_s, "run": simulation.run_facts(),
                        "stopped_early": stop.is_set()}))
     except (LgspError, OSError) as exc:
+        for task in asyncio.all_tasks():  # the schedule and settling must not outlive the run
+            if task.get_name() in (SENDING, SETTLING):
+                task.cancel()
         log.error("worker_failed", shard=str(spec.shard), error=str(exc))
         channel.send(("error", str(exc), getattr(exc, "exit_code", 4),
                       *_confirmed(simulation)))
+        if isinstance(exc, RunAborted):
+            await simulation.abort()
     except Exception as exc:
         log.exception("worker_crashed", shard=str(spec.shard))
         channel.send(("error", f"worker {spec.shard} crashed: {exc!r}", 1,
@@ -207,6 +224,8 @@ def _confirmed(simulation: Simulation) -> tuple[dict[str, Any], dict[str, Any]]:
 async def _until_finish(channel: Channel, stop: asyncio.Event) -> None:
     while True:
         message = await channel.receive()
+        if message[0] == "abort":
+            raise RunAborted()
         if message[0] in ("finish", "eof"):
             return
         if message[0] == "stop":
@@ -220,6 +239,8 @@ async def _serve(simulation: Simulation, channel: Channel, stop: asyncio.Event, 
         await asyncio.wait([until], timeout=SNAPSHOT_EVERY_S)
         channel.send(("snapshot", simulation.snapshot()))
         while read and (message := channel.poll()) is not None:
+            if message[0] == "abort":
+                raise RunAborted()
             if message[0] in ("stop", "eof"):
                 stop.set()
 
