@@ -72,12 +72,14 @@ class EmbeddedBroker:
     """
 
     def __init__(self, *, port: int | None = None, host: str = "127.0.0.1",
-                 advertised_port: int | None = None) -> None:
+                 advertised_port: int | None = None, authentication: bool = False) -> None:
         """``advertised_port``: the port clients are told to use, when something else (a
         TLS-terminating proxy, ``lgsp.broker.proxy``) listens there in front of the broker."""
         self.host = host
         self.port = port or free_port()
         self.advertised_port = advertised_port or self.port
+        self.authentication = authentication
+        """Require SASL (SCRAM) from clients (Tansu's ``--authentication``)."""
         self._process: subprocess.Popen[bytes] | None = None
         self._log_path: Path | None = None
         self._stopped = False
@@ -104,7 +106,8 @@ class EmbeddedBroker:
         with os.fdopen(fd, "wb") as log_file:
             self._process = subprocess.Popen(
                 [str(binary), "broker", "--listener-url", url,
-                 "--advertised-listener-url", advertised, "--storage-engine", "memory://tansu/"],
+                 "--advertised-listener-url", advertised, "--storage-engine", "memory://tansu/",
+                 *(["--authentication"] if self.authentication else [])],
                 stdout=log_file,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,

@@ -23,8 +23,19 @@ async def _admin(broker: BrokerConfig) -> AIOKafkaAdminClient:
     try:
         async with asyncio.timeout(ADMIN_TIMEOUT_S):
             await client.start()
+    except (KeyError, ValueError, AssertionError) as exc:  # aiokafka's SASL/SCRAM exchange
+        await client.close()
+        if not broker.security_protocol.startswith("SASL"):
+            raise
+        raise BrokerError(f"SASL {broker.sasl_mechanism} authentication with {broker.bootstrap} "
+                          f"failed ({type(exc).__name__}: {exc}); check --sasl-username, "
+                          "--sasl-password and --sasl-mechanism") from None
     except (TimeoutError, KafkaError, OSError) as exc:
         await client.close()
+        if broker.security_protocol.startswith("SASL") and "Authentication" in repr(exc):
+            raise BrokerError(f"SASL {broker.sasl_mechanism} authentication with "
+                              f"{broker.bootstrap} failed: {exc}; check --sasl-username, "
+                              "--sasl-password and --sasl-mechanism") from None
         problem = await asyncio.to_thread(tls_problem, broker)
         if problem is not None:
             raise BrokerError(f"TLS handshake with {broker.bootstrap} failed: {problem}; check "
