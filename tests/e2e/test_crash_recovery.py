@@ -5,12 +5,9 @@ recipient takes a document in twice."""
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import signal
-import subprocess
 import time
-import uuid
 from collections import Counter
 from typing import Any
 
@@ -19,8 +16,8 @@ import pytest
 from lgsp.cli.load_run import LoadRun
 from lgsp.config import BrokerConfig
 from lgsp.errors import ConfigError
-from tests.cli.test_cli import LGSP
-from tests.e2e.test_load import _processes_with, config
+from tests.e2e.helpers import interrupted_run
+from tests.e2e.test_load import config
 
 pytestmark = pytest.mark.e2e
 
@@ -85,27 +82,11 @@ def test_bus_workers_refuse_topic_rotation(pki_cache, run_id):
 
 def test_ctrl_c_with_bus_workers_drains_and_leaves_no_process(kafka_bootstrap, pki_cache,
                                                               tmp_path):
-    marker = uuid.uuid4().hex
-    out = tmp_path / "r.json"
-    with subprocess.Popen(
-        [*LGSP, "simulate", "--duration", "300", "-r", "20", "--sig-alg", "ed25519",
-         "--bus-workers", "1", "--bootstrap", kafka_bootstrap, "--pki-cache", str(pki_cache),
-         "--report", str(out), "--log-format", "json", "--log-level", "info"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-        env={**os.environ, "CI": "true", "LGSP_TEST_MARKER": marker}) as proc:
-        assert proc.stderr is not None
-        deadline = time.monotonic() + 120
-        for line in proc.stderr:
-            if ("lgsp:" in line and "due" in line) or time.monotonic() > deadline:
-                break  # a progress line: the schedule is running
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.communicate(timeout=90)
-        finally:
-            proc.kill()
-    assert proc.returncode == 130
-    report = json.loads(out.read_text())
+    code, report, left = interrupted_run(
+        ["--duration", "300", "-r", "20", "--sig-alg", "ed25519", "--bus-workers", "1",
+         "--bootstrap", kafka_bootstrap, "--pki-cache", str(pki_cache)], tmp_path / "r.json")
+    assert code == 130
     assert report["run"]["stopped_early"] is True
     assert report["run"]["bus_workers"] == 1
     assert report["totals"]["lost"] == 0
-    assert _processes_with(marker) == []
+    assert left == []

@@ -22,6 +22,7 @@ from lgsp.metrics.report_merge import merge_reports
 from lgsp.metrics.slo import Slo
 from lgsp.signing import SignatureAlgorithm
 from tests.cli.test_cli import run as run_cli
+from tests.e2e.helpers import interrupted_run, processes_with
 
 pytestmark = pytest.mark.e2e
 
@@ -234,47 +235,14 @@ class TestCommandLine:
 
     def test_workers_ctrl_c_drains_writes_the_report_and_leaves_no_process(self, kafka_bootstrap,
                                                                            pki_cache, tmp_path):
-        import signal
-        import subprocess
-        import time
-        import uuid
-
-        marker = uuid.uuid4().hex
-        out = tmp_path / "r.json"
-        with subprocess.Popen(
-            ["lgsp", "simulate", "--duration", "300", "-r", "20", "--sig-alg", "ed25519",
-             "--workers", "2", "--bootstrap", kafka_bootstrap, "--pki-cache", str(pki_cache),
-             "--report", str(out), "--log-format", "json", "--log-level", "info"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-            env={**os.environ, "CI": "true", "LGSP_TEST_MARKER": marker}) as proc:
-            assert proc.stderr is not None
-            deadline = time.monotonic() + 120
-            for line in proc.stderr:
-                if ("lgsp:" in line and "due" in line) or time.monotonic() > deadline:
-                    break  # a progress line: the schedule is running
-            proc.send_signal(signal.SIGINT)
-            try:
-                proc.communicate(timeout=90)
-            finally:
-                proc.kill()
-        assert proc.returncode == 130
-        report = json.loads(out.read_text())
+        code, report, left = interrupted_run(
+            ["--duration", "300", "-r", "20", "--sig-alg", "ed25519", "--workers", "2",
+             "--bootstrap", kafka_bootstrap, "--pki-cache", str(pki_cache)], tmp_path / "r.json")
+        assert code == 130
         assert report["run"]["stopped_early"] is True
         assert 0 < report["totals"]["documents"] < 6000
         assert report["totals"]["lost"] == 0
-        assert _processes_with(marker) == []
-
-
-def _processes_with(marker: str) -> list[int]:
-    found = []
-    for proc in Path("/proc").iterdir():
-        if proc.name.isdigit():
-            try:
-                if marker.encode() in (proc / "environ").read_bytes():
-                    found.append(int(proc.name))
-            except OSError:
-                continue
-    return found
+        assert left == []
 
 
 def test_ctrl_c_while_workers_start_exits_130_and_leaves_nothing(kafka_bootstrap, pki_cache):
@@ -301,4 +269,4 @@ def test_ctrl_c_while_workers_start_exits_130_and_leaves_nothing(kafka_bootstrap
             finally:
                 proc.kill()
         assert proc.returncode == 130, f"SIGINT after {delay} s"
-    assert _processes_with(marker) == []
+    assert processes_with(marker) == []
