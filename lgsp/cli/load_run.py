@@ -154,6 +154,7 @@ class LoadRun:
         self.all_workers: list[_Worker] = []
         self.watch: BrokerWatch | None = None
         self._readers: list[asyncio.Task[None]] = []
+        self._begun = False
         self._finishing = False
         self._reap_timeout_s = FINISH_TIMEOUT_S
 
@@ -221,6 +222,7 @@ class LoadRun:
             start_ns = time.monotonic_ns() + START_MARGIN_NS
             for worker in workers:
                 worker.channel.send(("begin", start_ns))
+            self._begun = True
             self.progress("started", {"workers": len(workers)})
             self.watch = BrokerWatch(str(broker.bootstrap),
                                      lost_after_s=self.config.broker_timeout_s)
@@ -303,7 +305,7 @@ class LoadRun:
         elif kind == "eof":
             if worker.state not in ("result", "error"):
                 code = worker.process.exitcode if worker.process is not None else None
-                if not worker.sends and not self._finishing:
+                if not worker.sends and self._begun and not self._finishing:
                     worker.state = "died"  # restarted by _drive
                     return
                 worker.error = (f"worker {worker.name} died (exit code {code})", 4)
@@ -410,7 +412,7 @@ class LoadRun:
             if worker.state not in ("result", "error"):
                 worker.channel.send(("abort",))
         deadline = time.monotonic() + ABORT_TIMEOUT_S
-        while (any(w.state not in ("result", "error") for w in workers)
+        while (any(w.state not in ("result", "error", "died") for w in workers)
                and time.monotonic() < deadline):
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(0.2):
@@ -492,7 +494,7 @@ class LoadRun:
         metrics = merge([from_state(state) for state, _facts in states]
                         + [from_state(state) for state in self.lost_states])
         send_s = max((facts["send_s"] for _state, facts in states), default=0.0)
-        run = self.planner.run_facts(setup_s, workers=len(workers))
+        run = self.planner.run_facts(setup_s, workers=self.workers)
         run["host_shard"] = f"{self.host.index + 1}/{self.host.count}"
         if self.bus_workers:
             run["bus_workers"] = self.bus_workers
