@@ -115,6 +115,8 @@ class DeliveryTracker:
         fault = self._faults.get(document_id)
         if fault is None or recipient not in fault.waiting:
             self.metrics.false_positives[how] += 1
+            log.warning("detection_without_fault", document_id=document_id, recipient=recipient,
+                        how=how, injected=None if fault is None else fault.kind.value)
             return
         fault.waiting.discard(recipient)
         fault.by[how] += 1
