@@ -20,6 +20,7 @@ from typing import Any
 
 import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka.errors import OffsetOutOfRangeError
 
 from lgsp.codec.events import EventCodec
 from lgsp.config import BrokerConfig
@@ -33,6 +34,7 @@ Futures = list["asyncio.Future[Any]"]
 Handler = Callable[[ConsumerRecord[bytes, bytes], Futures], Awaitable[None]]
 STOP_TIMEOUT_S = 10.0
 COMMITTED_TIMEOUT_S = 2.0
+OUT_OF_RANGE_BACKOFF_S = 0.05
 
 
 class DeadLetters:
@@ -79,9 +81,14 @@ class ConsumeLoop:
         self._partitions = partitions
         self._wanted: frozenset[str] = frozenset(topics)
         self._assigned: frozenset[str] = frozenset()
+        # With fixed partitions every position is set by us (committed, or 0 for a partition
+        # never committed), so the client must never reset one on its own: its "earliest" asks
+        # ListOffsets, which the embedded broker can answer past records not yet read (they
+        # would be skipped). An out-of-range answer is retried at the same offset instead.
         self._consumer = (AIOKafkaConsumer(*topics, **broker.consumer_kwargs(group))
                           if partitions is None
-                          else AIOKafkaConsumer(**broker.consumer_kwargs(group)))
+                          else AIOKafkaConsumer(**{**broker.consumer_kwargs(group),
+                                                   "auto_offset_reset": "none"}))
         self._handler = handler
         self._dead_letters = dead_letters
         self._max_records = max_records
@@ -185,7 +192,15 @@ class ConsumeLoop:
 
     async def _one_batch(self) -> None:
         await self._reassign()
-        batch = await self._consumer.getmany(timeout_ms=50, max_records=self._max_records)
+        try:
+            batch = await self._consumer.getmany(timeout_ms=50, max_records=self._max_records)
+        except OffsetOutOfRangeError as exc:  # never jump: read the same offset again
+            for tp, offset in exc.args[0].items():
+                log.warning("offset_out_of_range_retried", stage=self.name, topic=tp.topic,
+                            partition=tp.partition, offset=offset)
+                self._consumer.seek(tp, offset)
+            await asyncio.sleep(OUT_OF_RANGE_BACKOFF_S)
+            return
         if not batch:
             return
         futures: Futures = []
