@@ -70,6 +70,9 @@ DERIVED: Final[Mapping[str, Kind]] = {
     "lost_share": "share",          # lost / sent
     "error_rate": "share",          # (lost + undeliverable + rejected + send_failed
                                     #  + dead_letters) / sent
+    "fault_detection": "share",     # report["faults"]["detection_share"] (--inject)
+    "faults_missed": "count",       # report["faults"]["missed"]
+    "false_positives": "count",     # Σ report["faults"]["false_positives"]
 }
 
 _UNITS_MS: Final = {"us": Decimal("0.001"), "µs": Decimal("0.001"), "μs": Decimal("0.001"),
@@ -258,6 +261,8 @@ def _measure(slo: Slo, report: Mapping[str, Any]) -> tuple[float | None, str]:
     """The metric's value, or None and why the report has none."""
     if slo.kind == "latency":
         return _latency(slo, report)
+    if slo.metric in ("fault_detection", "faults_missed", "false_positives"):
+        return _fault_figure(slo.metric, report)
     totals = report.get("totals")
     if not isinstance(totals, Mapping):
         return None, "the report has no totals"
@@ -283,6 +288,22 @@ def _measure(slo: Slo, report: Mapping[str, Any]) -> tuple[float | None, str]:
     if not sent:
         return None, "nothing was sent (totals.sent is 0)"
     return sum(counted) / sent, ""
+
+
+def _fault_figure(metric: str, report: Mapping[str, Any]) -> tuple[float | None, str]:
+    faults = report.get("faults")
+    if not isinstance(faults, Mapping):
+        return None, "the report has no faults section (written since fault injection exists)"
+    if metric == "false_positives":
+        counts = faults.get("false_positives")
+        if not isinstance(counts, Mapping):
+            return None, "faults.false_positives is missing"
+        values = [_number(v) for v in counts.values()]
+        return sum(v for v in values if v is not None), ""
+    if not faults.get("injected"):
+        return None, "no fault was injected (use --inject)"
+    value = _number(faults.get("detection_share" if metric == "fault_detection" else "missed"))
+    return (value, "") if value is not None else (None, f"faults figure for {metric} is missing")
 
 
 def _dig(report: Mapping[str, Any], *keys: str) -> Any:

@@ -49,6 +49,10 @@ REPORT = {
 }
 
 
+REPORT["faults"] = {"injected": 25, "detected": 24, "missed": 1, "detection_share": 0.96,
+                    "false_positives": {"02 expired": 2}, "kinds": []}
+
+
 def judge(text, report=REPORT):
     [verdict] = evaluate([Slo.parse(text)], report)
     return verdict
@@ -164,6 +168,10 @@ class TestEvaluate:
         ("delivered_share >= 0.999", 1.0, True),
         ("rejected <= 5", 0, True),
         ("completed >= 301", 301, True),
+        ("fault_detection >= 100%", 0.96, False),
+        ("faults_missed == 0", 1, False),
+        ("false_positives == 0", 2, False),
+        ("false_positives <= 2", 2, True),
     ])
     def test_against_a_run_report(self, text, actual, passed):
         """Each gate reads its figure from the report and compares it in the metric's unit."""
@@ -183,6 +191,17 @@ class TestEvaluate:
         assert judge("p99(send_to_arrived) < 250ms").reason == "199.423 ms < 250 ms"
         assert judge("p99(send_to_arrived) < 0.1s").reason == "199.423 ms < 100 ms is false"
         assert judge("lost == 0").reason == "0 == 0"
+
+    def test_fault_gates_fail_closed_without_injected_faults(self):
+        report = copy.deepcopy(REPORT)
+        report["faults"] = {"injected": 0, "detected": 0, "missed": 0, "detection_share": None,
+                            "false_positives": {}, "kinds": []}
+        verdict = judge("fault_detection >= 100%", report)
+        assert (verdict.status, verdict.passed) == ("no_data", False)
+        assert "--inject" in verdict.reason
+        assert judge("false_positives == 0", report).passed  # clean traffic: measurable
+        del report["faults"]
+        assert judge("false_positives == 0", report).status == "no_data"
 
     def test_signature_failures_sum_every_reason(self):
         report = copy.deepcopy(REPORT)
