@@ -102,8 +102,13 @@ class DeliveryTracker:
             self._pending[(document.document_id, recipient)] = Delivery(route, intended_ns)
 
     def injected(self, document: Document, kind: FaultKind, waiting: Iterable[str]) -> None:
-        """The sender gave ``document`` this fault; each of ``waiting`` must detect it."""
+        """The sender gave ``document`` this fault; each of ``waiting`` must detect it. A
+        duplicate is absorbed silently by each recipient: it is counted per delivery and judged
+        against the recipients' ``duplicates_absorbed`` (``lgsp.metrics.fault_report``)."""
         self.metrics.faults_injected[kind.value] += 1
+        if kind is FaultKind.DUPLICATE_DELIVERY:
+            self.metrics.duplicate_deliveries_injected += len(document.recipients)
+            return
         self._faults[document.document_id] = InjectedFault(kind, set(waiting))
 
     def detected_at_send(self, kind: FaultKind, how: str) -> None:

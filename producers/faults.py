@@ -51,7 +51,6 @@ class FaultInjector:
 
     def __init__(self, plan: FaultPlan, *, seed: int, pki: Pki, signers: Iterable[str],
                  credentials: Credentials, holder_of: Callable[[str], str]) -> None:
-        self.plan = plan
         self.picker = FaultPicker(plan, seed)
         self.pki = pki
         self.signers = sorted(signers)

@@ -178,30 +178,20 @@ class AgencySender:
                      date: dt.date | None = None) -> asyncio.Future[Any]:
         """Compose, sign and send one document; returns the produce future (not awaited)."""
         self.metrics.series.count(series.TARGET, intended_ns)
-        fault = self.faults.pick() if self.faults is not None else None
-        if fault is None:
+        faults = self.faults
+        fault = faults.pick() if faults is not None else None
+        if faults is None or fault is None:
             document = self.compose(draft, date or vietnam_today())
             return await self.send(document, self.sign(document, draft), intended_ns)
-        assert self.faults is not None  # noqa: S101 - picked from it
-        draft = self.faults.prepare(draft, fault)
+        draft = faults.prepare(draft, fault)
         try:
             document = self.compose(draft, date or vietnam_today())
         except DocumentRefused:
             if fault is FaultKind.SECRET_DOCUMENT and self.on_fault_refused is not None:
                 self.on_fault_refused(fault, REFUSED_AT_SEND)
             raise
-        signed = self.faults.corrupt(document, self.sign(document, draft), fault)
+        signed = faults.corrupt(document, self.sign(document, draft), fault)
         return await self.send(document, signed, intended_ns, fault=fault)
-
-    def _note_fault(self, document: Document, fault: FaultKind) -> None:
-        """Into the ledger: which deliveries must detect this document's fault."""
-        if fault is FaultKind.DUPLICATE_DELIVERY:  # absorbed silently: counted per delivery
-            self.metrics.faults_injected[fault.value] += 1
-            self.metrics.duplicate_deliveries_injected += len(document.recipients)
-        elif self.on_fault is not None:
-            waiting = ((UNKNOWN_RECIPIENT,) if fault is FaultKind.UNKNOWN_RECIPIENT
-                       else document.recipients)
-            self.on_fault(document, fault, waiting)
 
     def envelope(self, document: Document, signed: SignedDocument,
                  generation: int | None = None, fault: FaultKind | None = None) -> Envelope:
@@ -224,8 +214,9 @@ class AgencySender:
         self.metrics.documents_by_tier[tier] += 1
         self.metrics.fan_out[len(document.recipients)] += 1
         self.expect(document, intended_ns)
-        if fault is not None:
-            self._note_fault(document, fault)
+        if fault is not None and self.on_fault is not None:  # into the tracker's ledger
+            self.on_fault(document, fault, (UNKNOWN_RECIPIENT,)
+                          if fault is FaultKind.UNKNOWN_RECIPIENT else document.recipients)
         # the generation of the actual send time: a sender far behind its schedule must not
         # write into a generation that is already over (and deleted)
         env = self.envelope(document, signed, self.generation_of(time.monotonic_ns()), fault)

@@ -59,9 +59,10 @@ log = structlog.get_logger(__name__)
 
 SEND, ROUTE, RECEIVE = "send", "route", "receive"
 ROLES = frozenset({SEND, ROUTE, RECEIVE})
-PRODUCER_STOP_TIMEOUT_S = 5.0
 """What a process of a run does: send its agencies' documents and track them (with the statuses
 coming back), route the platforms' inbound topics, take in documents as recipients."""
+PRODUCER_STOP_TIMEOUT_S = 5.0
+"""At the end, records still unsent after this long fail instead of waiting out the client."""
 
 DEFAULT_PROFILES = ("thanh-hoa", "hai-duong")
 Progress = Callable[[str, dict[str, Any]], None]

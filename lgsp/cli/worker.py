@@ -40,7 +40,6 @@ log = structlog.get_logger(__name__)
 
 SNAPSHOT_EVERY_S = 1.0
 STATE_EVERY_S = 2.0
-SENDING, SETTLING = "worker sending", "worker settling"
 Message = tuple[Any, ...]
 
 
@@ -159,6 +158,7 @@ async def run_worker(spec: WorkerSpec, channel: Channel) -> None:
     except (OSError, ValueError, KeyError, LgspError) as exc:
         channel.send(("error", f"worker {spec.shard} could not start: {exc}", 4))
         return
+    background: list[asyncio.Task[Any]] = []  # the schedule and settling: never outlive the run
     try:
         await simulation.start(senders=list(spec.senders))
         channel.send(("ready",))
@@ -175,13 +175,14 @@ async def run_worker(spec: WorkerSpec, channel: Channel) -> None:
                            "stopped_early": stop.is_set()}))
             return
         sending = asyncio.create_task(
-            simulation.send_schedule(simulation.plan(), message[1], stop=stop),
-            name=SENDING)
+            simulation.send_schedule(simulation.plan(), message[1], stop=stop))
+        background.append(sending)
         await _serve(simulation, channel, stop, until=sending)
         sending.result()
         send_s = max(time.monotonic_ns() - message[1], 0) / 1e9  # from the schedule start
         channel.send(("sent",))
-        settling = asyncio.create_task(simulation.settle(finish=False), name=SETTLING)
+        settling = asyncio.create_task(simulation.settle(finish=False))
+        background.append(settling)
         await _serve(simulation, channel, stop, until=settling)
         settling.result()
         channel.send(("settled",))
@@ -193,9 +194,8 @@ async def run_worker(spec: WorkerSpec, channel: Channel) -> None:
                       {"send_s": send_s, "run": simulation.run_facts(),
                        "stopped_early": stop.is_set()}))
     except (LgspError, OSError) as exc:
-        for task in asyncio.all_tasks():  # the schedule and settling must not outlive the run
-            if task.get_name() in (SENDING, SETTLING):
-                task.cancel()
+        for task in background:
+            task.cancel()
         log.error("worker_failed", shard=str(spec.shard), error=str(exc))
         channel.send(("error", str(exc), getattr(exc, "exit_code", 4),
                       *_confirmed(simulation)))

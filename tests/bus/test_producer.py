@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
 from aiokafka import AIOKafkaProducer
 
 from lgsp.bus.admin import create_topics, delete_topics
@@ -17,6 +18,17 @@ from lgsp.bus.producer import TrackingProducer
 from lgsp.config import BrokerConfig
 
 ACK_TIMEOUT_S = 15.0
+
+
+@pytest.fixture
+async def first_and_later(kafka_bootstrap, run_id):
+    """A broker config and two topic names; the first exists, the later one is created by the
+    scenario; both are deleted afterwards."""
+    broker = BrokerConfig(bootstrap=kafka_bootstrap, partitions=1)
+    first, later = f"{run_id}.first", f"{run_id}.later"
+    await create_topics(broker, [first])
+    yield broker, first, later
+    await delete_topics(broker, [first, later])
 
 
 async def _write_first_then_new(producer: AIOKafkaProducer, broker: BrokerConfig,
@@ -30,24 +42,19 @@ async def _write_first_then_new(producer: AIOKafkaProducer, broker: BrokerConfig
         await producer.client.force_metadata_update()
 
 
-async def test_plain_aiokafka_forgets_a_topic_learned_before_a_new_one(kafka_bootstrap, run_id):
+async def test_plain_aiokafka_forgets_a_topic_learned_before_a_new_one(first_and_later):
     """Why the tracking producer exists: if this starts failing, aiokafka fixed the gap."""
-    broker = BrokerConfig(bootstrap=kafka_bootstrap, partitions=1)
-    first, later = f"{run_id}.first", f"{run_id}.later"
-    await create_topics(broker, [first])
+    broker, first, later = first_and_later
     producer = AIOKafkaProducer(**broker.producer_kwargs())
     try:
         await _write_first_then_new(producer, broker, first, later)
         assert producer.client.cluster.partitions_for_topic(first) is None
     finally:
         await producer.stop()
-        await delete_topics(broker, [first, later])
 
 
-async def test_every_written_topic_stays_in_the_metadata(kafka_bootstrap, run_id):
-    broker = BrokerConfig(bootstrap=kafka_bootstrap, partitions=1)
-    first, later = f"{run_id}.first", f"{run_id}.later"
-    await create_topics(broker, [first])
+async def test_every_written_topic_stays_in_the_metadata(first_and_later):
+    broker, first, later = first_and_later
     producer = TrackingProducer.for_broker(broker)
     try:
         await _write_first_then_new(producer, broker, first, later)
@@ -57,7 +64,6 @@ async def test_every_written_topic_stays_in_the_metadata(kafka_bootstrap, run_id
             await producer.send_and_wait(first, b"c", partition=0)
     finally:
         await producer.stop()
-        await delete_topics(broker, [first, later])
 
 
 async def test_retained_topics_only_are_refreshed(kafka_bootstrap, run_id):

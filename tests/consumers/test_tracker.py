@@ -195,3 +195,11 @@ class TestInjectedFaults:
         tracker.on_status(status(StatusCode.ARRIVED, R1), SECOND)
         tracker.on_status(status(StatusCode.REJECTED, R1, reason="expired"), 2 * SECOND)
         assert tracker.metrics.false_positives == {"02 expired": 1}
+
+    def test_a_duplicate_is_counted_per_delivery_and_never_missed(self, tracker):
+        """Recipients absorb it silently: no status to wait for, judged on their absorption."""
+        tracker.injected(self._document(tracker), FaultKind.DUPLICATE_DELIVERY, (R1, R2))
+        tracker.finish()
+        assert tracker.metrics.faults_injected == {"duplicate-delivery": 1}
+        assert tracker.metrics.duplicate_deliveries_injected == 2
+        assert tracker.metrics.faults_missed == {}
