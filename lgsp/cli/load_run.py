@@ -224,6 +224,8 @@ class LoadRun:
                 worker.channel.send(("begin", start_ns))
             self._begun = True
             self.progress("started", {"workers": len(workers)})
+            if self.bus_workers:
+                self.progress("bus_workers", {"processes": self.bus_processes()})
             self.watch = BrokerWatch(str(broker.bootstrap),
                                      lost_after_s=self.config.broker_timeout_s)
             self.watch.start()
@@ -402,6 +404,8 @@ class LoadRun:
                     i, message = await inbox.get()
                     self._handle(workers[i], message)
         fresh.channel.send(("begin", start_ns))
+        self.progress("restarted", {"worker": fresh.name, "exit_code": code,
+                                    "pid": fresh.process.pid if fresh.process else None})
 
     async def _collect(self, workers: list[_Worker],
                        inbox: asyncio.Queue[tuple[int, Message]]) -> None:

@@ -12,6 +12,19 @@ from rich.status import Status
 PLAIN_EVERY_S = 5.0
 
 
+def _bus_workers(data: dict[str, Any]) -> str:
+    listed = ", ".join(f"{name} pid {pid}" for name, pid in sorted(data["processes"].items()))
+    return f"router and recipient processes: {listed} (kill one: it is restarted and recovers)"
+
+
+def _restarted(data: dict[str, Any]) -> str:
+    return (f"{data['worker']} process died (exit code {data['exit_code']}); restarted as pid "
+            f"{data['pid']}, resuming from its committed offsets")
+
+
+NOTICES = {"bus_workers": _bus_workers, "restarted": _restarted}
+
+
 def live_line(data: dict[str, Any]) -> str:
     """One line: schedule, achieved rate, in flight, latency so far, errors."""
     return (f"{data['elapsed_s']:>6.1f} s · rate {data['achieved_rate']:.0f}/s "
@@ -42,6 +55,9 @@ class ProgressDisplay:
             self._status.stop()
 
     def __call__(self, event: str, data: dict[str, Any]) -> None:
+        if event in NOTICES:  # events an operator acts on: shown even with --no-progress
+            self.console.print(f"lgsp: {NOTICES[event](data)}", highlight=False, soft_wrap=True)
+            return
         if not self.enabled:
             return
         text = self._text(event, data)
