@@ -26,7 +26,7 @@ from lgsp.cli.load_run import LoadRun
 from lgsp.config import BrokerConfig
 from tests.cli.test_cli import LGSP
 from tests.conftest import wait_for
-from tests.e2e.test_load import assert_all_delivered, config
+from tests.e2e.test_load import config
 
 pytestmark = pytest.mark.e2e
 
@@ -72,7 +72,13 @@ def test_a_short_network_outage_loses_nothing(cuttable, pki_cache, run_id):
     assert "error" not in report["run"], report["run"].get("error")
     assert load.watch is not None
     assert load.watch.outages == 1, "the watch saw the outage"
-    assert_all_delivered(report, 240)
+    t = report["totals"]
+    assert t["documents"] == 240
+    assert t["sent"] == t["delivered"] == t["completed"] > 240
+    assert (t["lost"], t["incomplete"], t["rejected"], t["dead_letters"]) == (0, 0, 0, 0)
+    # a produce retried across the cut may have reached the broker twice (at-least-once): the
+    # recipients and the tracker absorb such copies; nothing may be issued twice
+    assert set(report["unexpected_statuses"]) <= {"duplicate"}, report["unexpected_statuses"]
 
 
 def test_a_broker_gone_for_good_ends_the_run_with_what_was_confirmed(cuttable, pki_cache,
