@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 
 import structlog
 
+from lgsp.bus.ledger import SentDocument
 from lgsp.bus.routing import route_of
-from lgsp.domain.document import Document
 from lgsp.domain.status import (
     ALLOWED_NEXT,
     REPEATABLE,
@@ -94,14 +94,18 @@ class DeliveryTracker:
     def pending(self) -> int:
         return len(self._pending)
 
-    def expect(self, document: Document, intended_ns: int) -> None:
+    def tracks(self, document_id: str, recipient: str) -> bool:
+        """Whether this (document, recipient) is expected and not over yet."""
+        return (document_id, recipient) in self._pending
+
+    def expect(self, document: SentDocument, intended_ns: int) -> None:
         """Register every (document, recipient) of a document about to be sent."""
         for recipient in document.recipients:
             route = route_of(self.topology, document.sender, recipient)
             self.metrics.route(route).sent += 1
             self._pending[(document.document_id, recipient)] = Delivery(route, intended_ns)
 
-    def injected(self, document: Document, kind: FaultKind, waiting: Iterable[str]) -> None:
+    def injected(self, document: SentDocument, kind: FaultKind, waiting: Iterable[str]) -> None:
         """The sender gave ``document`` this fault; each of ``waiting`` must detect it. A
         duplicate is absorbed silently by each recipient: it is counted per delivery and judged
         against the recipients' ``duplicates_absorbed`` (``lgsp.metrics.fault_report``)."""
@@ -211,7 +215,7 @@ class DeliveryTracker:
                                 if STEP_RANK[last] < STEP_RANK[step] < STEP_RANK[code])
         return True
 
-    def send_failed(self, document: Document, error: BaseException) -> None:
+    def send_failed(self, document: SentDocument, error: BaseException) -> None:
         """Our own producer could not hand the document to Kafka: not a loss on the bus."""
         for recipient in document.recipients:
             delivery = self._pending.pop((document.document_id, recipient), None)

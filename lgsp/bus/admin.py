@@ -8,6 +8,7 @@ import socket
 import ssl
 
 import structlog
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 
@@ -112,3 +113,19 @@ async def clean_up_topics(broker: BrokerConfig, names: list[str]) -> None:
         await delete_topics(broker, names)
     except BrokerError as exc:
         log.warning("topics_not_deleted", count=len(names), error=str(exc))
+
+
+async def end_offsets(broker: BrokerConfig, topics: list[str],
+                      partitions: list[int]) -> dict[TopicPartition, int]:
+    """The end offset of these partitions of ``topics`` now (where a reader that starts over
+    catches up with the log)."""
+    consumer = AIOKafkaConsumer(**broker.consumer_kwargs(None))
+    wanted = [TopicPartition(t, p) for t in topics for p in partitions]
+    try:
+        async with asyncio.timeout(ADMIN_TIMEOUT_S):
+            await consumer.start()
+            return dict(await consumer.end_offsets(wanted))
+    except (TimeoutError, KafkaError) as exc:
+        raise BrokerError(f"reading the end offsets of {topics} failed: {exc!r}") from None
+    finally:
+        await consumer.stop()

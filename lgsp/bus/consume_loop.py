@@ -72,7 +72,13 @@ class ConsumeLoop:
     def __init__(self, *, name: str, broker: BrokerConfig, topic: str | Sequence[str], group: str,
                  handler: Handler, dead_letters: DeadLetters, max_records: int = 1000,
                  partitions: Sequence[int] | None = None,
-                 stage_of: Callable[[ConsumerRecord[bytes, bytes]], str] | None = None) -> None:
+                 stage_of: Callable[[ConsumerRecord[bytes, bytes]], str] | None = None,
+                 commit: bool = True) -> None:
+        """``commit`` False (only with ``partitions``): read every partition from offset 0 and
+        never commit — a stage that rebuilds its state from the whole log when it restarts."""
+        if not commit and partitions is None:
+            raise LifecycleError(f"{name}: a loop that never commits needs fixed partitions")
+        self._commit = commit
         self.name = name
         self._stage_of = stage_of or (lambda _record: name)
         """Which stage a record belongs to (named in dead letters) when one loop feeds several."""
@@ -129,6 +135,9 @@ class ConsumeLoop:
         for topic in sorted(added):
             for partition in self._partitions:
                 tp = TopicPartition(topic, partition)
+                if not self._commit:
+                    self._consumer.seek(tp, 0)
+                    continue
                 try:
                     async with asyncio.timeout(COMMITTED_TIMEOUT_S):
                         committed = await self._consumer.committed(tp)
@@ -213,5 +222,6 @@ class ConsumeLoop:
                                                                  self._stage_of(record)))
         if futures:
             await asyncio.gather(*futures)
-        await self._consumer.commit()
+        if self._commit:
+            await self._consumer.commit()
         self.processed += sum(len(r) for r in batch.values())

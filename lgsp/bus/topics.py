@@ -9,6 +9,8 @@ and tests never share topics.
   agency the record is for (recipient of a document, addressee of a status): per-agency order.
 * ``lgsp.<run>.dead-letter``          records no stage could process, with the reason.
 * ``lgsp.<run>.control``              hosts of a multi-host load meet here (not recorded).
+* ``lgsp.<run>.ledger``               what the senders sent, for trackers in their own processes
+                                      (crash-tolerant runs, ``lgsp.bus.ledger``; not recorded).
 
 Long runs on a broker that keeps every byte in memory (the embedded Tansu ignores retention) rotate
 topics: ``lgsp.<run>.g<N>.<platform>.inbound|deliver`` is *generation* N. A document goes to the
@@ -72,6 +74,11 @@ class TopicNames:
     def revocations(self) -> str:
         """Where the run's CA publishes revoked certificates (``lgsp.bus.revocations``)."""
         return f"{self.prefix}.{self.run_id}.revocations"
+
+    @property
+    def ledger(self) -> str:
+        """The senders' ledger of a crash-tolerant run (``lgsp.bus.ledger``)."""
+        return f"{self.prefix}.{self.run_id}.ledger"
 
     def all_for(self, platforms: list[str]) -> list[str]:
         names = [self.dead_letter, self.revocations]

@@ -36,7 +36,7 @@ from lgsp.bus.reachability import BrokerWatch
 from lgsp.bus.revocations import publish_revocations
 from lgsp.bus.rotation import TopicRotator
 from lgsp.bus.shard import Shard
-from lgsp.cli.simulation import RECEIVE, ROLES, ROUTE, SEND, Simulation, SimulationConfig
+from lgsp.cli.simulation import RECEIVE, ROLES, ROUTE, SEND, TRACK, Simulation, SimulationConfig
 from lgsp.cli.worker import Message, PipeChannel, QueueChannel, WorkerSpec, process_main, run_worker
 from lgsp.config import BrokerConfig
 from lgsp.errors import BrokerError, ConfigError, LgspError
@@ -101,6 +101,17 @@ class _Worker:
         return self.spec is None or SEND in self.spec.roles
 
     @property
+    def settles(self) -> bool:
+        """Whether the run waits for this worker to settle (it sends or tracks)."""
+        return self.spec is None or bool(self.spec.roles & {SEND, TRACK})
+
+    @property
+    def restartable(self) -> bool:
+        """A router, recipient or tracker process: started again when it dies (a sender is
+        the load itself and is not)."""
+        return self.spec is not None and SEND not in self.spec.roles
+
+    @property
     def name(self) -> str:
         roles = "all" if self.spec is None else "+".join(sorted(self.spec.roles))
         return f"{roles} {self.shard}"
@@ -113,9 +124,11 @@ class LoadRun:
                  host: HostShard | None = None, progress: LiveProgress | None = None,
                  log_format: str = "json", log_level: str = "warning",
                  bus_workers: int = 0) -> None:
-        """``bus_workers`` > 0: a crash-tolerant run — the ``workers`` only send and track, and
-        the platforms' routers and the recipients run in ``bus_workers`` router processes and as
-        many recipient processes, each restarted (recovering its state) if it dies."""
+        """``bus_workers`` > 0: a crash-tolerant run — the ``workers`` only send, each followed
+        by a tracker process that learns what was sent from the senders' ledger, and the
+        platforms' routers and the recipients run in ``bus_workers`` router processes and as
+        many recipient processes; routers, recipients and trackers are restarted (recovering
+        their state from the bus) when they die."""
         if workers < 1:
             raise ConfigError("--workers must be at least 1")
         if bus_workers < 0:
@@ -169,11 +182,13 @@ class LoadRun:
                 broker = broker.with_bootstrap(embedded.bootstrap)
             self.planner.broker = broker
             topics = self.planner.topics.all_for(self.planner.topology.platforms)
-            await create_topics(broker, [*topics, self.planner.topics.control])
+            own = [self.planner.topics.control]
+            if self.bus_workers:
+                own.append(self.planner.topics.ledger)
+            await create_topics(broker, [*topics, *own])
             if (not self.config.keep_topics and self.broker.bootstrap is not None
                     and self.host.index == 0):
-                stack.push_async_callback(clean_up_topics, broker,
-                                          [*topics, self.planner.topics.control])
+                stack.push_async_callback(clean_up_topics, broker, [*topics, *own])
             rotation = self.config.rotation()
             self.rotator = None if rotation is None else TopicRotator(
                 rotation, self.planner.topics, self.planner.topology.platforms, broker)
@@ -203,6 +218,10 @@ class LoadRun:
             workers = [self._spawn(WorkerSpec(config, broker, shard, pki_path, tuple(senders),
                                               self.log_format, self.log_level, roles=roles))
                        for shard in self.shards]
+            workers.extend(self._spawn(WorkerSpec(  # each sender's tracker, in its own process
+                config, broker, shard, pki_path, tuple(senders), self.log_format,
+                self.log_level, roles=frozenset({TRACK})), process=True)
+                for shard in (self.shards if self.bus_workers else ()))
             workers.extend(self._spawn(WorkerSpec(
                 config, broker, Shard(i, self.bus_workers, broker.partitions), pki_path,
                 tuple(senders), self.log_format, self.log_level, roles=frozenset({role})),
@@ -277,8 +296,8 @@ class LoadRun:
     def bus_processes(self) -> dict[str, int]:
         """name → pid of the live routing and recipient worker processes (``bus_workers``)."""
         return {w.name: w.process.pid for w in self.all_workers
-                if not w.sends and w.state == "ready" and w.process is not None
-                and w.process.is_alive()}
+                if w.restartable and w.state in ("ready", "sent", "settled")
+                and w.process is not None and w.process.is_alive()}
 
     # ---- the conversation ---------------------------------------------------------------------
     @staticmethod
@@ -307,7 +326,7 @@ class LoadRun:
         elif kind == "eof":
             if worker.state not in ("result", "error"):
                 code = worker.process.exitcode if worker.process is not None else None
-                if not worker.sends and self._begun and not self._finishing:
+                if worker.restartable and self._begun and not self._finishing:
                     worker.state = "died"  # restarted by _drive
                     return
                 worker.error = (f"worker {worker.name} died (exit code {code})", 4)
@@ -356,7 +375,7 @@ class LoadRun:
                 for worker in workers:
                     worker.channel.send(("stop",))
             if not told_finish and all(w.state in ("settled", "result") for w in workers
-                                       if w.sends):
+                                       if w.settles):
                 told_finish = self._finishing = True
                 await self._hosts_settled()
                 for worker in workers:
@@ -374,8 +393,9 @@ class LoadRun:
 
     async def _restart(self, index: int, workers: list[_Worker],
                        inbox: asyncio.Queue[tuple[int, Message]], start_ns: int) -> None:
-        """A routing or recipient worker died: start it again on the same partitions (recipients
-        first read back what they already answered), then let it join the running schedule."""
+        """A routing, recipient or tracker worker died: start it again on the same partitions
+        (recipients first read back what they already answered, a tracker rebuilds from the
+        ledger and the statuses), then let it join the running schedule."""
         dead = workers[index]
         if dead.last_state is not None:
             self.lost_states.append(dead.last_state)
@@ -384,12 +404,12 @@ class LoadRun:
             dead.error = (f"{dead.name} died {MAX_RESTARTS + 1} times; giving up", 4)
             dead.state = "error"
             return
-        code = dead.process.exitcode if dead.process is not None else None
-        log.warning("bus_worker_restarting", worker=dead.name, exit_code=code,
-                    restart=self.restarts[dead.name])
         if dead.process is not None:
             await asyncio.to_thread(dead.process.join, 5)
             dead.channel.detach()
+        code = dead.process.exitcode if dead.process is not None else None
+        log.warning("bus_worker_restarting", worker=dead.name, exit_code=code,
+                    restart=self.restarts[dead.name])
         assert dead.spec is not None  # noqa: S101 - bus workers always have one
         fresh = self._spawn(dataclasses.replace(dead.spec, recover=True), process=True)
         workers[index] = fresh

@@ -14,12 +14,13 @@ PLAIN_EVERY_S = 5.0
 
 def _bus_workers(data: dict[str, Any]) -> str:
     listed = ", ".join(f"{name} pid {pid}" for name, pid in sorted(data["processes"].items()))
-    return f"router and recipient processes: {listed} (kill one: it is restarted and recovers)"
+    return (f"router, recipient and tracker processes: {listed} (kill one: it is restarted and "
+            "recovers)")
 
 
 def _restarted(data: dict[str, Any]) -> str:
     return (f"{data['worker']} process died (exit code {data['exit_code']}); restarted as pid "
-            f"{data['pid']}, resuming from its committed offsets")
+            f"{data['pid']}, recovering its state from the bus")
 
 
 NOTICES = {"bus_workers": _bus_workers, "restarted": _restarted}

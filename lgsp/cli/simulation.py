@@ -25,9 +25,11 @@ from consumers.recipient import RecipientAgents
 from consumers.recorder import Recorder
 from consumers.recovery import statuses_sent
 from consumers.tracker import DeliveryTracker
+from consumers.tracker_feed import TrackerFeed
 from lgsp.broker.embedded import EmbeddedBroker
-from lgsp.bus.admin import clean_up_topics, create_topics
+from lgsp.bus.admin import clean_up_topics, create_topics, end_offsets
 from lgsp.bus.consume_loop import ConsumeLoop, DeadLetters, Futures, Handler
+from lgsp.bus.ledger import LedgerWriter
 from lgsp.bus.producer import TrackingProducer
 from lgsp.bus.revocations import RevocationFeed, publish_revocations
 from lgsp.bus.rotation import Rotation
@@ -57,10 +59,12 @@ from producers.traffic import Draft, TrafficModel
 
 log = structlog.get_logger(__name__)
 
-SEND, ROUTE, RECEIVE = "send", "route", "receive"
-ROLES = frozenset({SEND, ROUTE, RECEIVE})
-"""What a process of a run does: send its agencies' documents and track them (with the statuses
-coming back), route the platforms' inbound topics, take in documents as recipients."""
+SEND, TRACK, ROUTE, RECEIVE = "send", "track", "route", "receive"
+ROLES = frozenset({SEND, TRACK, ROUTE, RECEIVE})
+"""What a process of a run does: send its agencies' documents, track them (with the statuses
+coming back), route the platforms' inbound topics, take in documents as recipients. A sender
+without the tracker writes the senders' ledger (``lgsp.bus.ledger``) that a tracker process
+reads."""
 PRODUCER_STOP_TIMEOUT_S = 5.0
 """At the end, records still unsent after this long fail instead of waiting out the client."""
 
@@ -177,8 +181,9 @@ class Simulation:
                  pki: PkiExport | None = None, trusted: tuple[PkiExport, ...] = (),
                  roles: frozenset[str] = ROLES, recover: bool = False) -> None:
         """``roles``: what this process does of ``ROLES`` (all by default; a crash-tolerant run
-        splits them over processes). ``recover``: a restarted recipient process first reads back
-        the statuses its agencies sent (``consumers.recovery``)."""
+        splits them over processes). ``recover``: a restarted process rebuilds its state from the
+        bus — recipients read back the statuses their agencies sent (``consumers.recovery``), a
+        tracker reads the ledger and the statuses again (``consumers.tracker_feed``)."""
         unknown = roles - ROLES
         if unknown or not roles:
             raise ConfigError(f"roles {sorted(roles)} must be some of {sorted(ROLES)}")
@@ -202,6 +207,10 @@ class Simulation:
                                        ack_timeout_s=config.ack_timeout_s)
         self.pki: Pki | None = None
         self.sender: AgencySender | None = None
+        self.ledger: LedgerWriter | None = None
+        """A sender without its tracker writes what it sent here (``lgsp.bus.ledger``)."""
+        self.feed: TrackerFeed | None = None
+        """A tracker without its sender reads the ledger and the statuses through this."""
         self.revocations: RevocationFeed | None = None
         """The verifiers' view of the CA's revocation topic (``lgsp.bus.revocations``)."""
         self.producer: TrackingProducer | None = None
@@ -296,17 +305,29 @@ class Simulation:
         for platform in platforms:
             agents = self.agents[platform] = RecipientAgents(
                 platform, verifier=verifier,
-                on_status=self.tracker.on_status if SEND in self.roles else None,
+                on_status=self.tracker.on_status if {SEND, TRACK} <= self.roles else None,
                 accept_documents=RECEIVE in self.roles,
                 config=self.config.recipient, **common)  # type: ignore[arg-type]
             router = self.routers[platform] = PlatformRouter(
                 platform, lenient=self.config.lenient_lgsp, **common)  # type: ignore[arg-type]
-            if self.roles & {SEND, RECEIVE}:
+            if RECEIVE in self.roles or {SEND, TRACK} <= self.roles:
                 handlers[_family(agents.topic)] = agents.handle
                 stages[_family(agents.topic)] = f"recipient:{platform}"
+            elif TRACK in self.roles:  # a tracker process: statuses for its senders
+                handlers[_family(agents.topic)] = self._feed().handle
+                stages[_family(agents.topic)] = f"tracker:{platform}"
             if ROUTE in self.roles:
                 handlers[_family(router.topic)] = router.handle
                 stages[_family(router.topic)] = f"router:{platform}"
+        topics = [c.topic for c in (*self.routers.values(), *self.agents.values())
+                  if _family(c.topic) in handlers]
+        if self.roles == {TRACK}:
+            handlers[_family(self.topics.ledger)] = self._feed().handle
+            stages[_family(self.topics.ledger)] = "tracker:ledger"
+            topics.append(self.topics.ledger)
+            if self.recover:
+                self._feed().replay_from(await end_offsets(self.broker, topics,
+                                                           self.shard.owned_partitions))
         self._families = frozenset(handlers)
         if self.recover and RECEIVE in self.roles:
             await self._resume_recipients(platforms)
@@ -316,34 +337,46 @@ class Simulation:
 
         # One consumer per worker for every stage of its partitions: fewer fetches to poll
         # (the broker does not wake a waiting fetch, so each consumer polls) and bigger batches.
-        self.loop = ConsumeLoop(name=f"worker {self.shard}", broker=self.broker,
-                                topic=[c.topic for c in (*self.routers.values(),
-                                                         *self.agents.values())
-                                       if _family(c.topic) in handlers],
-                                group=self.topics.group(
-                                    "worker", "all" if self.roles == ROLES
-                                    else "+".join(sorted(self.roles))), handler=dispatch,
-                                dead_letters=dead_letters,
-                                partitions=self.shard.owned_partitions,
-                                stage_of=lambda record: stages[_family(record.topic)])
-        for agents in self.agents.values():
-            self._stack.push_async_callback(agents.stop)  # lifecycles finish after the loop
-        await self.loop.start()
-        self._stack.push_async_callback(self.loop.stop)
+        # A tracker process never commits: it rebuilds from offset 0 when restarted.
+        if topics:  # a sender whose tracker is another process reads nothing
+            self.loop = ConsumeLoop(
+                name=f"worker {self.shard}", broker=self.broker, topic=topics,
+                commit=self.roles != {TRACK},
+                group=self.topics.group("worker", "all" if self.roles == ROLES
+                                        else "+".join(sorted(self.roles))),
+                handler=dispatch, dead_letters=dead_letters,
+                partitions=self.shard.owned_partitions,
+                stage_of=lambda record: stages[_family(record.topic)])
+            for agents in self.agents.values():
+                self._stack.push_async_callback(agents.stop)  # lifecycles finish after the loop
+            await self.loop.start()
+            self._stack.push_async_callback(self.loop.stop)
+        ledger: LedgerWriter | DeliveryTracker = self.tracker
+        if SEND in self.roles and TRACK not in self.roles:  # a tracker process follows
+            ledger = self.ledger = LedgerWriter(self.producer, self.topics.ledger,
+                                                self.shard.owned_partitions)
+            self.ledger.start()
+            self._stack.push_async_callback(self.ledger.close, end=False)
         self.sender = AgencySender(topology=self.topology, pki=self.pki, events=self.events,
                                    producer=self.producer, topics=self.topics,
-                                   metrics=self.metrics, expect=self.tracker.expect,
-                                   on_send_failed=self.tracker.send_failed,
+                                   metrics=self.metrics, expect=ledger.expect,
+                                   on_send_failed=ledger.send_failed,
                                    document_versions=self.config.document_versions,
                                    faults=self._fault_injector(senders),
-                                   on_fault=self.tracker.injected,
-                                   on_fault_refused=self.tracker.detected_at_send)
+                                   on_fault=ledger.injected,
+                                   on_fault_refused=ledger.detected_at_send)
         # Issue every sender's certificates now, so sign cost measures signing, not issuance.
         sender = self.sender
         mine = [code for code in senders if self.shard.owns(code)]
         await asyncio.to_thread(lambda: [sender.credentials(code) for code in mine])
         log.info("simulation_started", run_id=self.run_id, bootstrap=self.broker.bootstrap,
                  platforms=platforms, agencies=len(self.topology.agencies), shard=str(self.shard))
+
+    def _feed(self) -> TrackerFeed:
+        if self.feed is None:
+            self.feed = TrackerFeed(self.tracker, self.events, ledger_topic=self.topics.ledger,
+                                    ledger_partitions=self.shard.owned_partitions)
+        return self.feed
 
     async def _resume_recipients(self, platforms: list[str]) -> None:
         """A restarted recipient process: what its agencies already answered, before consuming."""
@@ -450,11 +483,13 @@ class Simulation:
             nonlocal next_sweep
             if time.monotonic() >= next_sweep:  # timeouts apply while sending too
                 self.check_stages()
-                self.tracker.sweep()
+                self.sweep()
                 next_sweep = time.monotonic() + 0.1
             return await sender.submit(draft, intended_ns)
 
         await scheduler.run(submit, stop=stop)
+        if self.ledger is not None:  # the tracker process: nothing more will be sent
+            await self.ledger.close()
         if scheduler.failed_sends:
             self.metrics.send_errors["produce_failed"] += scheduler.failed_sends
         return scheduler
@@ -492,17 +527,41 @@ class Simulation:
             raise BrokerError(f"stage {loop.name} failed: {loop.failure!r}; the run was "
                               "stopped") from loop.failure
 
+    def sweep(self) -> None:
+        """Declare lost what has had no 01 for the ack timeout — not while a restarted tracker
+        is still reading what was on the bus before (the 01 may be further on)."""
+        if self.feed is None or not self.feed.catching_up:
+            self.tracker.sweep()
+
+    async def follow_senders(self, start_ns: int) -> None:
+        """A tracker process while its senders send: sweep until every sender of its shard
+        wrote its end mark on the ledger."""
+        if self.feed is None:
+            raise LifecycleError(f"simulation {self.run_id} does not track from the ledger")
+        self.begin_measuring(start_ns)
+        while not self.feed.senders_done:
+            self.check_stages()
+            self.sweep()
+            await asyncio.sleep(0.1)
+
     async def settle(self, *, finish: bool = True) -> None:
         """Wait, bounded, until every delivery reached a terminal status or was declared lost;
         with ``finish``, then count what is left as lost or incomplete."""
         deadline = time.monotonic() + self.config.settle_timeout_s + self.config.ack_timeout_s
-        while self.tracker.pending and time.monotonic() < deadline:
+        while ((self.tracker.pending or (self.feed is not None and self.feed.catching_up))
+               and time.monotonic() < deadline):
             self.check_stages()
-            self.tracker.sweep()
+            self.sweep()
             self.progress("settling", {"pending": self.tracker.pending})
             await asyncio.sleep(0.05)
         if finish:
-            self.tracker.finish()
+            self.finish_tracking()
+
+    def finish_tracking(self) -> None:
+        """End of run: what is still open is lost or incomplete; unmatched statuses counted."""
+        self.tracker.finish()
+        if self.feed is not None:
+            self.feed.finish()
 
     def snapshot(self) -> dict[str, Any]:
         """Live figures for progress lines and Prometheus (cheap enough for once a second)."""

@@ -29,7 +29,7 @@ import structlog
 from lgsp.broker.embedded import die_with_parent
 from lgsp.bus.shard import Shard
 from lgsp.cli.logging import configure_logging
-from lgsp.cli.simulation import ROLES, SEND, Simulation, SimulationConfig
+from lgsp.cli.simulation import ROLES, SEND, TRACK, Simulation, SimulationConfig
 from lgsp.config import BrokerConfig
 from lgsp.errors import LgspError
 from lgsp.metrics.run import RunMetrics
@@ -166,7 +166,7 @@ async def run_worker(spec: WorkerSpec, channel: Channel) -> None:
         if message[0] != "begin":
             raise LgspError(f"worker {spec.shard} was told {message[0]!r} before begin")
         stop = asyncio.Event()
-        if SEND not in spec.roles:  # routes and/or takes in documents until told to finish
+        if not spec.roles & {SEND, TRACK}:  # routes and/or takes in documents until finish
             finish = asyncio.create_task(_until_finish(channel, stop))
             await _serve_state(simulation, channel, until=finish)
             await simulation.stop()
@@ -174,12 +174,14 @@ async def run_worker(spec: WorkerSpec, channel: Channel) -> None:
                           {"send_s": 0.0, "run": simulation.run_facts(),
                            "stopped_early": stop.is_set()}))
             return
-        sending = asyncio.create_task(
-            simulation.send_schedule(simulation.plan(), message[1], stop=stop))
+        sending = asyncio.create_task(  # a tracker process: until its senders are done
+            simulation.send_schedule(simulation.plan(), message[1], stop=stop)
+            if SEND in spec.roles else simulation.follow_senders(message[1]))
         background.append(sending)
         await _serve(simulation, channel, stop, until=sending)
         sending.result()
-        send_s = max(time.monotonic_ns() - message[1], 0) / 1e9  # from the schedule start
+        send_s = (max(time.monotonic_ns() - message[1], 0) / 1e9  # from the schedule start
+                  if SEND in spec.roles else 0.0)
         channel.send(("sent",))
         settling = asyncio.create_task(simulation.settle(finish=False))
         background.append(settling)
@@ -188,7 +190,7 @@ async def run_worker(spec: WorkerSpec, channel: Channel) -> None:
         channel.send(("settled",))
         finish = asyncio.create_task(_until_finish(channel, stop))
         await _serve(simulation, channel, stop, until=finish, read=False)
-        simulation.tracker.finish()
+        simulation.finish_tracking()
         await simulation.stop()
         channel.send(("result", to_state(simulation.metrics),
                       {"send_s": send_s, "run": simulation.run_facts(),
@@ -213,7 +215,7 @@ def _confirmed(simulation: Simulation) -> tuple[dict[str, Any], dict[str, Any]]:
     """A failed worker's metrics: what was confirmed; deliveries still open count as lost or
     incomplete (the report of a failed run says so)."""
     try:
-        simulation.tracker.finish()
+        simulation.finish_tracking()
         return to_state(simulation.metrics), {"send_s": 0.0, "run": simulation.run_facts(),
                                               "stopped_early": True}
     except Exception:

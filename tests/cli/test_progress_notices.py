@@ -13,8 +13,8 @@ def test_notices_are_printed_even_when_progress_is_off(capsys):
     display("started", {"workers": 1})  # progress: off
     lines = capsys.readouterr().err.splitlines()
     assert lines == [
-        "lgsp: router and recipient processes: receive 1/1 pid 102, route 1/1 pid 101 (kill one: "
-        "it is restarted and recovers)",
-        "lgsp: receive 1/1 process died (exit code -9); restarted as pid 103, resuming from its "
-        "committed offsets",
+        "lgsp: router, recipient and tracker processes: receive 1/1 pid 102, route 1/1 pid 101 "
+        "(kill one: it is restarted and recovers)",
+        "lgsp: receive 1/1 process died (exit code -9); restarted as pid 103, recovering its "
+        "state from the bus",
     ]

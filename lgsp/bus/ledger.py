@@ -1,0 +1,203 @@
+"""The senders' ledger: what a tracker in another process needs to know of what was sent.
+
+In a crash-tolerant run (``--bus-workers``) the delivery tracker runs in its own process, so it
+can be killed and started again. It learns what to expect from ``lgsp.<run>.ledger``: one JSON
+record per submitted document (its recipients, its intended send time, the fault it carries),
+per refusal at send, per failed send, and an ``end`` mark on each of a sender's partitions once
+its schedule is done. Records are keyed by the sending agency, so they land on the partitions of
+the shard that owns it — the same partitions as the statuses coming back to it.
+
+A restarted tracker reads the ledger and its statuses again from offset 0 and rebuilds exactly
+what it knew. Each record carries the writer's sequence number: a batch the producer retried
+after a lost acknowledgement appears twice in the log, and the second copy is skipped.
+``intended_ns`` is on the host's monotonic clock (CLOCK_MONOTONIC is one clock for every process
+of a host; a tracker always runs on its sender's host).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections import deque
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import structlog
+from aiokafka.errors import KafkaError
+
+from lgsp.bus.producer import TrackingProducer
+from lgsp.errors import DecodeError
+from lgsp.faults import FaultKind
+
+log = structlog.get_logger(__name__)
+
+EXPECT, REFUSED, SEND_FAILED, END = "expect", "refused", "send_failed", "end"
+KINDS = frozenset({EXPECT, REFUSED, SEND_FAILED, END})
+CLOSE_TIMEOUT_S = 10.0
+
+
+class SentDocument(Protocol):
+    """What the ledger keeps of a document (a ``Document`` is one)."""
+
+    @property
+    def document_id(self) -> str: ...
+
+    @property
+    def sender(self) -> str: ...
+
+    @property
+    def recipients(self) -> tuple[str, ...]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerEntry:
+    """One line of the ledger."""
+
+    seq: int
+    kind: str
+    document_id: str = ""
+    sender: str = ""
+    recipients: tuple[str, ...] = ()
+    intended_ns: int = 0
+    fault: FaultKind | None = None
+    waiting: tuple[str, ...] = ()
+    """Recipients that must detect ``fault`` (for ``expect``)."""
+    how: str = ""
+    """The check that refused a document at send (for ``refused``)."""
+
+    def encode(self) -> bytes:
+        data: dict[str, Any] = {"seq": self.seq, "kind": self.kind}
+        if self.document_id:
+            data |= {"document_id": self.document_id, "sender": self.sender,
+                     "recipients": list(self.recipients), "intended_ns": self.intended_ns}
+        if self.fault is not None:
+            data |= {"fault": self.fault.value, "waiting": list(self.waiting)}
+        if self.how:
+            data["how"] = self.how
+        return json.dumps(data, separators=(",", ":")).encode()
+
+    @classmethod
+    def decode(cls, raw: bytes | None) -> LedgerEntry:
+        """Raises ``DecodeError`` for anything that is not a ledger entry."""
+        try:
+            data = json.loads(raw or b"")
+            kind = data["kind"]
+            if kind not in KINDS:
+                raise ValueError(f"unknown kind {kind!r}")
+            return cls(seq=int(data["seq"]), kind=kind,
+                       document_id=str(data.get("document_id", "")),
+                       sender=str(data.get("sender", "")),
+                       recipients=tuple(str(r) for r in data.get("recipients", ())),
+                       intended_ns=int(data.get("intended_ns", 0)),
+                       fault=FaultKind(data["fault"]) if "fault" in data else None,
+                       waiting=tuple(str(r) for r in data.get("waiting", ())),
+                       how=str(data.get("how", "")))
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise DecodeError(f"not a ledger entry: {exc}", reason="invalid_ledger_entry") \
+                from None
+
+
+class LedgerWriter:
+    """The sender's side: the tracker callbacks of ``AgencySender``, written to the ledger.
+
+    The callbacks are synchronous (the sender calls them in its hot path); entries are queued and
+    one task writes them in order, so a partition's sequence numbers only grow."""
+
+    def __init__(self, producer: TrackingProducer, topic: str, partitions: Iterable[int]) -> None:
+        self.producer = producer
+        self.topic = topic
+        self.partitions = tuple(partitions)
+        """The ledger partitions of this sender's shard (each gets the ``end`` mark)."""
+        self._queue: deque[tuple[LedgerEntry, int | None]] = deque()
+        self._wake = asyncio.Event()
+        self._drained = asyncio.Event()
+        self._drained.set()
+        self._seq = 0
+        self._futures: list[asyncio.Future[Any]] = []
+        self._task: asyncio.Task[None] | None = None
+        self.failed = 0
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._write(), name="ledger writer")
+
+    def _put(self, entry_kind: str, partition: int | None = None, **fields: Any) -> None:
+        self._seq += 1
+        self._queue.append((LedgerEntry(self._seq, entry_kind, **fields), partition))
+        self._drained.clear()
+        self._wake.set()
+
+    # ---- the sender's callbacks (producers.sender) ---------------------------------------------
+    def expect(self, document: SentDocument, intended_ns: int) -> None:
+        self._put(EXPECT, document_id=document.document_id, sender=document.sender,
+                  recipients=tuple(document.recipients), intended_ns=intended_ns)
+
+    def injected(self, document: SentDocument, kind: FaultKind, waiting: Iterable[str]) -> None:
+        """The fault of the document just expected: rewrites its (still queued) entry."""
+        for index in range(len(self._queue) - 1, -1, -1):
+            entry, partition = self._queue[index]
+            if entry.kind == EXPECT and entry.document_id == document.document_id:
+                self._queue[index] = (LedgerEntry(entry.seq, EXPECT, entry.document_id,
+                                                  entry.sender, entry.recipients,
+                                                  entry.intended_ns, kind, tuple(waiting)),
+                                      partition)
+                return
+        raise LookupError(f"{document.document_id} was not expected just before its fault")
+
+    def detected_at_send(self, kind: FaultKind, how: str) -> None:
+        self._put(REFUSED, self.partitions[0], fault=kind, how=how)
+
+    def send_failed(self, document: SentDocument, error: BaseException) -> None:
+        self._put(SEND_FAILED, document_id=document.document_id, sender=document.sender,
+                  recipients=tuple(document.recipients))
+        log.error("document_send_failed", document_id=document.document_id, error=repr(error))
+
+    # ---- writing -------------------------------------------------------------------------------
+    async def _write(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            while self._queue:
+                entry, partition = self._queue.popleft()
+                key = entry.sender.encode() if entry.sender else None
+                try:
+                    future = await self.producer.send(self.topic, value=entry.encode(), key=key,
+                                                      partition=partition)
+                except KafkaError as exc:
+                    self.failed += 1
+                    log.error("ledger_write_failed", kind=entry.kind,
+                              document_id=entry.document_id, error=repr(exc))
+                    continue
+                self._futures.append(future)
+                if len(self._futures) >= 1000:
+                    self._futures = [f for f in self._futures if not f.done()]
+            self._drained.set()
+
+    async def close(self, *, end: bool = True, timeout_s: float = CLOSE_TIMEOUT_S) -> None:
+        """Write what is queued (and, with ``end``, the end marks), wait for the broker's
+        acknowledgements (bounded), stop writing; idempotent."""
+        if self._task is None:
+            return
+        if end:
+            for partition in self.partitions:
+                self._put(END, partition)
+        try:
+            async with asyncio.timeout(timeout_s):
+                await self._drained.wait()
+                results = await asyncio.gather(*self._futures, return_exceptions=True)
+        except TimeoutError:
+            unwritten = len(self._queue) + sum(not f.done() for f in self._futures)
+            self.failed += unwritten
+            log.error("ledger_write_failed", entries=unwritten,
+                      error=f"unacknowledged after {timeout_s:.0f} s")
+            results = []
+        self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
+        self._task = None
+        for result in results:
+            if isinstance(result, BaseException):
+                self.failed += 1
+                log.error("ledger_write_failed", error=repr(result))
+        self._futures.clear()
