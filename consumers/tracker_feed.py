@@ -49,6 +49,7 @@ class TrackerFeed:
         self.ledger_partitions = frozenset(ledger_partitions)
         self.clock = clock
         self._replay_until: dict[TopicPartition, int] = {}
+        self._restarted_ms: int | None = None
         self._monotonic_minus_wall_ns = time.monotonic_ns() - time.time_ns()
         self._last_seq: dict[int, int] = {}
         self._ended: set[int] = set()
@@ -57,10 +58,15 @@ class TrackerFeed:
         self.ledger_duplicates = 0
 
     def replay_from(self, ends: Mapping[TopicPartition, int]) -> None:
-        """After a restart: the end offset of each partition as the new incarnation began;
-        records before it were seen by the previous one (they are replayed, on their own times)."""
+        """After a restart, before reading: ``ends`` are the partitions' end offsets now.
+
+        Statuses written before this moment are timed by their own timestamps; until every
+        partition has been read up to its end, nothing is declared lost. (The embedded broker
+        can report an end offset short by the rest of the last batch; that batch is handled in
+        the same fetch, before any sweep can run.)"""
+        self._restarted_ms = time.time_ns() // 1_000_000
         self._replay_until = {tp: end for tp, end in ends.items() if end > 0}
-        log.info("tracker_rebuilding", records=sum(self._replay_until.values()))
+        log.info("tracker_rebuilding", partitions=len(self._replay_until))
 
     @property
     def catching_up(self) -> bool:
@@ -78,8 +84,7 @@ class TrackerFeed:
         return sum(len(v) for v in self._parked.values())
 
     async def handle(self, record: ConsumerRecord[bytes, bytes], _futures: Futures) -> None:
-        tp = TopicPartition(record.topic, record.partition)
-        replayed = tp in self._replay_until and record.offset < self._replay_until[tp]
+        replayed = self._restarted_ms is not None and record.timestamp < self._restarted_ms
         try:
             if record.topic == self.ledger_topic:
                 self._on_ledger(record.partition, LedgerEntry.decode(record.value))
@@ -88,13 +93,13 @@ class TrackerFeed:
                       else self.clock())
                 self._on_deliver(record, at)
         finally:
-            if replayed:
-                self.replayed += 1
-                if record.offset + 1 >= self._replay_until[tp]:
-                    del self._replay_until[tp]
-                    if not self._replay_until:
-                        log.info("tracker_caught_up", replayed=self.replayed,
-                                 pending=self.tracker.pending, parked=self.parked)
+            self.replayed += replayed
+            tp = TopicPartition(record.topic, record.partition)
+            if tp in self._replay_until and record.offset + 1 >= self._replay_until[tp]:
+                del self._replay_until[tp]
+                if not self._replay_until:
+                    log.info("tracker_caught_up", replayed=self.replayed,
+                             pending=self.tracker.pending, parked=self.parked)
 
     def _on_ledger(self, partition: int, entry: LedgerEntry) -> None:
         if entry.seq <= self._last_seq.get(partition, 0):
