@@ -1,9 +1,11 @@
 """The delivery tracker: the per (document, recipient) status lifecycle, on the sender's clock.
 
 The sender registers each (document, recipient) at its *intended* send time (open loop: latency
-includes any lag of the schedule). Statuses arriving back at the sender move the lifecycle of
-domain.md §7 forward; a delivery with no 01 within ``ack_timeout_s`` is *lost*. Finished deliveries
-are folded into the run's aggregates and forgotten, so memory holds only what is in flight.
+includes any lag of the schedule) — directly in its own process, or through the senders' ledger
+when the tracker runs in a process of its own (``consumers.tracker_feed``). Statuses arriving
+back at the sender move the lifecycle of domain.md §7 forward; a delivery with no 01 within
+``ack_timeout_s`` is *lost*. Finished deliveries are folded into the run's aggregates and
+forgotten, so memory holds only what is in flight.
 
 A status that skips a step (04 right after 01) is followed, and the skipped step is remembered as
 missing; if it comes later it is an out-of-order status. With fault injection (``--inject``) the

@@ -52,9 +52,9 @@ def simulate(
     bus_workers: Annotated[int, typer.Option(
         "--bus-workers", envvar="LGSP_BUS_WORKERS",
         help="Crash-tolerant run: the platforms' routers and the recipients run in this many "
-             "router processes and as many recipient processes, apart from the senders; one "
-             "that dies (even by SIGKILL) is restarted and resumes without loss or "
-             "duplicates. Not with --rotate-topics.")] = 0,
+             "router processes and as many recipient processes, and each sender's tracker in "
+             "its own process; one that dies (even by SIGKILL) is restarted and recovers from "
+             "the bus without loss or duplicates. Not with --rotate-topics.")] = 0,
     host_shard: Annotated[str | None, typer.Option(
         "--host-shard", help="This host's part of a load spread over hosts, e.g. 1/2 "
                              "(merge the reports with lgsp report merge).")] = None,

@@ -187,6 +187,9 @@ class Simulation:
         unknown = roles - ROLES
         if unknown or not roles:
             raise ConfigError(f"roles {sorted(roles)} must be some of {sorted(ROLES)}")
+        if TRACK in roles and SEND not in roles and roles != {TRACK}:
+            raise ConfigError("a tracker without its senders runs in a process of its own "
+                              f"(roles {sorted(roles)})")
         self.roles = roles
         self.recover = recover
         self.config = config
@@ -351,20 +354,20 @@ class Simulation:
                 self._stack.push_async_callback(agents.stop)  # lifecycles finish after the loop
             await self.loop.start()
             self._stack.push_async_callback(self.loop.stop)
-        ledger: LedgerWriter | DeliveryTracker = self.tracker
+        tracking: LedgerWriter | DeliveryTracker = self.tracker
         if SEND in self.roles and TRACK not in self.roles:  # a tracker process follows
-            ledger = self.ledger = LedgerWriter(self.producer, self.topics.ledger,
-                                                self.shard.owned_partitions)
+            tracking = self.ledger = LedgerWriter(self.producer, self.topics.ledger,
+                                                  self.shard.owned_partitions)
             self.ledger.start()
             self._stack.push_async_callback(self.ledger.close, end=False)
         self.sender = AgencySender(topology=self.topology, pki=self.pki, events=self.events,
                                    producer=self.producer, topics=self.topics,
-                                   metrics=self.metrics, expect=ledger.expect,
-                                   on_send_failed=ledger.send_failed,
+                                   metrics=self.metrics, expect=tracking.expect,
+                                   on_send_failed=tracking.send_failed,
                                    document_versions=self.config.document_versions,
                                    faults=self._fault_injector(senders),
-                                   on_fault=ledger.injected,
-                                   on_fault_refused=ledger.detected_at_send)
+                                   on_fault=tracking.injected,
+                                   on_fault_refused=tracking.detected_at_send)
         # Issue every sender's certificates now, so sign cost measures signing, not issuance.
         sender = self.sender
         mine = [code for code in senders if self.shard.owns(code)]

@@ -138,6 +138,9 @@ async def test_a_tracker_started_over_rebuilds_the_same_figures(bus):
                                           else None)
                     await producer.send(deliver, value, key=sender.encode(), headers=hdrs)
         await writer.close()
+        # a batch the producer retried after a lost acknowledgement: the same entry again
+        again = LedgerEntry(1, EXPECT, early.document_id, sender, recipients, time.monotonic_ns())
+        await (await producer.send(topics.ledger, again.encode(), key=sender.encode()))
         await producer.flush()
         await wait_for(lambda: live.feed.senders_done and not live.tracker.pending,
                        timeout_s=30, what="the live tracker to see every lifecycle end")
@@ -176,6 +179,7 @@ async def test_a_tracker_started_over_rebuilds_the_same_figures(bus):
         assert sum(follower.metrics.faults_detected.values()) == 1
         assert not follower.metrics.false_positives
         assert not follower.metrics.unexpected_statuses
+        assert follower.feed.ledger_duplicates == 1
     assert rebuilt.feed.replayed > deliveries * 4
     assert sum(h.count for h in _arrivals(rebuilt)) == deliveries  # each 01 timed once
     live_ms = [h.max_us / 1000 for h in _arrivals(live)]
