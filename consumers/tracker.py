@@ -161,6 +161,14 @@ class DeliveryTracker:
         if code is None:
             self.metrics.unexpected_statuses["business_without_code"] += 1
             return
+        if delivery.arrived_ns is None and now_ns - delivery.intended_ns > self.ack_timeout_ns:
+            # too late: lost, whether or not a sweep ran before (a rebuilding tracker does not
+            # sweep until it has caught up)
+            self._lose(key, now_ns)
+            self.metrics.unexpected_statuses["unknown_or_finished"] += 1
+            log.warning("deliveries_lost", count=1, first_document_id=key[0],
+                        first_recipient=key[1], ack_timeout_s=self.ack_timeout_ns / 1e9)
+            return
         if code in delivery.seen and code not in REPEATABLE:
             again = delivery.issued_at.get(code) == status.timestamp
             self.metrics.unexpected_statuses["duplicate" if again else "reissued"] += 1
@@ -237,21 +245,25 @@ class DeliveryTracker:
             if delivery.arrived_ns is None:
                 expired.append(key)
         for key in expired:
-            delivery = self._pending.pop(key)
-            self.metrics.route(delivery.route).lost += 1
-            self.metrics.series.count(series.ERRORS, now_ns)
-            log.debug("delivery_lost", document_id=key[0], recipient=key[1],
-                      route=delivery.route.label, path=delivery.route.path)
+            self._lose(key, now_ns)
         if expired:  # one line per sweep, not one per delivery: an overload loses thousands
             log.warning("deliveries_lost", count=len(expired), first_document_id=expired[0][0],
                         first_recipient=expired[0][1],
                         ack_timeout_s=self.ack_timeout_ns / 1e9)
         return len(expired)
 
+    def _lose(self, key: tuple[str, str], now_ns: int) -> None:
+        delivery = self._pending.pop(key)
+        self.metrics.route(delivery.route).lost += 1
+        self.metrics.series.count(series.ERRORS, now_ns)
+        log.debug("delivery_lost", document_id=key[0], recipient=key[1],
+                  route=delivery.route.label, path=delivery.route.path)
+
     def finish(self) -> None:
         """End of run: no 01 → lost; 01 without a terminal status → incomplete."""
         now_ns = self.clock()
         lost = 0
+        incomplete: list[tuple[str, str]] = []
         for key, delivery in self._pending.items():
             stats = self.metrics.route(delivery.route)
             if delivery.arrived_ns is None:
@@ -261,10 +273,16 @@ class DeliveryTracker:
                 log.debug("delivery_lost", document_id=key[0], recipient=key[1])
             else:
                 stats.incomplete += 1
+                incomplete.append(key)
+                log.debug("delivery_incomplete", document_id=key[0], recipient=key[1],
+                          last=delivery.last)
             self._lifecycle_ended(key, delivery)
         for fault in self._faults.values():
             self.metrics.faults_missed[fault.kind.value] += 1
         self._faults.clear()
         if lost:
             log.warning("deliveries_lost", count=lost, at="end of run")
+        if incomplete:
+            log.warning("deliveries_incomplete", count=len(incomplete),
+                        first_document_id=incomplete[0][0], first_recipient=incomplete[0][1])
         self._pending.clear()

@@ -3,11 +3,11 @@
 The feed reads the senders' ledger (``lgsp.bus.ledger``: what was sent, to whom, when it was
 intended, with which fault) and the statuses on the ``deliver`` partitions of its shard, and hands
 both to a ``DeliveryTracker``. It never commits offsets: a tracker killed with SIGKILL is started
-again, reads both from offset 0 and rebuilds the same state. Records written before the restart
-are timed by their Kafka timestamp (the moment the router handed the status to the sender's
-platform, ms) instead of their second arrival, so rebuilt latencies are the ones the bus had;
-and the tracker declares nothing lost until it has caught up with the log as it was at the
-restart.
+again, reads both from offset 0 and rebuilds the same state. Until it has worked off the backlog
+the restart left, statuses are timed by their Kafka timestamp (the moment the router handed them
+to the sender's platform, ms) instead of their late arrival, so rebuilt latencies are the ones
+the bus had, not the restart's; and the tracker declares nothing lost until it has caught up with
+the log as it was at the restart.
 
 A status can come before the ledger entry of its document (two partitions, two fetches): it waits
 ("parked") until the entry comes. Parked statuses still without a delivery at the end of the run
@@ -25,11 +25,16 @@ from aiokafka import ConsumerRecord, TopicPartition
 from consumers.tracker import DeliveryTracker
 from lgsp.bus import headers
 from lgsp.bus.consume_loop import Futures
-from lgsp.bus.ledger import END, EXPECT, REFUSED, SEND_FAILED, LedgerEntry
+from lgsp.bus.ledger import LedgerEntry, LedgerKind
 from lgsp.codec.events import EventCodec
 from lgsp.domain.status import StatusEvent
+from lgsp.errors import Rejected
 
 log = structlog.get_logger(__name__)
+
+LIVE_WITHIN_MS = 250
+"""After a restart, a status read within this long of being written (once the log as it was at
+the restart has been read) means the tracker is live again: from then on, arrival times."""
 
 
 class SendFailedOnLedger(Exception):
@@ -50,6 +55,9 @@ class TrackerFeed:
         self.clock = clock
         self._replay_until: dict[TopicPartition, int] = {}
         self._restarted_ms: int | None = None
+        self._behind: set[TopicPartition] | None = None
+        """After a restart: partitions whose statuses are still read late (timed by their own
+        timestamps); None: every partition is read as it comes (or there was no restart)."""
         self._monotonic_minus_wall_ns = time.monotonic_ns() - time.time_ns()
         self._last_seq: dict[int, int] = {}
         self._ended: set[int] = set()
@@ -60,11 +68,12 @@ class TrackerFeed:
     def replay_from(self, ends: Mapping[TopicPartition, int]) -> None:
         """After a restart, before reading: ``ends`` are the partitions' end offsets now.
 
-        Statuses written before this moment are timed by their own timestamps; until every
-        partition has been read up to its end, nothing is declared lost. (The embedded broker
-        can report an end offset short by the rest of the last batch; that batch is handled in
-        the same fetch, before any sweep can run.)"""
+        Until every partition has been read up to its end, nothing is declared lost; until the
+        tracker reads statuses as they come (``LIVE_WITHIN_MS``), they are timed by their own
+        timestamps. (The embedded broker can report an end offset short by the rest of the last
+        batch; that batch is handled in the same fetch, before any sweep can run.)"""
         self._restarted_ms = time.time_ns() // 1_000_000
+        self._behind = {tp for tp in ends if tp.topic != self.ledger_topic}
         self._replay_until = {tp: end for tp, end in ends.items() if end > 0}
         log.info("tracker_rebuilding", partitions=len(self._replay_until))
 
@@ -84,16 +93,17 @@ class TrackerFeed:
         return sum(len(v) for v in self._parked.values())
 
     async def handle(self, record: ConsumerRecord[bytes, bytes], _futures: Futures) -> None:
-        replayed = self._restarted_ms is not None and record.timestamp < self._restarted_ms
         try:
             if record.topic == self.ledger_topic:
                 self._on_ledger(record.partition, LedgerEntry.decode(record.value))
             else:
-                at = (record.timestamp * 1_000_000 + self._monotonic_minus_wall_ns if replayed
-                      else self.clock())
-                self._on_deliver(record, at)
+                self._on_deliver(record, self._arrival_ns(record))
+        except Rejected as rejected:
+            if self._restarted_ms is None or record.timestamp >= self._restarted_ms:
+                raise  # to the dead-letter topic, with its reason
+            # the previous incarnation dead-lettered it already: count it, do not send it again
+            self.tracker.metrics.dead_letters[rejected.reason] += 1
         finally:
-            self.replayed += replayed
             tp = TopicPartition(record.topic, record.partition)
             if tp in self._replay_until and record.offset + 1 >= self._replay_until[tp]:
                 del self._replay_until[tp]
@@ -101,22 +111,39 @@ class TrackerFeed:
                     log.info("tracker_caught_up", replayed=self.replayed,
                              pending=self.tracker.pending, parked=self.parked)
 
+    def _arrival_ns(self, record: ConsumerRecord[bytes, bytes]) -> int:
+        """When the status arrived: now — or, while its partition is read late after a
+        restart, when it was written."""
+        behind = self._behind
+        tp = TopicPartition(record.topic, record.partition)
+        if behind is None or tp not in behind:
+            return self.clock()
+        if tp in self._replay_until or time.time_ns() // 1_000_000 - record.timestamp \
+                > LIVE_WITHIN_MS:
+            self.replayed += 1
+            return record.timestamp * 1_000_000 + self._monotonic_minus_wall_ns
+        behind.discard(tp)
+        if not behind:
+            self._behind = None
+            log.info("tracker_live", replayed=self.replayed)
+        return self.clock()
+
     def _on_ledger(self, partition: int, entry: LedgerEntry) -> None:
         if entry.seq <= self._last_seq.get(partition, 0):
             self.ledger_duplicates += 1  # a batch the sender's producer retried
             return
         self._last_seq[partition] = entry.seq
-        if entry.kind == EXPECT:
+        if entry.kind is LedgerKind.EXPECT:
             self.tracker.expect(entry, entry.intended_ns)
             if entry.fault is not None:
                 self.tracker.injected(entry, entry.fault, entry.waiting)
             for status, at in self._parked.pop(entry.document_id, ()):
                 self.tracker.on_status(status, at)
-        elif entry.kind == REFUSED and entry.fault is not None:
+        elif entry.kind is LedgerKind.REFUSED and entry.fault is not None:
             self.tracker.detected_at_send(entry.fault, entry.how)
-        elif entry.kind == SEND_FAILED:
+        elif entry.kind is LedgerKind.SEND_FAILED:
             self.tracker.send_failed(entry, SendFailedOnLedger("reported by the sender"))
-        elif entry.kind == END:
+        elif entry.kind is LedgerKind.END:
             self._ended.add(partition)
 
     def _on_deliver(self, record: ConsumerRecord[bytes, bytes], at: int) -> None:

@@ -18,23 +18,36 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
+from enum import StrEnum
+from functools import partial
 from typing import Any, Protocol
 
 import structlog
 from aiokafka.errors import KafkaError
 
 from lgsp.bus.producer import TrackingProducer
-from lgsp.errors import DecodeError
+from lgsp.errors import BrokerError, DecodeError
 from lgsp.faults import FaultKind
 
 log = structlog.get_logger(__name__)
 
-EXPECT, REFUSED, SEND_FAILED, END = "expect", "refused", "send_failed", "end"
-KINDS = frozenset({EXPECT, REFUSED, SEND_FAILED, END})
+
+
+class LedgerKind(StrEnum):
+    EXPECT = "expect"
+    """A document was submitted: its recipients, intended send time and fault."""
+    REFUSED = "refused"
+    """A document the sender's own checks refused (with the injected fault it carried)."""
+    SEND_FAILED = "send_failed"
+    """The sender's producer could not hand a document to Kafka."""
+    END = "end"
+    """The sender's schedule is over: nothing more will come on this partition."""
+
 CLOSE_TIMEOUT_S = 10.0
 
 
@@ -56,7 +69,7 @@ class LedgerEntry:
     """One line of the ledger."""
 
     seq: int
-    kind: str
+    kind: LedgerKind
     document_id: str = ""
     sender: str = ""
     recipients: tuple[str, ...] = ()
@@ -68,7 +81,7 @@ class LedgerEntry:
     """The check that refused a document at send (for ``refused``)."""
 
     def encode(self) -> bytes:
-        data: dict[str, Any] = {"seq": self.seq, "kind": self.kind}
+        data: dict[str, Any] = {"seq": self.seq, "kind": self.kind.value}
         if self.document_id:
             data |= {"document_id": self.document_id, "sender": self.sender,
                      "recipients": list(self.recipients), "intended_ns": self.intended_ns}
@@ -83,10 +96,7 @@ class LedgerEntry:
         """Raises ``DecodeError`` for anything that is not a ledger entry."""
         try:
             data = json.loads(raw or b"")
-            kind = data["kind"]
-            if kind not in KINDS:
-                raise ValueError(f"unknown kind {kind!r}")
-            return cls(seq=int(data["seq"]), kind=kind,
+            return cls(seq=int(data["seq"]), kind=LedgerKind(data["kind"]),
                        document_id=str(data.get("document_id", "")),
                        sender=str(data.get("sender", "")),
                        recipients=tuple(str(r) for r in data.get("recipients", ())),
@@ -103,7 +113,9 @@ class LedgerWriter:
     """The sender's side: the tracker callbacks of ``AgencySender``, written to the ledger.
 
     The callbacks are synchronous (the sender calls them in its hot path); entries are queued and
-    one task writes them in order, so a partition's sequence numbers only grow."""
+    one task writes them in order, so a partition's sequence numbers only grow. An entry that
+    cannot be written is counted in ``failed``; ``close`` raises if any was lost, because the
+    tracker's figures would then be incomplete."""
 
     def __init__(self, producer: TrackingProducer, topic: str, partitions: Iterable[int]) -> None:
         self.producer = producer
@@ -115,42 +127,40 @@ class LedgerWriter:
         self._drained = asyncio.Event()
         self._drained.set()
         self._seq = 0
-        self._futures: list[asyncio.Future[Any]] = []
+        self._unacknowledged: set[asyncio.Future[Any]] = set()
         self._task: asyncio.Task[None] | None = None
         self.failed = 0
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._write(), name="ledger writer")
 
-    def _put(self, entry_kind: str, partition: int | None = None, **fields: Any) -> None:
+    def _put(self, kind: LedgerKind, partition: int | None = None, **fields: Any) -> None:
         self._seq += 1
-        self._queue.append((LedgerEntry(self._seq, entry_kind, **fields), partition))
+        self._queue.append((LedgerEntry(self._seq, kind, **fields), partition))
         self._drained.clear()
         self._wake.set()
 
     # ---- the sender's callbacks (producers.sender) ---------------------------------------------
     def expect(self, document: SentDocument, intended_ns: int) -> None:
-        self._put(EXPECT, document_id=document.document_id, sender=document.sender,
+        self._put(LedgerKind.EXPECT, document_id=document.document_id, sender=document.sender,
                   recipients=tuple(document.recipients), intended_ns=intended_ns)
 
     def injected(self, document: SentDocument, kind: FaultKind, waiting: Iterable[str]) -> None:
         """The fault of the document just expected: rewrites its (still queued) entry."""
         for index in range(len(self._queue) - 1, -1, -1):
             entry, partition = self._queue[index]
-            if entry.kind == EXPECT and entry.document_id == document.document_id:
-                self._queue[index] = (LedgerEntry(entry.seq, EXPECT, entry.document_id,
-                                                  entry.sender, entry.recipients,
-                                                  entry.intended_ns, kind, tuple(waiting)),
-                                      partition)
+            if entry.kind is LedgerKind.EXPECT and entry.document_id == document.document_id:
+                self._queue[index] = (dataclasses.replace(entry, fault=kind,
+                                                          waiting=tuple(waiting)), partition)
                 return
         raise LookupError(f"{document.document_id} was not expected just before its fault")
 
     def detected_at_send(self, kind: FaultKind, how: str) -> None:
-        self._put(REFUSED, self.partitions[0], fault=kind, how=how)
+        self._put(LedgerKind.REFUSED, self.partitions[0], fault=kind, how=how)
 
     def send_failed(self, document: SentDocument, error: BaseException) -> None:
-        self._put(SEND_FAILED, document_id=document.document_id, sender=document.sender,
-                  recipients=tuple(document.recipients))
+        self._put(LedgerKind.SEND_FAILED, document_id=document.document_id,
+                  sender=document.sender, recipients=tuple(document.recipients))
         log.error("document_send_failed", document_id=document.document_id, error=repr(error))
 
     # ---- writing -------------------------------------------------------------------------------
@@ -165,39 +175,46 @@ class LedgerWriter:
                     future = await self.producer.send(self.topic, value=entry.encode(), key=key,
                                                       partition=partition)
                 except KafkaError as exc:
-                    self.failed += 1
-                    log.error("ledger_write_failed", kind=entry.kind,
-                              document_id=entry.document_id, error=repr(exc))
+                    self._lost(entry.kind, exc)
                     continue
-                self._futures.append(future)
-                if len(self._futures) >= 1000:
-                    self._futures = [f for f in self._futures if not f.done()]
+                self._unacknowledged.add(future)
+                future.add_done_callback(partial(self._acknowledged, entry.kind))
             self._drained.set()
+
+    def _acknowledged(self, kind: LedgerKind, future: asyncio.Future[Any]) -> None:
+        self._unacknowledged.discard(future)
+        if future.cancelled():
+            self._lost(kind, asyncio.CancelledError())
+        elif future.exception() is not None:
+            self._lost(kind, future.exception())
+
+    def _lost(self, kind: LedgerKind, error: BaseException | None) -> None:
+        self.failed += 1
+        log.error("ledger_write_failed", kind=kind.value, error=repr(error))
 
     async def close(self, *, end: bool = True, timeout_s: float = CLOSE_TIMEOUT_S) -> None:
         """Write what is queued (and, with ``end``, the end marks), wait for the broker's
-        acknowledgements (bounded), stop writing; idempotent."""
+        acknowledgements (bounded) and stop writing; idempotent. With ``end``, raises
+        ``BrokerError`` if any entry was lost (the tracker cannot know what was sent)."""
         if self._task is None:
             return
         if end:
             for partition in self.partitions:
-                self._put(END, partition)
+                self._put(LedgerKind.END, partition)
         try:
             async with asyncio.timeout(timeout_s):
                 await self._drained.wait()
-                results = await asyncio.gather(*self._futures, return_exceptions=True)
+                await asyncio.gather(*self._unacknowledged, return_exceptions=True)
         except TimeoutError:
-            unwritten = len(self._queue) + sum(not f.done() for f in self._futures)
+            unwritten = len(self._queue) + len(self._unacknowledged)
             self.failed += unwritten
             log.error("ledger_write_failed", entries=unwritten,
                       error=f"unacknowledged after {timeout_s:.0f} s")
-            results = []
-        self._task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._task
-        self._task = None
-        for result in results:
-            if isinstance(result, BaseException):
-                self.failed += 1
-                log.error("ledger_write_failed", error=repr(result))
-        self._futures.clear()
+        finally:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        if end and self.failed:
+            raise BrokerError(f"{self.failed} entries of the senders' ledger {self.topic} could "
+                              "not be written: the tracker cannot know everything that was sent")

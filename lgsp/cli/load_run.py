@@ -294,7 +294,7 @@ class LoadRun:
         return _Worker(spec.shard, PipeChannel(parent), process=process, spec=spec)
 
     def bus_processes(self) -> dict[str, int]:
-        """name → pid of the live routing and recipient worker processes (``bus_workers``)."""
+        """name → pid of the live router, recipient and tracker processes (``bus_workers``)."""
         return {w.name: w.process.pid for w in self.all_workers
                 if w.restartable and w.state in ("ready", "sent", "settled")
                 and w.process is not None and w.process.is_alive()}
@@ -411,7 +411,8 @@ class LoadRun:
         log.warning("bus_worker_restarting", worker=dead.name, exit_code=code,
                     restart=self.restarts[dead.name])
         assert dead.spec is not None  # noqa: S101 - bus workers always have one
-        fresh = self._spawn(dataclasses.replace(dead.spec, recover=True), process=True)
+        fresh = self._spawn(dataclasses.replace(dead.spec, recover=True, start_ns=start_ns),
+                            process=True)
         workers[index] = fresh
         self._readers.append(asyncio.create_task(self._read(index, fresh, inbox)))
         deadline = time.monotonic() + READY_TIMEOUT_S

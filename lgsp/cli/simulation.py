@@ -224,6 +224,7 @@ class Simulation:
         self._families: frozenset[str] = frozenset()
         """Topic families (``<platform>.inbound|deliver``) the roles of this process read."""
         self._stack = contextlib.AsyncExitStack()
+        self._schedule_start_ns: int | None = None
         self._started = False
         self._stopped = False
         self.started_at: dt.datetime | None = None
@@ -365,12 +366,13 @@ class Simulation:
                                    metrics=self.metrics, expect=tracking.expect,
                                    on_send_failed=tracking.send_failed,
                                    document_versions=self.config.document_versions,
-                                   faults=self._fault_injector(senders),
+                                   faults=self._fault_injector(senders)
+                                   if SEND in self.roles else None,
                                    on_fault=tracking.injected,
                                    on_fault_refused=tracking.detected_at_send)
         # Issue every sender's certificates now, so sign cost measures signing, not issuance.
         sender = self.sender
-        mine = [code for code in senders if self.shard.owns(code)]
+        mine = [code for code in senders if self.shard.owns(code)] if SEND in self.roles else []
         await asyncio.to_thread(lambda: [sender.credentials(code) for code in mine])
         log.info("simulation_started", run_id=self.run_id, bootstrap=self.broker.bootstrap,
                  platforms=platforms, agencies=len(self.topology.agencies), shard=str(self.shard))
@@ -457,7 +459,11 @@ class Simulation:
 
     # ---- running ----------------------------------------------------------------------------
     def begin_measuring(self, start_ns: int) -> None:
-        """The schedule starts at ``start_ns`` (monotonic): the series' origin and warm-up end."""
+        """The schedule starts at ``start_ns`` (monotonic): the series' origin and warm-up end.
+        (A restarted tracker knows it before it starts reading; a second call changes nothing.)"""
+        if self._schedule_start_ns == start_ns:
+            return
+        self._schedule_start_ns = start_ns
         warmup_ns = int(self.config.warmup_s * 1e9)
         self.metrics.series.restart(start_ns)
         self.metrics.measure_from_ns = start_ns + warmup_ns

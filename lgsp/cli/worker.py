@@ -143,7 +143,11 @@ class WorkerSpec:
     """What this worker does (``lgsp.cli.simulation.ROLES``): all of it, or one part of a
     crash-tolerant run (``--bus-workers``)."""
     recover: bool = False
-    """A restarted worker: recipients read back what they already answered before consuming."""
+    """A restarted worker: recipients read back what they already answered before consuming, a
+    tracker reads the ledger and the statuses again."""
+    start_ns: int | None = None
+    """A restarted worker: the running schedule's start (a tracker times what it reads back
+    against it before the coordinator says ``begin``)."""
 
 
 async def run_worker(spec: WorkerSpec, channel: Channel) -> None:
@@ -159,6 +163,8 @@ async def run_worker(spec: WorkerSpec, channel: Channel) -> None:
         channel.send(("error", f"worker {spec.shard} could not start: {exc}", 4))
         return
     background: list[asyncio.Task[Any]] = []  # the schedule and settling: never outlive the run
+    if spec.start_ns is not None:
+        simulation.begin_measuring(spec.start_ns)
     try:
         await simulation.start(senders=list(spec.senders))
         channel.send(("ready",))

@@ -126,6 +126,16 @@ class TestLifecycle:
         assert totals(tracker)["incomplete"] == 1
         assert tracker.pending == 0
 
+    def test_a_01_past_the_timeout_is_lost_even_before_a_sweep(self, tracker):
+        """A rebuilding tracker does not sweep until it caught up: a 01 that came too late is
+        still a loss (as a live tracker's sweep would have said), and the 01 is unexpected."""
+        tracker.on_status(status(StatusCode.ARRIVED), 6 * SECOND)
+        assert totals(tracker)["lost"] == 1
+        assert totals(tracker)["delivered"] == 0
+        assert tracker.metrics.unexpected_statuses == {"unknown_or_finished": 1}
+        assert not tracker.tracks("D1", R1)
+        assert tracker.tracks("D1", R2)
+
     def test_latency_is_measured_from_the_intended_time(self, tracker):
         tracker.on_status(status(StatusCode.ARRIVED), 3 * SECOND)
         route_stats = next(s for s in tracker.metrics.routes.values() if s.delivered)
