@@ -408,6 +408,45 @@ def _problems_section(report: dict[str, Any]) -> str:
     return f'<section class="card half" id="problems"><h2>Problems by reason</h2>{body}</section>'
 
 
+def _faults_section(report: dict[str, Any]) -> str:
+    """``--inject``: per fault kind, injected / detected / missed and by which check."""
+    faults = report.get("faults")
+    if not isinstance(faults, dict) or not faults.get("kinds"):
+        return ""
+    rows = []
+    for kind in faults["kinds"]:
+        by = ", ".join(f"{how} {_fmt_int(n)}" for how, n in (kind.get("by") or {}).items())
+        if kind.get("also_dead_lettered"):
+            by += " (+ dead-letter)"
+        missed = kind.get("missed") or 0
+        unexpected_check = "" if kind.get("as_expected") else ' class="warn"'
+        rows.append(
+            f'<tr data-kind="{_e(kind.get("kind"))}"><td class="mono">{_e(kind.get("kind"))}</td>'
+            f'<td>{_e(kind.get("unit"))}</td>'
+            f'<td class="num">{_e(_fmt_int(kind.get("injected")))}</td>'
+            f'<td class="num">{_e(_fmt_int(kind.get("detected")))}</td>'
+            f'<td class="num{" bad" if missed else ""}">{_e(_fmt_int(missed))}</td>'
+            f'<td{unexpected_check}>{_e(by or "–")}</td>'
+            f'<td>{_e(kind.get("expected"))}</td></tr>')
+    share = _number(faults.get("detection_share"))
+    false_positives = faults.get("false_positives") or {}
+    complete = share == 1.0 and not false_positives
+    summary = (f'{_fmt_int(faults.get("detected"))} of {_fmt_int(faults.get("injected"))} '
+               f'detected' + (f" ({share:.2%})" if share is not None else "")
+               + "; false positives on clean traffic: "
+               + (", ".join(f"{k} {_fmt_int(n)}" for k, n in false_positives.items())
+                  if false_positives else "none"))
+    badge = "badge-pass" if complete else "badge-fail"
+    return (f'<section class="card" id="faults"><h2>Injected faults '
+            f'<span class="badge {badge}">{_e(summary)}</span></h2>'
+            '<p class="hint">Faults committed by the simulated parties (--inject) and caught by '
+            "the bus's own checks; a fault is detected once every delivery it concerns was.</p>"
+            '<table class="data" id="faults-table"><thead><tr><th>kind</th><th>unit</th>'
+            '<th class="num">injected</th><th class="num">detected</th>'
+            '<th class="num">missed</th><th>detected by</th><th>expected</th></tr></thead>'
+            f'<tbody>{"".join(rows)}</tbody></table></section>')
+
+
 def _chart_card(chart_id: str, title: str, hint: str, *, wide: bool = True) -> str:
     return (f'<section class="card{"" if wide else " half"}"><h2>{_e(title)}</h2>'
             f'<p class="hint">{_e(hint)}</p>'
@@ -441,8 +480,8 @@ def render_html(report: dict[str, Any]) -> str:
                     "Share of documents signed by a person, by the agency and both; validity "
                     "of the signatures at the recipients; verification failures by reason."),
     ))
-    tables = "".join((_latency_section(report), '<div class="grid">', _by_tier_section(report),
-                      _problems_section(report), "</div>"))
+    tables = "".join((_latency_section(report), _faults_section(report), '<div class="grid">',
+                      _by_tier_section(report), _problems_section(report), "</div>"))
     return "".join((
         '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n',
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n',
@@ -507,6 +546,7 @@ table.data tr.fail td{background:#fff5f5}
 .mono{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,"DejaVu Sans Mono",monospace}
 .badge{font-size:12px;font-weight:700;padding:1px 8px;border-radius:10px;color:#fff}
 .badge-pass{background:var(--good)}.badge-fail{background:var(--bad)}
+td.bad{color:var(--bad);font-weight:700}td.warn{color:var(--warn)}
 .kvs{display:flex;flex-wrap:wrap;gap:6px 26px;margin:6px 0 0}
 .kv dt{font-size:11px;text-transform:uppercase;color:var(--muted);letter-spacing:.04em}
 .kv dd{margin:0;font-weight:600}

@@ -51,6 +51,21 @@ FAILURES = {"revoked": 3, "tampered": 1}
 
 
 # ---------------------------------------------------------------- the report fixture
+FAULTS = {
+    "injected": 7, "detected": 6, "missed": 1, "detection_share": round(6 / 7, 6),
+    "false_positives": {"02 bad_signature": 1},
+    "kinds": [
+        {"kind": "revoked-certificate", "unit": "document", "injected": 4, "detected": 4,
+         "missed": 0, "undecided": 0, "expected": "02 revoked", "by": {"02 revoked": 4},
+         "as_expected": True, "also_dead_lettered": False},
+        {"kind": "dropped-status", "unit": "document", "injected": 3, "detected": 2,
+         "missed": 1, "undecided": 0, "expected": "missing status",
+         "by": {"missing status": 2}, "as_expected": True, "also_dead_lettered": False},
+    ],
+}
+"""Two fault kinds, one missed once, and a false positive (``lgsp simulate --inject``)."""
+
+
 def _quantiles_ms(h: Histogram) -> dict[str, Any]:
     """``report["latency"][stage]``: count, mean, p50/p90/p99/p99.9/p99.99, max (ms)."""
     found = h.percentiles_us(50, 90, 99, 99.9, 99.99)
@@ -200,6 +215,7 @@ def _realistic_report() -> dict[str, Any]:
         "schemas": {"document_versions_decoded": {"2": verified}},
         "rejections": {"revoked": 3}, "undeliverable_reasons": {}, "dead_letters": {},
         "unexpected_statuses": {}, "refused_at_send": {},
+        "faults": FAULTS,
         "latency": latency,
         "series": {"interval_s": interval_s, "warmup_s": float(warmup_s), "points": points},
         "histograms": {name: h.encode() for name, h in stages.items()},
@@ -542,3 +558,21 @@ def test_renders_what_build_report_writes() -> None:
     series = json.loads(match.group(1))["report"]["series"]
     assert [p["warmup"] for p in series["points"]] == [True, False, False, False, False]
     assert all(p["send_to_arrived_ms"]["count"] for p in series["points"])
+
+
+def test_injected_faults_are_shown_with_what_was_missed(
+        full: tuple[dict[str, Any], str, Node]) -> None:
+    _, _, dom = full
+    rows = [n for n in _element(dom, "faults-table").walk()
+            if n.tag == "tr" and "data-kind" in n.attrs]
+    assert [r.attrs["data-kind"] for r in rows] == ["revoked-certificate", "dropped-status"]
+    cells = [[c.all_text() for c in r.walk() if c.tag == "td"] for r in rows]
+    assert cells[0][2:5] == ["4", "4", "0"]
+    assert cells[1][2:5] == ["3", "2", "1"]
+    assert cells[1][5] == "missing status 2"
+    missed = [c for c in rows[1].walk() if c.tag == "td"][4]
+    assert "bad" in missed.attrs.get("class", "")
+    summary = _element(dom, "faults").by_class("badge")[0]
+    assert "badge-fail" in summary.attrs["class"]
+    assert "6 of 7 detected (85.71%)" in summary.all_text()
+    assert "02 bad_signature 1" in summary.all_text()
