@@ -36,6 +36,7 @@ from lgsp.domain.status import StatusCode, StatusEvent, StatusLayer
 from lgsp.domain.topology import VDXP, Topology
 from lgsp.errors import DecodeError, DeliveryError, Rejected, SignatureError
 from lgsp.faults import FaultKind
+from lgsp.log_limit import LogLimit
 from lgsp.metrics.run import RunMetrics
 from lgsp.signing.pki import SignatureRole
 from lgsp.signing.signature import SignatureBlock, SignatureVerifier
@@ -70,6 +71,8 @@ class RecipientAgents:
         self._seen: OrderedDict[tuple[str, str], None] = OrderedDict()
         self._lifecycles: set[asyncio.Task[None]] = set()
         self._stop_timeout_s = LIFECYCLE_STOP_TIMEOUT_S
+        self._send_failures_logged = LogLimit()
+        """A broker outage fails every lifecycle at once: one line a second, with a count."""
         self.topic = topics.deliver(platform)
         """What it reads (a worker's consume loop hands it the records of this topic)."""
     async def stop(self) -> None:
@@ -254,8 +257,10 @@ class RecipientAgents:
                 await (await self._send_status(doc_id, sender, recipient, code, topic=topic))
             except KafkaError as exc:
                 self.metrics.send_errors["status_produce_failed"] += 1
-                log.error("status_send_failed", document_id=doc_id, recipient=recipient,
-                          topic=topic, status=code.value, error=repr(exc))
+                if (left_out := self._send_failures_logged.allow()) is not None:
+                    log.error("status_send_failed", document_id=doc_id, recipient=recipient,
+                              topic=topic, status=code.value, error=repr(exc),
+                              suppressed=left_out)
                 return
 
     async def _send_status(self, doc_id: str, sender: str, recipient: str, code: StatusCode, *,

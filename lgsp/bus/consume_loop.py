@@ -25,6 +25,7 @@ from aiokafka.errors import OffsetOutOfRangeError
 from lgsp.codec.events import EventCodec
 from lgsp.config import BrokerConfig
 from lgsp.errors import LifecycleError, Rejected
+from lgsp.log_limit import LogLimit
 from lgsp.metrics import series
 from lgsp.metrics.run import RunMetrics
 
@@ -46,13 +47,17 @@ class DeadLetters:
         self.topic = topic
         self.events = events
         self.metrics = metrics
+        self._logged = LogLimit()
+        """One line a second (with a count of the rest): every record is counted by reason."""
 
     async def send(self, record: ConsumerRecord[bytes, bytes], rejected: Rejected,
                    stage: str) -> asyncio.Future[Any]:
         self.metrics.dead_letters[rejected.reason] += 1
         self.metrics.series.count(series.ERRORS, time.monotonic_ns())
-        log.warning("record_dead_lettered", stage=stage, reason=rejected.reason,
-                    detail=rejected.detail, topic=record.topic, offset=record.offset)
+        if (left_out := self._logged.allow()) is not None:
+            log.warning("record_dead_lettered", stage=stage, reason=rejected.reason,
+                        detail=rejected.detail, topic=record.topic, offset=record.offset,
+                        suppressed=left_out)
         value = self.events.encode_dead_letter(
             reason=rejected.reason, detail=rejected.detail, stage=stage, topic=record.topic,
             partition=record.partition, offset=record.offset, key=record.key, value=record.value,
