@@ -20,7 +20,8 @@ import datetime as dt
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
+from typing import Any
 
 import structlog
 
@@ -41,6 +42,7 @@ from lgsp.metrics import series
 from lgsp.metrics.histogram import Histogram
 from lgsp.metrics.run import Route, RunMetrics
 from lgsp.metrics.series import SERIES_DIGITS
+from lgsp.metrics.state import from_state, to_state
 
 log = structlog.get_logger(__name__)
 
@@ -259,6 +261,30 @@ class DeliveryTracker:
         log.debug("delivery_lost", document_id=key[0], recipient=key[1],
                   route=delivery.route.label, path=delivery.route.path)
 
+    # ---- checkpoint (consumers.tracker_checkpoint) ---------------------------------------------
+    def state(self) -> dict[str, Any]:
+        """Everything this tracker knows, as JSON: the run's figures so far, the deliveries in
+        flight and the faults still awaited."""
+        return {"metrics": to_state(self.metrics),
+                "live_arrived": self.live_arrived.encode(),
+                "pending": [[key[0], key[1], _delivery_state(d)]
+                            for key, d in self._pending.items()],
+                "faults": [[document_id, f.kind.value, sorted(f.waiting), dict(f.by)]
+                           for document_id, f in self._faults.items()]}
+
+    def restore(self, state: dict[str, Any]) -> None:
+        """Take over a checkpointed ``state`` (a restarted tracker); the run's measuring window
+        (``measure_from_*``) stays as this process set it."""
+        restored = from_state(state["metrics"])
+        for f in fields(self.metrics):
+            if not f.name.startswith("measure_from"):
+                setattr(self.metrics, f.name, getattr(restored, f.name))
+        self.live_arrived = Histogram.decode(state["live_arrived"])
+        self._pending = {(document_id, recipient): _delivery_from(raw)
+                         for document_id, recipient, raw in state["pending"]}
+        self._faults = {document_id: InjectedFault(FaultKind(kind), set(waiting), Counter(by))
+                        for document_id, kind, waiting, by in state["faults"]}
+
     def finish(self) -> None:
         """End of run: no 01 → lost; 01 without a terminal status → incomplete."""
         now_ns = self.clock()
@@ -286,3 +312,20 @@ class DeliveryTracker:
             log.warning("deliveries_incomplete", count=len(incomplete),
                         first_document_id=incomplete[0][0], first_recipient=incomplete[0][1])
         self._pending.clear()
+
+
+def _delivery_state(d: Delivery) -> dict[str, Any]:
+    return {"route": [d.route.sender_tier, d.route.recipient_tier, d.route.path],
+            "intended_ns": d.intended_ns, "last": d.last.value if d.last else None,
+            "arrived_ns": d.arrived_ns, "seen": sorted(c.value for c in d.seen),
+            "issued_at": {c.value: t.isoformat() for c, t in d.issued_at.items()},
+            "missing": sorted(c.value for c in d.missing), "late": d.late}
+
+
+def _delivery_from(raw: dict[str, Any]) -> Delivery:
+    return Delivery(Route(*raw["route"]), raw["intended_ns"],
+                    StatusCode(raw["last"]) if raw["last"] else None, raw["arrived_ns"],
+                    {StatusCode(c) for c in raw["seen"]},
+                    {StatusCode(c): dt.datetime.fromisoformat(t)
+                     for c, t in raw["issued_at"].items()},
+                    {StatusCode(c) for c in raw["missing"]}, raw["late"])

@@ -16,8 +16,10 @@ are counted as ``unknown_or_finished``, as the in-process tracker counts them at
 
 from __future__ import annotations
 
+import base64
 import time
 from collections.abc import Callable, Iterable, Mapping
+from typing import Any
 
 import structlog
 from aiokafka import ConsumerRecord, TopicPartition
@@ -62,6 +64,8 @@ class TrackerFeed:
         self._last_seq: dict[int, int] = {}
         self._ended: set[int] = set()
         self._parked: dict[str, list[tuple[StatusEvent, int]]] = {}
+        self.positions: dict[TopicPartition, int] = {}
+        """The next offset to read of every partition read so far (a checkpoint's resume point)."""
         self.replayed = 0
         self.ledger_duplicates = 0
 
@@ -74,7 +78,8 @@ class TrackerFeed:
         batch; that batch is handled in the same fetch, before any sweep can run.)"""
         self._restarted_ms = time.time_ns() // 1_000_000
         self._behind = {tp for tp in ends if tp.topic != self.ledger_topic}
-        self._replay_until = {tp: end for tp, end in ends.items() if end > 0}
+        self._replay_until = {tp: end for tp, end in ends.items()
+                              if end > self.positions.get(tp, 0)}
         log.info("tracker_rebuilding", partitions=len(self._replay_until))
 
     @property
@@ -104,6 +109,7 @@ class TrackerFeed:
             # the previous incarnation dead-lettered it already: count it, do not send it again
             self.tracker.metrics.dead_letters[rejected.reason] += 1
         finally:
+            self.positions[TopicPartition(record.topic, record.partition)] = record.offset + 1
             tp = TopicPartition(record.topic, record.partition)
             if tp in self._replay_until and record.offset + 1 >= self._replay_until[tp]:
                 del self._replay_until[tp]
@@ -153,6 +159,27 @@ class TrackerFeed:
         if self.tracker.tracks(status.document_id, status.recipient):
             self.tracker.on_status(status, at)
         else:
+            self._parked.setdefault(status.document_id, []).append((status, at))
+
+    # ---- checkpoint (consumers.tracker_checkpoint) ---------------------------------------------
+    def state(self) -> dict[str, Any]:
+        """How far this feed has read and what it holds back (with ``tracker.state()``, all a
+        restarted tracker needs to resume from here)."""
+        return {"positions": [[tp.topic, tp.partition, offset]
+                              for tp, offset in sorted(self.positions.items())],
+                "last_seq": {str(p): seq for p, seq in self._last_seq.items()},
+                "ended": sorted(self._ended),
+                "parked": [[base64.b64encode(self.events.encode_status(status)).decode(), at]
+                           for statuses in self._parked.values() for status, at in statuses]}
+
+    def restore(self, state: dict[str, Any]) -> None:
+        self.positions = {TopicPartition(topic, partition): offset
+                          for topic, partition, offset in state["positions"]}
+        self._last_seq = {int(p): seq for p, seq in state["last_seq"].items()}
+        self._ended = set(state["ended"])
+        self._parked = {}
+        for raw, at in state["parked"]:
+            status = self.events.decode_status(base64.b64decode(raw))
             self._parked.setdefault(status.document_id, []).append((status, at))
 
     def finish(self) -> None:

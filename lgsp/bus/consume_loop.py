@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from types import TracebackType
 from typing import Any
 
@@ -78,12 +78,14 @@ class ConsumeLoop:
                  handler: Handler, dead_letters: DeadLetters, max_records: int = 1000,
                  partitions: Sequence[int] | None = None,
                  stage_of: Callable[[ConsumerRecord[bytes, bytes]], str] | None = None,
-                 commit: bool = True) -> None:
-        """``commit`` False (only with ``partitions``): read every partition from offset 0 and
-        never commit — a stage that rebuilds its state from the whole log when it restarts."""
+                 commit: bool = True, start: Mapping[TopicPartition, int] | None = None) -> None:
+        """``commit`` False (only with ``partitions``): never commit; read every partition from
+        ``start`` (its checkpointed position) or offset 0 — a stage that keeps its own state
+        and rebuilds it from the log when it restarts."""
         if not commit and partitions is None:
             raise LifecycleError(f"{name}: a loop that never commits needs fixed partitions")
         self._commit = commit
+        self._start = dict(start or {})
         self.name = name
         self._stage_of = stage_of or (lambda _record: name)
         """Which stage a record belongs to (named in dead letters) when one loop feeds several."""
@@ -141,7 +143,7 @@ class ConsumeLoop:
             for partition in self._partitions:
                 tp = TopicPartition(topic, partition)
                 if not self._commit:
-                    self._consumer.seek(tp, 0)
+                    self._consumer.seek(tp, self._start.get(tp, 0))
                     continue
                 try:
                     async with asyncio.timeout(COMMITTED_TIMEOUT_S):

@@ -220,7 +220,8 @@ class LoadRun:
                        for shard in self.shards]
             workers.extend(self._spawn(WorkerSpec(  # each sender's tracker, in its own process
                 config, broker, shard, pki_path, tuple(senders), self.log_format,
-                self.log_level, roles=frozenset({TRACK})), process=True)
+                self.log_level, roles=frozenset({TRACK}), state_dir=pki_path.parent),
+                process=True)
                 for shard in (self.shards if self.bus_workers else ()))
             workers.extend(self._spawn(WorkerSpec(
                 config, broker, Shard(i, self.bus_workers, broker.partitions), pki_path,

@@ -25,6 +25,7 @@ from consumers.recipient import RecipientAgents
 from consumers.recorder import Recorder
 from consumers.recovery import statuses_sent
 from consumers.tracker import DeliveryTracker
+from consumers.tracker_checkpoint import TrackerCheckpoint
 from consumers.tracker_feed import TrackerFeed
 from lgsp.broker.embedded import EmbeddedBroker
 from lgsp.bus.admin import clean_up_topics, create_topics, end_offsets
@@ -179,11 +180,13 @@ class Simulation:
     def __init__(self, config: SimulationConfig, broker: BrokerConfig,
                  progress: Progress | None = None, *, shard: Shard | None = None,
                  pki: PkiExport | None = None, trusted: tuple[PkiExport, ...] = (),
-                 roles: frozenset[str] = ROLES, recover: bool = False) -> None:
+                 roles: frozenset[str] = ROLES, recover: bool = False,
+                 checkpoint: Path | None = None) -> None:
         """``roles``: what this process does of ``ROLES`` (all by default; a crash-tolerant run
         splits them over processes). ``recover``: a restarted process rebuilds its state from the
         bus — recipients read back the statuses their agencies sent (``consumers.recovery``), a
-        tracker reads the ledger and the statuses again (``consumers.tracker_feed``)."""
+        tracker reads the ledger and the statuses again (``consumers.tracker_feed``), from its
+        ``checkpoint`` file if it saved one (``consumers.tracker_checkpoint``)."""
         unknown = roles - ROLES
         if unknown or not roles:
             raise ConfigError(f"roles {sorted(roles)} must be some of {sorted(ROLES)}")
@@ -192,6 +195,7 @@ class Simulation:
                               f"(roles {sorted(roles)})")
         self.roles = roles
         self.recover = recover
+        self.checkpoint_path = checkpoint
         self.config = config
         self.broker = broker
         self.progress = progress or (lambda _event, _data: None)
@@ -329,9 +333,7 @@ class Simulation:
             handlers[_family(self.topics.ledger)] = self._feed().handle
             stages[_family(self.topics.ledger)] = "tracker:ledger"
             topics.append(self.topics.ledger)
-            if self.recover:
-                self._feed().replay_from(await end_offsets(self.broker, topics,
-                                                           self.shard.owned_partitions))
+            await self._checkpointed_tracking(topics)
         self._families = frozenset(handlers)
         if self.recover and RECEIVE in self.roles:
             await self._resume_recipients(platforms)
@@ -350,7 +352,8 @@ class Simulation:
                                         else "+".join(sorted(self.roles))),
                 handler=dispatch, dead_letters=dead_letters,
                 partitions=self.shard.owned_partitions,
-                stage_of=lambda record: stages[_family(record.topic)])
+                stage_of=lambda record: stages[_family(record.topic)],
+                start=self.feed.positions if self.feed is not None else None)
             for agents in self.agents.values():
                 self._stack.push_async_callback(agents.stop)  # lifecycles finish after the loop
             await self.loop.start()
@@ -376,6 +379,21 @@ class Simulation:
         await asyncio.to_thread(lambda: [sender.credentials(code) for code in mine])
         log.info("simulation_started", run_id=self.run_id, bootstrap=self.broker.bootstrap,
                  platforms=platforms, agencies=len(self.topology.agencies), shard=str(self.shard))
+
+    async def _checkpointed_tracking(self, topics: list[str]) -> None:
+        """A tracker process: resume from its checkpoint (or offset 0) when restarted, and keep
+        saving one."""
+        feed = self._feed()
+        checkpoint = None
+        if self.checkpoint_path is not None:
+            checkpoint = TrackerCheckpoint(self.checkpoint_path, self.tracker, feed)
+        if self.recover:
+            if checkpoint is not None:
+                checkpoint.load()
+            feed.replay_from(await end_offsets(self.broker, topics, self.shard.owned_partitions))
+        if checkpoint is not None:
+            saving = asyncio.create_task(checkpoint.keep_saving(), name="tracker checkpoint")
+            self._stack.callback(saving.cancel)
 
     def _feed(self) -> TrackerFeed:
         if self.feed is None:

@@ -145,6 +145,8 @@ class WorkerSpec:
     recover: bool = False
     """A restarted worker: recipients read back what they already answered before consuming, a
     tracker reads the ledger and the statuses again."""
+    state_dir: Path | None = None
+    """Where a tracker process keeps its checkpoint (the coordinator's directory of the run)."""
     start_ns: int | None = None
     """A restarted worker: the running schedule's start (a tracker times what it reads back
     against it before the coordinator says ``begin``)."""
@@ -158,7 +160,9 @@ async def run_worker(spec: WorkerSpec, channel: Channel) -> None:
                                 pki=PkiExport.from_json(exports["own"]),
                                 trusted=tuple(PkiExport.from_json(t)
                                               for t in exports["trusted"]),
-                                roles=spec.roles, recover=spec.recover)
+                                roles=spec.roles, recover=spec.recover,
+                                checkpoint=None if spec.state_dir is None or spec.roles != {TRACK}
+                                else spec.state_dir / f"tracker-{spec.shard.index}.json")
     except (OSError, ValueError, KeyError, LgspError) as exc:
         channel.send(("error", f"worker {spec.shard} could not start: {exc}", 4))
         return

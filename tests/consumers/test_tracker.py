@@ -2,6 +2,7 @@
 
 import dataclasses
 import datetime as dt
+import json
 
 import pytest
 
@@ -16,6 +17,7 @@ from lgsp.domain import (
 from lgsp.domain.status import StatusLayer
 from lgsp.faults import FaultKind
 from lgsp.metrics import RunMetrics
+from lgsp.metrics.state import to_state
 from lgsp.profiles import load_topology
 
 SENDER = "000.00.00.H56"
@@ -173,7 +175,11 @@ class TestBrokenLifecycles:
 
 
 class TestInjectedFaults:
-    def _document(self, tracker):
+    def _document(self, _tracker):
+        return self.document()
+
+    @staticmethod
+    def document():
         return Document(document_id="D1", number=1, notation="1/UBND", type_name="công văn",
                         subject="s", sender=SENDER, recipients=(R1, R2),
                         promulgation_place="Thanh Hóa", promulgation_date=dt.date(2023, 1, 1),
@@ -213,3 +219,41 @@ class TestInjectedFaults:
         assert tracker.metrics.faults_injected == {"duplicate-delivery": 1}
         assert tracker.metrics.duplicate_deliveries_injected == 2
         assert tracker.metrics.faults_missed == {}
+
+
+class TestCheckpointedState:
+    """A restarted tracker process takes over a checkpointed state: from there on it must judge
+    every status exactly as the tracker that saved it would have."""
+
+    def _mid_run(self, topo):
+        t = DeliveryTracker(topo, RunMetrics(), ack_timeout_s=5)
+        document = TestInjectedFaults().document()
+        t.expect(document, intended_ns=0)
+        t.injected(document, FaultKind.DROPPED_STATUS, (R1, R2))
+        _codes(t, ["01", "04"], R1)  # 03 skipped: remembered as missing
+        t.on_status(status(StatusCode.ARRIVED, R2), SECOND)
+        return t
+
+    def test_a_restored_tracker_ends_the_run_as_the_original_would(self, topo):
+        original = self._mid_run(topo)
+        restored = DeliveryTracker(topo, RunMetrics(), ack_timeout_s=5)
+        restored.restore(json.loads(json.dumps(original.state())))  # through the file format
+        assert restored.pending == original.pending == 2
+        for tracker in (original, restored):
+            _codes(tracker, ["05", "06"], R1)
+            tracker.on_status(status(StatusCode.ARRIVED, R2), 2 * SECOND)  # the bus again
+            tracker.on_status(status(StatusCode.REGISTERED, R2), 3 * SECOND)
+            tracker.finish()
+        assert to_state(restored.metrics) == to_state(original.metrics)
+        assert restored.metrics.faults_detected == {}  # R2 never skipped a step: missed
+        assert restored.metrics.faults_missed == {"dropped-status": 1}
+        assert totals(restored) == {"delivered": 2, "completed": 1, "rejected": 0, "lost": 0,
+                                    "undeliverable": 0, "incomplete": 1}
+        assert restored.live_arrived.count == 2
+
+    def test_the_measuring_window_stays_the_restarted_process_s(self, topo):
+        original = self._mid_run(topo)
+        restored = DeliveryTracker(topo, RunMetrics(), ack_timeout_s=5)
+        restored.metrics.measure_from_ns = 123
+        restored.restore(original.state())
+        assert restored.metrics.measure_from_ns == 123
