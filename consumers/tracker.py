@@ -38,6 +38,7 @@ from lgsp.domain.status import (
 from lgsp.domain.topology import Topology
 from lgsp.errors import ConfigError
 from lgsp.faults import MISSING_STATUS, OUT_OF_ORDER, REJECTED, TRANSPORT_FAIL, FaultKind
+from lgsp.log_limit import LogLimit
 from lgsp.metrics import series
 from lgsp.metrics.histogram import Histogram
 from lgsp.metrics.run import Route, RunMetrics
@@ -93,6 +94,9 @@ class DeliveryTracker:
         self._faults: dict[str, InjectedFault] = {}
         self.live_arrived = Histogram(SERIES_DIGITS)
         """Send → 01 of the whole run so far, warm-up included: live progress and Prometheus."""
+        self._missing_logged = LogLimit()
+        self._out_of_order_logged = LogLimit()
+        """Injected status faults make these common: one line a second each, with a count."""
 
     @property
     def pending(self) -> int:
@@ -178,12 +182,16 @@ class DeliveryTracker:
         if code not in ALLOWED_NEXT.get(delivery.last, frozenset()):
             if not self._skipped_to(delivery, code):
                 self.metrics.unexpected_statuses["out_of_order"] += 1
-                log.warning("status_out_of_order", document_id=status.document_id,
-                            recipient=status.recipient, previous=delivery.last, got=code)
+                if (left_out := self._out_of_order_logged.allow()) is not None:
+                    log.warning("status_out_of_order", document_id=status.document_id,
+                                recipient=status.recipient, previous=delivery.last, got=code,
+                                suppressed=left_out)
                 return
             self.metrics.unexpected_statuses["missing_status"] += 1
-            log.warning("status_missing", document_id=status.document_id,
-                        recipient=status.recipient, previous=delivery.last, got=code)
+            if (left_out := self._missing_logged.allow()) is not None:
+                log.warning("status_missing", document_id=status.document_id,
+                            recipient=status.recipient, previous=delivery.last, got=code,
+                            suppressed=left_out)
         delivery.last = code
         delivery.seen.add(code)
         delivery.issued_at[code] = status.timestamp

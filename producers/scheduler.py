@@ -31,6 +31,7 @@ from typing import Any, Generic, TypeVar
 import structlog
 
 from lgsp.errors import DocumentRefused, LifecycleError
+from lgsp.log_limit import LogLimit
 from lgsp.metrics.histogram import Histogram
 
 log = structlog.get_logger(__name__)
@@ -73,6 +74,7 @@ class OpenLoopScheduler(Generic[T]):
         """Documents ``submit`` refused (``DocumentRefused``): counted, never sent."""
         self.throttled = 0
         """Times the loop waited for acknowledgements because ``max_outstanding`` was reached."""
+        self._refusals_logged = LogLimit()
         self.stopped = False
         """The ``stop`` event ended the run before the schedule did."""
         self._current: int | None = None
@@ -155,7 +157,9 @@ class OpenLoopScheduler(Generic[T]):
                 future = await submit(item, intended)
             except DocumentRefused as refused:
                 self.refused += 1
-                log.warning("document_refused", intended_ns=intended, reason=str(refused))
+                if (left_out := self._refusals_logged.allow()) is not None:
+                    log.warning("document_refused", intended_ns=intended, reason=str(refused),
+                                suppressed=left_out)
                 continue
             self.submitted += 1
             self._outstanding += 1

@@ -243,7 +243,8 @@ class LoadRun:
             for worker in workers:
                 worker.channel.send(("begin", start_ns))
             self._begun = True
-            self.progress("started", {"workers": len(workers)})
+            self.progress("started", {"workers": self.workers,
+                                      "bus_processes": len(workers) - self.workers})
             if self.bus_workers:
                 self.progress("bus_workers", {"processes": self.bus_processes()})
             self.watch = BrokerWatch(str(broker.bootstrap),

@@ -73,10 +73,13 @@ class ProgressDisplay:
     @staticmethod
     def _text(event: str, data: dict[str, Any]) -> str | None:
         if event == "pki":
-            return (f"preparing keys and certificates of {data['agencies']} agencies (the first "
-                    "run generates and caches them)")
+            return (f"preparing keys and certificates of {data['agencies']} agencies (keys are "
+                    "generated once, then taken from the cache)")
         if event == "started":
-            return f"{data['workers']} worker(s) ready; sending"
+            others = data.get("bus_processes", 0)
+            return (f"{data['workers']} worker(s) ready"
+                    + (f" with {others} router/recipient/tracker processes" if others else "")
+                    + "; sending")
         if event == "live":
             return live_line(data)
         if event == "trial":

@@ -51,10 +51,12 @@ def simulate(
         help="Worker processes sharing the load by sending agency (use the cores).")] = 1,
     bus_workers: Annotated[int, typer.Option(
         "--bus-workers", envvar="LGSP_BUS_WORKERS",
-        help="Crash-tolerant run: the platforms' routers and the recipients run in this many "
-             "router processes and as many recipient processes, and each sender's tracker in "
-             "its own process; one that dies (even by SIGKILL) is restarted and recovers from "
-             "the bus without loss or duplicates. Not with --rotate-topics.")] = 0,
+        help="Crash-tolerant run (0 = off): the platforms' routers and the recipients run in "
+             "this many router processes and as many recipient processes, and each of the "
+             "--workers senders has its tracker in a process of its own; their pids are printed "
+             "when the schedule starts. One that dies (even by SIGKILL) is restarted and "
+             "recovers from the bus without loss or duplicates. Topics are not rotated "
+             "(not with --rotate-topics).")] = 0,
     host_shard: Annotated[str | None, typer.Option(
         "--host-shard", help="This host's part of a load spread over hosts, e.g. 1/2 "
                              "(merge the reports with lgsp report merge).")] = None,
@@ -120,7 +122,9 @@ def simulate(
                          "expired-certificate, revoked-certificate, unknown-issuer, "
                          "foreign-signer, unknown-recipient, schema-invalid, undecodable, "
                          "duplicate-delivery, out-of-order-status, dropped-status, "
-                         "secret-document. The report shows each kind's detection.")] = None,
+                         "secret-document. A kind given again takes the later rate; the rates "
+                         "add up to 100% at most. The report shows each kind's detection.")
+    ] = None,
     report: Annotated[Path | None, typer.Option(
         "--report", help="Write the JSON report to this file.")] = None,
     record: Annotated[Path | None, typer.Option(
@@ -159,9 +163,10 @@ def simulate(
     """Send signed documents across the four tiers, track every delivery, report the metrics.
 
     Exit codes: 0 every delivery was answered (nothing lost) · 1 deliveries lost, left
-    incomplete or not sent · 2 usage or configuration error · 3 bad input · 4 broker or
-    registry unreachable · 6 an --slo gate was breached · 130 interrupted (the report of what
-    was done is still written). Every option's environment variable is in the README.
+    incomplete or not sent (the producer failed) · 2 usage or configuration error · 3 bad
+    input · 4 broker or registry unreachable · 6 an --slo gate was breached · 130 interrupted
+    (the report of what was done is still written). Every option's environment variable is in
+    the README.
     """
     from lgsp.cli.load_run import HostShard
     from lgsp.cli.simulation import DEFAULT_PROFILES, SimulationConfig
@@ -193,8 +198,12 @@ def simulate(
         lenient_lgsp=lenient_lgsp, run_id=run_id, pki_cache=pki_cache, keep_topics=keep_topics,
         document_versions=_versions(document_versions), registry_url=registry_url,
         record_path=record, faults=FaultPlan.parse(inject or []))
-    config = dataclasses.replace(config, rotate_s=None if bus_workers and rotate_topics is None
-                                 else _rotation(rotate_topics, config, bootstrap))
+    rotation = _rotation(rotate_topics, config, bootstrap)
+    if bus_workers and rotate_topics is None and rotation is not None:
+        rotation = None
+        print("lgsp: --bus-workers: this run's topics are not rotated (not supported yet), so "
+              "the embedded broker keeps every record of it in memory", file=sys.stderr)
+    config = dataclasses.replace(config, rotate_s=rotation)
     if not find_max:
         config.check_warmup()
     host = HostShard.parse(host_shard) if host_shard else HostShard()

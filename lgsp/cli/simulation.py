@@ -137,6 +137,8 @@ class SimulationConfig:
             raise ConfigError("the series interval must be > 0 seconds")
         if self.rate <= 0:
             raise ConfigError("--rate must be > 0 documents per second")
+        if self.broker_timeout_s <= 0:
+            raise ConfigError("--broker-timeout must be > 0 seconds")
         if self.ack_timeout_s <= 0 or self.settle_timeout_s <= 0:
             raise ConfigError("--ack-timeout and --settle-timeout must be > 0 seconds")
 
@@ -595,7 +597,9 @@ class Simulation:
         scheduler = self.scheduler
         routes = self.metrics.routes.values()
         return {
-            "at_ns": time.monotonic_ns(),
+            # the moment "due" is counted at: a sender's (other processes' snapshots are older
+            # or newer than the schedule they did not send)
+            **({"at_ns": time.monotonic_ns()} if SEND in self.roles else {}),
             "target": scheduler.submitted + scheduler.refused if scheduler else 0,
             "sent": scheduler.submitted if scheduler else 0,
             "behind_ms": round(scheduler.behind_ns / 1e6, 1) if scheduler else 0.0,

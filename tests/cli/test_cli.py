@@ -91,6 +91,8 @@ class TestSimulate:
         pytest.param(["--sig-alg", "dsa"], 2, "unknown signature algorithm 'dsa'", id="sig-alg"),
         pytest.param(["--profile", "da-nang"], 2, "unknown profile 'da-nang'", id="profile"),
         pytest.param(["--rate", "0"], 2, "--rate must be > 0", id="rate"),
+        pytest.param(["--broker-timeout", "0"], 2, "--broker-timeout must be > 0",
+                     id="broker-timeout"),
         pytest.param(["--bootstrap", "localhost"], 2, "must be HOST:PORT", id="bootstrap-form"),
         pytest.param(["--bootstrap", "127.0.0.1:1"], 4, "cannot reach Kafka", id="unreachable"),
         pytest.param(["--signature-policy", "none"], 2, "require-agency or require-both",
