@@ -281,17 +281,20 @@ class DeliveryTracker:
                            for document_id, f in self._faults.items()]}
 
     def restore(self, state: dict[str, Any]) -> None:
-        """Take over a checkpointed ``state`` (a restarted tracker); the run's measuring window
-        (``measure_from_*``) stays as this process set it."""
+        """Take over a checkpointed ``state`` (a restarted tracker). Everything is decoded
+        before anything is replaced (a bad state changes nothing: ``ValueError``/``KeyError``);
+        the run's measuring window and the series' origin stay as this process set them."""
         restored = from_state(state["metrics"])
+        live_arrived = Histogram.decode(state["live_arrived"])
+        pending = {(document_id, recipient): _delivery_from(raw)
+                   for document_id, recipient, raw in state["pending"]}
+        faults = {document_id: InjectedFault(FaultKind(kind), set(waiting), Counter(by))
+                  for document_id, kind, waiting, by in state["faults"]}
+        restored.series.start_ns = self.metrics.series.start_ns  # monotonic: this host's origin
         for f in fields(self.metrics):
             if not f.name.startswith("measure_from"):
                 setattr(self.metrics, f.name, getattr(restored, f.name))
-        self.live_arrived = Histogram.decode(state["live_arrived"])
-        self._pending = {(document_id, recipient): _delivery_from(raw)
-                         for document_id, recipient, raw in state["pending"]}
-        self._faults = {document_id: InjectedFault(FaultKind(kind), set(waiting), Counter(by))
-                        for document_id, kind, waiting, by in state["faults"]}
+        self.live_arrived, self._pending, self._faults = live_arrived, pending, faults
 
     def finish(self) -> None:
         """End of run: no 01 → lost; 01 without a terminal status → incomplete."""

@@ -20,11 +20,15 @@ import structlog
 
 from consumers.tracker import DeliveryTracker
 from consumers.tracker_feed import TrackerFeed
+from lgsp.errors import LgspError
+from lgsp.log_limit import LogLimit
 
 log = structlog.get_logger(__name__)
 
 CHECKPOINT_VERSION = 1
 SAVE_EVERY_S = 2.0
+SLOW_SAVE_MS = 50.0
+"""Taking the state pauses the tracker; longer than this shows in its latencies: say so."""
 
 
 class TrackerCheckpoint:
@@ -35,6 +39,7 @@ class TrackerCheckpoint:
         self.tracker = tracker
         self.feed = feed
         self.saved = 0
+        self._slow_logged = LogLimit(every_s=60.0)
 
     def state(self) -> dict[str, Any]:
         return {"checkpoint_version": CHECKPOINT_VERSION, "saved_at": time.time(),
@@ -56,11 +61,12 @@ class TrackerCheckpoint:
             state = json.loads(self.path.read_bytes())
             if state.get("checkpoint_version") != CHECKPOINT_VERSION:
                 raise ValueError(f"checkpoint version {state.get('checkpoint_version')!r}")
-            self.tracker.restore(state["tracker"])
-            self.feed.restore(state["feed"])
+            feed = self.feed.decode_state(state["feed"])
+            self.tracker.restore(state["tracker"])  # decodes everything before changing anything
+            self.feed.restore(feed)  # cannot fail: decoded above
         except FileNotFoundError:
             return False
-        except (OSError, ValueError, KeyError, TypeError) as exc:
+        except (OSError, ValueError, KeyError, TypeError, LgspError) as exc:
             log.warning("tracker_checkpoint_unusable", path=str(self.path), error=repr(exc))
             return False
         log.info("tracker_checkpoint_restored", age_s=round(time.time() - state["saved_at"], 3),
@@ -68,9 +74,15 @@ class TrackerCheckpoint:
         return True
 
     async def keep_saving(self, every_s: float = SAVE_EVERY_S) -> None:
-        """Save every ``every_s`` until cancelled (the state is taken in the event loop, the
-        file written in a thread)."""
+        """Save every ``every_s`` until cancelled (the state is taken in the event loop — it
+        pauses the tracker, so a slow one is logged — and the file written in a thread)."""
         while True:
             await asyncio.sleep(every_s)
+            began = time.perf_counter()
             data = json.dumps(self.state(), separators=(",", ":")).encode()
+            paused_ms = (time.perf_counter() - began) * 1000
+            if paused_ms > SLOW_SAVE_MS and (left_out := self._slow_logged.allow()) is not None:
+                log.warning("tracker_checkpoint_slow", paused_ms=round(paused_ms, 1),
+                            size_bytes=len(data), pending=self.tracker.pending,
+                            suppressed=left_out)
             await asyncio.to_thread(self._write, data)

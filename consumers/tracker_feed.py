@@ -19,6 +19,7 @@ from __future__ import annotations
 import base64
 import time
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import structlog
@@ -30,7 +31,6 @@ from lgsp.bus.consume_loop import Futures
 from lgsp.bus.ledger import LedgerEntry, LedgerKind
 from lgsp.codec.events import EventCodec
 from lgsp.domain.status import StatusEvent
-from lgsp.errors import Rejected
 
 log = structlog.get_logger(__name__)
 
@@ -42,6 +42,16 @@ the restart has been read) means the tracker is live again: from then on, arriva
 class SendFailedOnLedger(Exception):
     """A send failure reported by the sender through the ledger (the error itself is logged
     there)."""
+
+
+@dataclass(frozen=True, slots=True)
+class FeedState:
+    """What a checkpoint keeps of a feed (``TrackerFeed.decode_state``)."""
+
+    positions: dict[TopicPartition, int]
+    last_seq: dict[int, int]
+    ended: set[int]
+    parked: dict[str, list[tuple[StatusEvent, int]]]
 
 
 class TrackerFeed:
@@ -56,7 +66,6 @@ class TrackerFeed:
         self.ledger_partitions = frozenset(ledger_partitions)
         self.clock = clock
         self._replay_until: dict[TopicPartition, int] = {}
-        self._restarted_ms: int | None = None
         self._behind: set[TopicPartition] | None = None
         """After a restart: partitions whose statuses are still read late (timed by their own
         timestamps); None: every partition is read as it comes (or there was no restart)."""
@@ -76,7 +85,6 @@ class TrackerFeed:
         tracker reads statuses as they come (``LIVE_WITHIN_MS``), they are timed by their own
         timestamps. (The embedded broker can report an end offset short by the rest of the last
         batch; that batch is handled in the same fetch, before any sweep can run.)"""
-        self._restarted_ms = time.time_ns() // 1_000_000
         self._behind = {tp for tp in ends if tp.topic != self.ledger_topic}
         self._replay_until = {tp: end for tp, end in ends.items()
                               if end > self.positions.get(tp, 0)}
@@ -103,12 +111,8 @@ class TrackerFeed:
                 self._on_ledger(record.partition, LedgerEntry.decode(record.value))
             else:
                 self._on_deliver(record, self._arrival_ns(record))
-        except Rejected as rejected:
-            if self._restarted_ms is None or record.timestamp >= self._restarted_ms:
-                raise  # to the dead-letter topic, with its reason
-            # the previous incarnation dead-lettered it already: count it, do not send it again
-            self.tracker.metrics.dead_letters[rejected.reason] += 1
-        finally:
+        finally:  # a Rejected record goes on to the dead-letter topic (again, if the previous
+            # incarnation had sent it after its last checkpoint: at least once, counted once)
             self.positions[TopicPartition(record.topic, record.partition)] = record.offset + 1
             tp = TopicPartition(record.topic, record.partition)
             if tp in self._replay_until and record.offset + 1 >= self._replay_until[tp]:
@@ -172,15 +176,23 @@ class TrackerFeed:
                 "parked": [[base64.b64encode(self.events.encode_status(status)).decode(), at]
                            for statuses in self._parked.values() for status, at in statuses]}
 
-    def restore(self, state: dict[str, Any]) -> None:
-        self.positions = {TopicPartition(topic, partition): offset
-                          for topic, partition, offset in state["positions"]}
-        self._last_seq = {int(p): seq for p, seq in state["last_seq"].items()}
-        self._ended = set(state["ended"])
-        self._parked = {}
+    def decode_state(self, state: dict[str, Any]) -> FeedState:
+        """A checkpointed feed state, decoded (raises ``ValueError``/``KeyError``/``LgspError``;
+        nothing is changed until ``restore``)."""
+        parked: dict[str, list[tuple[StatusEvent, int]]] = {}
         for raw, at in state["parked"]:
             status = self.events.decode_status(base64.b64decode(raw))
-            self._parked.setdefault(status.document_id, []).append((status, at))
+            parked.setdefault(status.document_id, []).append((status, int(at)))
+        return FeedState({TopicPartition(topic, partition): int(offset)
+                          for topic, partition, offset in state["positions"]},
+                         {int(p): int(seq) for p, seq in state["last_seq"].items()},
+                         {int(p) for p in state["ended"]}, parked)
+
+    def restore(self, decoded: FeedState) -> None:
+        self.positions = dict(decoded.positions)
+        self._last_seq = dict(decoded.last_seq)
+        self._ended = set(decoded.ended)
+        self._parked = {k: list(v) for k, v in decoded.parked.items()}
 
     def finish(self) -> None:
         """End of run: statuses that never found their delivery."""

@@ -182,6 +182,8 @@ class LedgerWriter:
             self._drained.set()
 
     def _acknowledged(self, kind: LedgerKind, future: asyncio.Future[Any]) -> None:
+        if future not in self._unacknowledged:  # already counted as lost at the close timeout
+            return
         self._unacknowledged.discard(future)
         if future.cancelled():
             self._lost(kind, asyncio.CancelledError())
@@ -207,6 +209,7 @@ class LedgerWriter:
                 await asyncio.gather(*self._unacknowledged, return_exceptions=True)
         except TimeoutError:
             unwritten = len(self._queue) + len(self._unacknowledged)
+            self._unacknowledged.clear()
             self.failed += unwritten
             log.error("ledger_write_failed", entries=unwritten,
                       error=f"unacknowledged after {timeout_s:.0f} s")

@@ -147,6 +147,10 @@ def test_a_killed_tracker_rebuilds_its_state(kafka_bootstrap, pki_cache, run_id)
     assert t["delivered"] == t["completed"] + t["rejected"]
     assert t["send_to_arrived_ms"]["count"] == t["delivered"]
     assert t["send_to_arrived_ms"]["max"] < 1500, t["send_to_arrived_ms"]
+    # the series keeps the schedule's origin across restarts: every 01 in a point of the run
+    points = report["series"]["points"]
+    assert len(points) <= TRACKER_RUN_S + 15, "points past the end of the run"
+    assert sum(p["arrived"] for p in points) == t["delivered"]
     faults = report["faults"]
     assert faults["injected"] == faults["detected"] > 0
     assert faults["false_positives"] == {}
