@@ -3,7 +3,8 @@
 The feed reads the senders' ledger (``lgsp.bus.ledger``: what was sent, to whom, when it was
 intended, with which fault) and the statuses on the ``deliver`` partitions of its shard, and hands
 both to a ``DeliveryTracker``. It never commits offsets: a tracker killed with SIGKILL is started
-again, reads both from offset 0 and rebuilds the same state. Until it has worked off the backlog
+again, restores its last checkpoint (``consumers.tracker_checkpoint``; none yet: from offset 0),
+reads both from there and rebuilds the same state. Until it has worked off the backlog
 the restart left, statuses are timed by their Kafka timestamp (the moment the router handed them
 to the sender's platform, ms) instead of their late arrival, so rebuilt latencies are the ones
 the bus had, not the restart's; and the tracker declares nothing lost until it has caught up with
@@ -113,8 +114,8 @@ class TrackerFeed:
                 self._on_deliver(record, self._arrival_ns(record))
         finally:  # a Rejected record goes on to the dead-letter topic (again, if the previous
             # incarnation had sent it after its last checkpoint: at least once, counted once)
-            self.positions[TopicPartition(record.topic, record.partition)] = record.offset + 1
             tp = TopicPartition(record.topic, record.partition)
+            self.positions[tp] = record.offset + 1
             if tp in self._replay_until and record.offset + 1 >= self._replay_until[tp]:
                 del self._replay_until[tp]
                 if not self._replay_until:
