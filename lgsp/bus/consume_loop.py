@@ -85,7 +85,8 @@ class ConsumeLoop:
         if not commit and partitions is None:
             raise LifecycleError(f"{name}: a loop that never commits needs fixed partitions")
         self._commit = commit
-        self._start = dict(start or {})
+        self._next: dict[TopicPartition, int] = dict(start or {})
+        """Without commits: where each partition resumes (a re-assignment forgets positions)."""
         self.name = name
         self._stage_of = stage_of or (lambda _record: name)
         """Which stage a record belongs to (named in dead letters) when one loop feeds several."""
@@ -139,12 +140,15 @@ class ConsumeLoop:
         added = self._wanted - self._assigned
         self._consumer.assign([TopicPartition(t, p) for t in sorted(self._wanted)
                                for p in self._partitions])
+        if not self._commit:  # every position is ours to set, kept topics included
+            for topic in sorted(self._wanted):
+                for partition in self._partitions:
+                    tp = TopicPartition(topic, partition)
+                    self._consumer.seek(tp, self._next.get(tp, 0))
+            added = frozenset()
         for topic in sorted(added):
             for partition in self._partitions:
                 tp = TopicPartition(topic, partition)
-                if not self._commit:
-                    self._consumer.seek(tp, self._start.get(tp, 0))
-                    continue
                 try:
                     async with asyncio.timeout(COMMITTED_TIMEOUT_S):
                         committed = await self._consumer.committed(tp)
@@ -231,4 +235,8 @@ class ConsumeLoop:
             await asyncio.gather(*futures)
         if self._commit:
             await self._consumer.commit()
+        else:
+            for tp, records in batch.items():
+                if records:
+                    self._next[tp] = records[-1].offset + 1
         self.processed += sum(len(r) for r in batch.values())

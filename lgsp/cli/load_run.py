@@ -133,9 +133,6 @@ class LoadRun:
             raise ConfigError("--workers must be at least 1")
         if bus_workers < 0:
             raise ConfigError("--bus-workers must be 0 or more")
-        if bus_workers and config.rotation() is not None:
-            raise ConfigError("--bus-workers does not work with --rotate-topics yet (a restarted "
-                              "recipient reads back one topic generation); use --rotate-topics 0")
         if bus_workers > broker.partitions:
             raise ConfigError(f"{bus_workers} bus workers need --partitions of at least "
                               f"{bus_workers} (now {broker.partitions})")

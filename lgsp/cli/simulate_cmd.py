@@ -55,8 +55,7 @@ def simulate(
              "this many router processes and as many recipient processes, and each of the "
              "--workers senders has its tracker in a process of its own; their pids are printed "
              "when the schedule starts. One that dies (even by SIGKILL) is restarted and "
-             "recovers from the bus without loss or duplicates. Topics are not rotated "
-             "(not with --rotate-topics).")] = 0,
+             "recovers from the bus without loss or duplicates.")] = 0,
     host_shard: Annotated[str | None, typer.Option(
         "--host-shard", help="This host's part of a load spread over hosts, e.g. 1/2 "
                              "(merge the reports with lgsp report merge).")] = None,
@@ -198,12 +197,7 @@ def simulate(
         lenient_lgsp=lenient_lgsp, run_id=run_id, pki_cache=pki_cache, keep_topics=keep_topics,
         document_versions=_versions(document_versions), registry_url=registry_url,
         record_path=record, faults=FaultPlan.parse(inject or []))
-    rotation = _rotation(rotate_topics, config, bootstrap)
-    if bus_workers and rotate_topics is None and rotation is not None:
-        rotation = None
-        print("lgsp: --bus-workers: this run's topics are not rotated (not supported yet), so "
-              "the embedded broker keeps every record of it in memory", file=sys.stderr)
-    config = dataclasses.replace(config, rotate_s=rotation)
+    config = dataclasses.replace(config, rotate_s=_rotation(rotate_topics, config, bootstrap))
     if not find_max:
         config.check_warmup()
     host = HostShard.parse(host_shard) if host_shard else HostShard()

@@ -231,6 +231,7 @@ class Simulation:
         """Topic families (``<platform>.inbound|deliver``) the roles of this process read."""
         self._stack = contextlib.AsyncExitStack()
         self._schedule_start_ns: int | None = None
+        self._following_rotation = False
         self._started = False
         self._stopped = False
         self.started_at: dt.datetime | None = None
@@ -329,8 +330,9 @@ class Simulation:
             if ROUTE in self.roles:
                 handlers[_family(router.topic)] = router.handle
                 stages[_family(router.topic)] = f"router:{platform}"
-        topics = [c.topic for c in (*self.routers.values(), *self.agents.values())
-                  if _family(c.topic) in handlers]
+        topics = self._live_topics([c.topic for c in (*self.routers.values(),
+                                                      *self.agents.values())
+                                    if _family(c.topic) in handlers])
         if self.roles == {TRACK}:
             handlers[_family(self.topics.ledger)] = self._feed().handle
             stages[_family(self.topics.ledger)] = "tracker:ledger"
@@ -403,9 +405,21 @@ class Simulation:
                                     ledger_partitions=self.shard.owned_partitions)
         return self.feed
 
+    def _live_topics(self, names: list[str]) -> list[str]:
+        """The topics to read now for these (unrotated) ``names``: with topic rotation and a
+        known schedule start (a restarted worker), the same families in every live generation."""
+        rotation, start_ns = self.config.rotation(), self._schedule_start_ns
+        if rotation is None or start_ns is None:
+            return names
+        families = {_family(name) for name in names}
+        return [name for g in rotation.read(time.monotonic_ns() - start_ns)
+                for name in self.topics.generation(self.topology.platforms, g)
+                if _family(name) in families]
+
     async def _resume_recipients(self, platforms: list[str]) -> None:
         """A restarted recipient process: what its agencies already answered, before consuming."""
-        sent = await statuses_sent(self.broker, [self.topics.inbound(p) for p in platforms],
+        sent = await statuses_sent(self.broker,
+                                   self._live_topics([self.topics.inbound(p) for p in platforms]),
                                    self.events, self.shard.owns)
         resumed = 0
         for platform, agents in self.agents.items():
@@ -500,7 +514,7 @@ class Simulation:
         rotation = self.config.rotation()
         if rotation is not None:
             sender.generation_of = lambda now_ns: rotation.generation_at(now_ns - start_ns)
-            self._follow_rotation(rotation, start_ns)
+        self.follow_schedule(start_ns)
         # yield after every late submit: a sender behind its schedule must not starve the
         # routers and recipients of its own worker (they would look slower than they are)
         scheduler = self.scheduler = OpenLoopScheduler(schedule, start_ns=start_ns,
@@ -523,14 +537,25 @@ class Simulation:
             self.metrics.send_errors["produce_failed"] += scheduler.failed_sends
         return scheduler
 
+    def follow_schedule(self, start_ns: int) -> None:
+        """The schedule started at ``start_ns``: measure on its clock and, with topic rotation,
+        read the live generations from now on (every role; idempotent)."""
+        self.begin_measuring(start_ns)
+        rotation = self.config.rotation()
+        if rotation is not None and not self._following_rotation:
+            self._following_rotation = True
+            self._follow_rotation(rotation, start_ns)
+
     def _follow_rotation(self, rotation: Rotation, start_ns: int) -> None:
         """Keep every loop reading the live topic generations, until the simulation stops."""
+        unrotated = [self.topics.ledger] if self.roles == {TRACK} else []
+
         def update() -> None:
             generations = rotation.read(time.monotonic_ns() - start_ns)
             if self.loop is not None:
                 self.loop.want([name for g in generations
                                 for name in self.topics.generation(self.topology.platforms, g)
-                                if _family(name) in self._families])
+                                if _family(name) in self._families] + unrotated)
             if self.producer is not None:  # deleted generations leave the producer's metadata
                 self.producer.retain(partial(_not_before, generations.start))
 

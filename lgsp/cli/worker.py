@@ -175,8 +175,9 @@ async def run_worker(spec: WorkerSpec, channel: Channel) -> None:
         message = await channel.receive()
         if message[0] != "begin":
             raise LgspError(f"worker {spec.shard} was told {message[0]!r} before begin")
-        # every role counts on the schedule's clock: series intervals, the warm-up's end
-        simulation.begin_measuring(message[1])
+        # every role counts on the schedule's clock (series intervals, the warm-up's end) and
+        # reads the topic generations of its time
+        simulation.follow_schedule(message[1])
         stop = asyncio.Event()
         if not spec.roles & {SEND, TRACK}:  # routes and/or takes in documents until finish
             finish = asyncio.create_task(_until_finish(channel, stop))

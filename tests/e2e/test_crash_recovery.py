@@ -19,7 +19,6 @@ from lgsp.cli.load_run import LoadRun
 from lgsp.codec import AvroCodec, EventCodec, FileSchemaRegistry
 from lgsp.config import BrokerConfig
 from lgsp.domain import StatusCode
-from lgsp.errors import ConfigError
 from lgsp.faults import EXPECTED, FaultKind, FaultPlan
 from tests.e2e.helpers import interrupted_run
 from tests.e2e.test_load import config
@@ -30,16 +29,18 @@ KILLS = 3
 DOCUMENTS_PER_S = 15.0
 DURATION_S = 24.0
 TRACKER_RUN_S = 36.0
+ROTATING_RUN_S = 34.0
 
 
 async def _kill_repeatedly(load: LoadRun, run: asyncio.Task[Any],
-                           roles: tuple[str, ...] = ("route", "receive")) -> Counter[str]:
-    """SIGKILL the process of each of ``roles`` in turn, ``KILLS`` times each, every time once a
-    fresh incarnation has joined the running schedule."""
+                           roles: tuple[str, ...] = ("route", "receive"),
+                           rounds: int = KILLS) -> Counter[str]:
+    """SIGKILL the process of each of ``roles`` in turn, ``rounds`` times each, every time once
+    a fresh incarnation has joined the running schedule."""
     killed: Counter[str] = Counter()
     dead: set[int] = set()  # a killed process may look alive until it is reaped
     deadline = time.monotonic() + 240
-    for _ in range(KILLS):
+    for _ in range(rounds):
         for role in roles:
             while True:
                 if run.done():
@@ -104,10 +105,43 @@ def test_killed_routers_and_recipients_lose_nothing(kafka_bootstrap, pki_cache, 
         assert statuses.codes[-1] is StatusCode.COMPLETED
 
 
-def test_bus_workers_refuse_topic_rotation(pki_cache, run_id):
-    cfg = config(pki_cache, run_id, documents=10, rotate_s=30.0)
-    with pytest.raises(ConfigError, match="--rotate-topics"):
-        LoadRun(cfg, BrokerConfig(bootstrap="127.0.0.1:1"), bus_workers=1)
+def test_killed_workers_recover_while_topics_rotate(kafka_bootstrap, pki_cache, run_id):
+    """A topic generation every 4 s, each deleted once its lifecycles are over (g at 4g + 20 s
+    into the schedule): after the first deletion the router, the recipient and the tracker are
+    killed once each. The restarted ones read back, replay and follow the live generations
+    only; nothing is lost."""
+    cfg = config(pki_cache, run_id, documents=None, duration_s=ROTATING_RUN_S,
+                 rate=DOCUMENTS_PER_S, rotate_s=4.0, ack_timeout_s=6.0, settle_timeout_s=30.0,
+                 keep_topics=True)  # what rotation deleted, not the end-of-run clean-up
+    broker = BrokerConfig(bootstrap=kafka_bootstrap)
+    load = LoadRun(cfg, broker, bus_workers=1)
+
+    async def scenario() -> tuple[dict[str, Any], Counter[str]]:
+        run = asyncio.create_task(load.run())
+        deadline = time.monotonic() + 240
+        while load.rotator is None or load.rotator.deleted < 0:
+            if run.done():
+                run.result()
+                pytest.fail("the run ended before a generation was deleted")
+            assert time.monotonic() < deadline, "no generation deleted within 240 s"
+            await asyncio.sleep(0.1)
+        killed = await _kill_repeatedly(load, run, roles=("route", "receive", "track"),
+                                        rounds=1)
+        return await run, killed
+
+    report, killed = asyncio.run(scenario())
+    assert killed == {"route 1/1": 1, "receive 1/1": 1, "track 1/1": 1}
+    assert report["run"]["restarts"] == {"receive 1/1": 1, "route 1/1": 1, "track 1/1": 1}
+    t = report["totals"]
+    assert t["documents"] == int(ROTATING_RUN_S * DOCUMENTS_PER_S)
+    assert (t["lost"], t["incomplete"], t["rejected"], t["undeliverable"]) == (0, 0, 0, 0)
+    assert t["sent"] == t["delivered"] == t["completed"]
+    assert set(report["unexpected_statuses"]) <= {"duplicate", "unknown_or_finished"}
+    assert load.rotator is not None
+    assert load.rotator.deleted >= 2
+    asyncio.run(delete_topics(broker, [
+        name for g in range(load.rotator.deleted + 1, load.rotator.created + 1)
+        for name in load.planner.topics.generation(load.planner.topology.platforms, g)]))
 
 
 def test_ctrl_c_with_bus_workers_drains_and_leaves_no_process(kafka_bootstrap, pki_cache,
