@@ -41,8 +41,7 @@ the restart has been read) means the tracker is live again: from then on, arriva
 
 
 class SendFailedOnLedger(Exception):
-    """A send failure reported by the sender through the ledger (the error itself is logged
-    there)."""
+    """A send failure the sender reported through the ledger (its error as text)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,7 +152,7 @@ class TrackerFeed:
         elif entry.kind is LedgerKind.REFUSED and entry.fault is not None:
             self.tracker.detected_at_send(entry.fault, entry.how)
         elif entry.kind is LedgerKind.SEND_FAILED:
-            self.tracker.send_failed(entry, SendFailedOnLedger("reported by the sender"))
+            self.tracker.send_failed(entry, SendFailedOnLedger(entry.how))
         elif entry.kind is LedgerKind.END:
             self._ended.add(partition)
 

@@ -130,36 +130,35 @@ class ConsumeLoop:
         self._wanted = frozenset(topics)
 
     async def _reassign(self) -> None:
-        """Between batches (nothing uncommitted): positions resume from committed offsets.
+        """Between batches (nothing uncommitted): positions resume from committed offsets, or,
+        for a loop that never commits, from where it read up to (``aiokafka``'s ``assign``
+        forgets every position, kept topics included).
 
         A partition never committed starts at offset 0, explicitly: a topic that joins the
         assignment may already hold records, and resetting to "earliest" asks the broker's
         ListOffsets, which the embedded broker answers wrongly (records would be skipped)."""
         if self._partitions is None or self._wanted == self._assigned:
             return
-        added = self._wanted - self._assigned
-        self._consumer.assign([TopicPartition(t, p) for t in sorted(self._wanted)
-                               for p in self._partitions])
-        if not self._commit:  # every position is ours to set, kept topics included
-            for topic in sorted(self._wanted):
-                for partition in self._partitions:
-                    tp = TopicPartition(topic, partition)
-                    self._consumer.seek(tp, self._next.get(tp, 0))
-            added = frozenset()
-        for topic in sorted(added):
-            for partition in self._partitions:
-                tp = TopicPartition(topic, partition)
-                try:
-                    async with asyncio.timeout(COMMITTED_TIMEOUT_S):
-                        committed = await self._consumer.committed(tp)
-                except TimeoutError:  # never block the stage on it: a new topic starts at 0
-                    log.warning("committed_offset_timeout", stage=self.name, topic=topic,
-                                partition=partition)
-                    committed = None
-                if committed is None:
+        wanted = [TopicPartition(t, p) for t in sorted(self._wanted) for p in self._partitions]
+        self._consumer.assign(wanted)
+        if self._commit:
+            for tp in wanted:
+                if tp.topic not in self._assigned and await self._committed(tp) is None:
                     self._consumer.seek(tp, 0)
+        else:
+            for tp in wanted:
+                self._consumer.seek(tp, self._next.get(tp, 0))
         self._assigned = self._wanted
         log.info("loop_topics", stage=self.name, topics=sorted(self._wanted))
+
+    async def _committed(self, tp: TopicPartition) -> int | None:
+        try:
+            async with asyncio.timeout(COMMITTED_TIMEOUT_S):
+                return await self._consumer.committed(tp)
+        except TimeoutError:  # never block the stage on it: a new topic starts at 0
+            log.warning("committed_offset_timeout", stage=self.name, topic=tp.topic,
+                        partition=tp.partition)
+            return None
 
     async def abort(self) -> None:
         """Drop the batch in hand (uncommitted: it will be read again) and close; for a run that

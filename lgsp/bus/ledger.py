@@ -7,9 +7,10 @@ per refusal at send, per failed send, and an ``end`` mark on each of a sender's 
 its schedule is done. Records are keyed by the sending agency, so they land on the partitions of
 the shard that owns it — the same partitions as the statuses coming back to it.
 
-A restarted tracker reads the ledger and its statuses again from offset 0 and rebuilds exactly
-what it knew. Each record carries the writer's sequence number: a batch the producer retried
-after a lost acknowledgement appears twice in the log, and the second copy is skipped.
+A restarted tracker reads the ledger and its statuses again from its last checkpoint (or offset
+0) and rebuilds exactly what it knew. Each record carries the writer's sequence number: a batch
+the producer retried after a lost acknowledgement appears twice in the log, and the second copy
+is skipped.
 ``intended_ns`` is on the host's monotonic clock (CLOCK_MONOTONIC is one clock for every process
 of a host; a tracker always runs on its sender's host).
 """
@@ -36,6 +37,7 @@ from lgsp.faults import FaultKind
 
 log = structlog.get_logger(__name__)
 
+CLOSE_TIMEOUT_S = 10.0
 
 
 class LedgerKind(StrEnum):
@@ -47,8 +49,6 @@ class LedgerKind(StrEnum):
     """The sender's producer could not hand a document to Kafka."""
     END = "end"
     """The sender's schedule is over: nothing more will come on this partition."""
-
-CLOSE_TIMEOUT_S = 10.0
 
 
 class SentDocument(Protocol):
@@ -78,7 +78,8 @@ class LedgerEntry:
     waiting: tuple[str, ...] = ()
     """Recipients that must detect ``fault`` (for ``expect``)."""
     how: str = ""
-    """The check that refused a document at send (for ``refused``)."""
+    """The check that refused a document at send (``refused``), the producer's error
+    (``send_failed``)."""
 
     def encode(self) -> bytes:
         data: dict[str, Any] = {"seq": self.seq, "kind": self.kind.value}
@@ -159,9 +160,10 @@ class LedgerWriter:
         self._put(LedgerKind.REFUSED, self.partitions[0], fault=kind, how=how)
 
     def send_failed(self, document: SentDocument, error: BaseException) -> None:
+        """Logged by the tracker that reads it."""
         self._put(LedgerKind.SEND_FAILED, document_id=document.document_id,
-                  sender=document.sender, recipients=tuple(document.recipients))
-        log.error("document_send_failed", document_id=document.document_id, error=repr(error))
+                  sender=document.sender, recipients=tuple(document.recipients),
+                  how=repr(error))
 
     # ---- writing -------------------------------------------------------------------------------
     async def _write(self) -> None:

@@ -347,7 +347,7 @@ class Simulation:
 
         # One consumer per worker for every stage of its partitions: fewer fetches to poll
         # (the broker does not wake a waiting fetch, so each consumer polls) and bigger batches.
-        # A tracker process never commits: it rebuilds from offset 0 when restarted.
+        # A tracker process never commits: it resumes from its checkpoint when restarted.
         if topics:  # a sender whose tracker is another process reads nothing
             self.loop = ConsumeLoop(
                 name=f"worker {self.shard}", broker=self.broker, topic=topics,
@@ -362,27 +362,32 @@ class Simulation:
                 self._stack.push_async_callback(agents.stop)  # lifecycles finish after the loop
             await self.loop.start()
             self._stack.push_async_callback(self.loop.stop)
+        if SEND in self.roles:
+            await self._prepare_sender(senders)
+        log.info("simulation_started", run_id=self.run_id, bootstrap=self.broker.bootstrap,
+                 platforms=platforms, agencies=len(self.topology.agencies), shard=str(self.shard))
+
+    async def _prepare_sender(self, senders: list[str]) -> None:
+        """The agencies' sender, reporting to this process's tracker or, when the tracker is a
+        process of its own, to the senders' ledger; every certificate issued now, so sign cost
+        measures signing, not issuance."""
+        if self.pki is None or self.producer is None:
+            raise LifecycleError("the sender needs the run's PKI and producer")
         tracking: LedgerWriter | DeliveryTracker = self.tracker
-        if SEND in self.roles and TRACK not in self.roles:  # a tracker process follows
+        if TRACK not in self.roles:
             tracking = self.ledger = LedgerWriter(self.producer, self.topics.ledger,
                                                   self.shard.owned_partitions)
             self.ledger.start()
             self._stack.push_async_callback(self.ledger.close, end=False)
-        self.sender = AgencySender(topology=self.topology, pki=self.pki, events=self.events,
-                                   producer=self.producer, topics=self.topics,
-                                   metrics=self.metrics, expect=tracking.expect,
-                                   on_send_failed=tracking.send_failed,
-                                   document_versions=self.config.document_versions,
-                                   faults=self._fault_injector(senders)
-                                   if SEND in self.roles else None,
-                                   on_fault=tracking.injected,
-                                   on_fault_refused=tracking.detected_at_send)
-        # Issue every sender's certificates now, so sign cost measures signing, not issuance.
-        sender = self.sender
-        mine = [code for code in senders if self.shard.owns(code)] if SEND in self.roles else []
+        sender = self.sender = AgencySender(
+            topology=self.topology, pki=self.pki, events=self.events, producer=self.producer,
+            topics=self.topics, metrics=self.metrics, expect=tracking.expect,
+            on_send_failed=tracking.send_failed,
+            document_versions=self.config.document_versions,
+            faults=self._fault_injector(senders), on_fault=tracking.injected,
+            on_fault_refused=tracking.detected_at_send)
+        mine = [code for code in senders if self.shard.owns(code)]
         await asyncio.to_thread(lambda: [sender.credentials(code) for code in mine])
-        log.info("simulation_started", run_id=self.run_id, bootstrap=self.broker.bootstrap,
-                 platforms=platforms, agencies=len(self.topology.agencies), shard=str(self.shard))
 
     async def _checkpointed_tracking(self, topics: list[str]) -> None:
         """A tracker process: resume from its checkpoint (or offset 0) when restarted, and keep
@@ -494,7 +499,7 @@ class Simulation:
     # ---- running ----------------------------------------------------------------------------
     def begin_measuring(self, start_ns: int) -> None:
         """The schedule starts at ``start_ns`` (monotonic): the series' origin and warm-up end.
-        (A restarted tracker knows it before it starts reading; a second call changes nothing.)"""
+        (A restarted worker knows it before it starts reading; a second call changes nothing.)"""
         if self._schedule_start_ns == start_ns:
             return
         self._schedule_start_ns = start_ns
@@ -508,9 +513,8 @@ class Simulation:
                             stop: asyncio.Event | None = None) -> OpenLoopScheduler[Draft]:
         """Send ``schedule`` open loop from ``start_ns`` (monotonic)."""
         if self.sender is None:
-            raise LifecycleError(f"simulation {self.run_id} is not started")
+            raise LifecycleError(f"simulation {self.run_id} is not started or does not send")
         sender = self.sender
-        self.begin_measuring(start_ns)
         rotation = self.config.rotation()
         if rotation is not None:
             sender.generation_of = lambda now_ns: rotation.generation_at(now_ns - start_ns)
@@ -587,12 +591,11 @@ class Simulation:
         if self.feed is None or not self.feed.catching_up:
             self.tracker.sweep()
 
-    async def follow_senders(self, start_ns: int) -> None:
+    async def follow_senders(self) -> None:
         """A tracker process while its senders send: sweep until every sender of its shard
         wrote its end mark on the ledger."""
         if self.feed is None:
             raise LifecycleError(f"simulation {self.run_id} does not track from the ledger")
-        self.begin_measuring(start_ns)
         while not self.feed.senders_done:
             self.check_stages()
             self.sweep()

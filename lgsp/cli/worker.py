@@ -189,7 +189,7 @@ async def run_worker(spec: WorkerSpec, channel: Channel) -> None:
             return
         sending = asyncio.create_task(  # a tracker process: until its senders are done
             simulation.send_schedule(simulation.plan(), message[1], stop=stop)
-            if SEND in spec.roles else simulation.follow_senders(message[1]))
+            if SEND in spec.roles else simulation.follow_senders())
         background.append(sending)
         await _serve(simulation, channel, stop, until=sending)
         sending.result()
