@@ -5,6 +5,7 @@
     LgspError                              exit_code 1
     ├─ ConfigError(LgspError, ValueError)  bad profile, flag or env value          exit 2
     ├─ BrokerError                         unreachable, topic missing, embedded broker did not start
+    │  └─ StageFailed                      a consume stage ended on an unexpected error
     ├─ RegistryError                       schema registry unreachable or answering an error
     ├─ LifecycleError                      used before start or after stop
     ├─ DocumentRefused                     refused before it reaches the bus (secret document)
@@ -35,6 +36,12 @@ class BrokerError(LgspError):
     """The broker is unreachable, a topic is missing, or the embedded broker did not start."""
 
     exit_code = 4
+
+
+class StageFailed(BrokerError):
+    """A consume stage (router, recipients, tracker) ended on an error it could not handle; the
+    run cannot complete without it. In a crash-tolerant run its process exits and is restarted
+    like a killed one."""
 
 
 class RegistryError(LgspError):

@@ -86,7 +86,8 @@ class ConsumeLoop:
             raise LifecycleError(f"{name}: a loop that never commits needs fixed partitions")
         self._commit = commit
         self._next: dict[TopicPartition, int] = dict(start or {})
-        """Without commits: where each partition resumes (a re-assignment forgets positions)."""
+        """Where each partition read resumes: the loop's own positions (a re-assignment forgets
+        aiokafka's), seeded by ``start`` or the group's commits when a partition joins."""
         self.name = name
         self._stage_of = stage_of or (lambda _record: name)
         """Which stage a record belongs to (named in dead letters) when one loop feeds several."""
@@ -113,6 +114,11 @@ class ConsumeLoop:
         self.failure: BaseException | None = None
         """The error that ended the loop, if it ended on its own."""
 
+    @property
+    def reading(self) -> frozenset[str]:
+        """The topics the loop reads now (after the next batch, those of the last ``want``)."""
+        return self._assigned
+
     async def start(self) -> None:
         if self._stopped:
             raise LifecycleError(f"{self.name} is stopped; create a new one")
@@ -130,24 +136,33 @@ class ConsumeLoop:
         self._wanted = frozenset(topics)
 
     async def _reassign(self) -> None:
-        """Between batches (nothing uncommitted): positions resume from committed offsets, or,
-        for a loop that never commits, from where it read up to (``aiokafka``'s ``assign``
-        forgets every position, kept topics included).
+        """Between batches (nothing uncommitted), after a ``want``: read the new set of topics,
+        every partition from a position the loop worked out itself.
 
-        A partition never committed starts at offset 0, explicitly: a topic that joins the
-        assignment may already hold records, and resetting to "earliest" asks the broker's
-        ListOffsets, which the embedded broker answers wrongly (records would be skipped)."""
+        ``aiokafka``'s ``assign`` forgets every position, kept topics included, and then asks the
+        group for committed offsets. A kept partition whose generation joined after the last
+        commit has none (no record reached the stage since: likely on a busy machine, and
+        certain for a restarted stage whose first ``want`` comes before its first batch), and
+        with ``auto_offset_reset="none"`` the next fetch raised ``NoOffsetForPartitionError``
+        and ended the stage. So every kept partition is sought to where the loop read up to.
+
+        A partition that joins resumes from its committed offset (a restarted stage), or, for a
+        loop that never commits, its checkpointed position; otherwise from offset 0, explicitly:
+        a topic that joins may already hold records, and resetting to "earliest" asks the
+        broker's ListOffsets, which the embedded broker answers wrongly (records would be
+        skipped)."""
         if self._partitions is None or self._wanted == self._assigned:
             return
         wanted = [TopicPartition(t, p) for t in sorted(self._wanted) for p in self._partitions]
+        for tp in wanted:
+            if tp not in self._next:
+                committed = await self._committed(tp) if self._commit else None
+                self._next[tp] = committed if committed is not None else 0
         self._consumer.assign(wanted)
-        if self._commit:
-            for tp in wanted:
-                if tp.topic not in self._assigned and await self._committed(tp) is None:
-                    self._consumer.seek(tp, 0)
-        else:
-            for tp in wanted:
-                self._consumer.seek(tp, self._next.get(tp, 0))
+        for tp in wanted:
+            self._consumer.seek(tp, self._next[tp])
+        for tp in [tp for tp in self._next if tp.topic not in self._wanted]:
+            del self._next[tp]  # a generation that left is not read again
         self._assigned = self._wanted
         log.info("loop_topics", stage=self.name, topics=sorted(self._wanted))
 
@@ -234,8 +249,7 @@ class ConsumeLoop:
             await asyncio.gather(*futures)
         if self._commit:
             await self._consumer.commit()
-        else:
-            for tp, records in batch.items():
-                if records:
-                    self._next[tp] = records[-1].offset + 1
+        for tp, records in batch.items():
+            if records:
+                self._next[tp] = records[-1].offset + 1
         self.processed += sum(len(r) for r in batch.values())

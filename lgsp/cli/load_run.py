@@ -37,7 +37,15 @@ from lgsp.bus.revocations import publish_revocations
 from lgsp.bus.rotation import TopicRotator
 from lgsp.bus.shard import Shard
 from lgsp.cli.simulation import RECEIVE, ROLES, ROUTE, SEND, TRACK, Simulation, SimulationConfig
-from lgsp.cli.worker import Message, PipeChannel, QueueChannel, WorkerSpec, process_main, run_worker
+from lgsp.cli.worker import (
+    Message,
+    PipeChannel,
+    QueueChannel,
+    WorkerSpec,
+    process_main,
+    restartable,
+    run_worker,
+)
 from lgsp.config import BrokerConfig
 from lgsp.errors import BrokerError, ConfigError, LgspError
 from lgsp.metrics.histogram import Histogram
@@ -109,7 +117,7 @@ class _Worker:
     def restartable(self) -> bool:
         """A router, recipient or tracker process: started again when it dies (a sender is
         the load itself and is not)."""
-        return self.spec is not None and SEND not in self.spec.roles
+        return self.spec is not None and restartable(self.spec)
 
     @property
     def name(self) -> str:

@@ -43,7 +43,7 @@ from lgsp.codec.registry import FileSchemaRegistry, SchemaRegistry
 from lgsp.codec.rest_registry import RestSchemaRegistry
 from lgsp.config import BrokerConfig, RecipientConfig
 from lgsp.domain.topology import Topology
-from lgsp.errors import BrokerError, ConfigError, LifecycleError
+from lgsp.errors import ConfigError, LifecycleError, StageFailed
 from lgsp.faults import FaultPlan
 from lgsp.metrics.report import build_report
 from lgsp.metrics.run import RunMetrics
@@ -582,7 +582,7 @@ class Simulation:
         """Raise if a router or recipient stage died: the run cannot complete without it."""
         loop = self.loop
         if loop is not None and loop.failure is not None:
-            raise BrokerError(f"stage {loop.name} failed: {loop.failure!r}; the run was "
+            raise StageFailed(f"stage {loop.name} failed: {loop.failure!r}; the run was "
                               "stopped") from loop.failure
 
     def sweep(self) -> None:

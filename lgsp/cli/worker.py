@@ -31,15 +31,19 @@ from lgsp.bus.shard import Shard
 from lgsp.cli.logging import configure_logging
 from lgsp.cli.simulation import ROLES, SEND, TRACK, Simulation, SimulationConfig
 from lgsp.config import BrokerConfig
-from lgsp.errors import LgspError
+from lgsp.errors import LgspError, StageFailed
 from lgsp.metrics.run import RunMetrics
 from lgsp.metrics.state import to_state
 from lgsp.signing.pki import PkiExport
 
 log = structlog.get_logger(__name__)
 
+EXIT_STAGE_FAILED = 75
+"""Exit code of a router, recipient or tracker process whose stage died: the coordinator
+restarts it as it restarts a killed one (it recovers its state from the bus)."""
 SNAPSHOT_EVERY_S = 1.0
 STATE_EVERY_S = 2.0
+STAGE_CHECK_EVERY_S = 0.2
 Message = tuple[Any, ...]
 
 
@@ -152,8 +156,15 @@ class WorkerSpec:
     against it before the coordinator says ``begin``)."""
 
 
-async def run_worker(spec: WorkerSpec, channel: Channel) -> None:
-    """The worker's whole life; every outcome ends with a ``result`` or an ``error`` message."""
+def restartable(spec: WorkerSpec) -> bool:
+    """A router, recipient or tracker process: the coordinator restarts it when it dies."""
+    return SEND not in spec.roles
+
+
+async def run_worker(spec: WorkerSpec, channel: Channel) -> int:
+    """The worker's whole life; every outcome ends with a ``result`` or an ``error`` message —
+    except a restartable worker whose stage died: it ends without a word and returns
+    ``EXIT_STAGE_FAILED`` (its process exits with it and is restarted). Returns 0 otherwise."""
     try:
         exports = json.loads(spec.pki_file.read_text())
         simulation = Simulation(spec.config, spec.broker, shard=spec.shard,
@@ -165,7 +176,7 @@ async def run_worker(spec: WorkerSpec, channel: Channel) -> None:
                                 else spec.state_dir / f"tracker-{spec.shard.index}.json")
     except (OSError, ValueError, KeyError, LgspError) as exc:
         channel.send(("error", f"worker {spec.shard} could not start: {exc}", 4))
-        return
+        return 0
     background: list[asyncio.Task[Any]] = []  # the schedule and settling: never outlive the run
     if spec.start_ns is not None:
         simulation.begin_measuring(spec.start_ns)
@@ -186,7 +197,7 @@ async def run_worker(spec: WorkerSpec, channel: Channel) -> None:
             channel.send(("result", to_state(simulation.metrics),
                           {"send_s": 0.0, "run": simulation.run_facts(),
                            "stopped_early": stop.is_set()}))
-            return
+            return 0
         sending = asyncio.create_task(  # a tracker process: until its senders are done
             simulation.send_schedule(simulation.plan(), message[1], stop=stop)
             if SEND in spec.roles else simulation.follow_senders())
@@ -208,6 +219,17 @@ async def run_worker(spec: WorkerSpec, channel: Channel) -> None:
         channel.send(("result", to_state(simulation.metrics),
                       {"send_s": send_s, "run": simulation.run_facts(),
                        "stopped_early": stop.is_set()}))
+    except StageFailed as exc:
+        for task in background:
+            task.cancel()
+        if not restartable(spec):
+            log.error("worker_failed", shard=str(spec.shard), error=str(exc))
+            channel.send(("error", str(exc), exc.exit_code, *_confirmed(simulation)))
+            return 0
+        log.error("stage_failed_restarting", worker="+".join(sorted(spec.roles)),
+                  shard=str(spec.shard), error=str(exc))
+        await simulation.abort()  # uncommitted work is read again by the next incarnation
+        return EXIT_STAGE_FAILED
     except (LgspError, OSError) as exc:
         for task in background:
             task.cancel()
@@ -222,6 +244,7 @@ async def run_worker(spec: WorkerSpec, channel: Channel) -> None:
                       *_confirmed(simulation)))
     finally:
         await simulation.stop()
+    return 0
 
 
 def _confirmed(simulation: Simulation) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -263,10 +286,14 @@ async def _serve(simulation: Simulation, channel: Channel, stop: asyncio.Event, 
 async def _serve_state(simulation: Simulation, channel: Channel, *,
                        until: asyncio.Task[Any]) -> None:
     """A routing/recipient worker: send its metrics state every few seconds (if it is killed,
-    the coordinator keeps what it had counted up to then)."""
+    the coordinator keeps what it had counted up to then); raise ``StageFailed`` as soon as its
+    stage died (it would otherwise idle until the end while its partitions wait)."""
+    last_state = time.monotonic()
     while not until.done():
-        await asyncio.wait([until], timeout=STATE_EVERY_S)
-        if not until.done():
+        await asyncio.wait([until], timeout=STAGE_CHECK_EVERY_S)
+        simulation.check_stages()
+        if not until.done() and time.monotonic() - last_state >= STATE_EVERY_S:
+            last_state = time.monotonic()
             channel.send(("state", to_state(simulation.metrics)))
 
 
@@ -277,11 +304,13 @@ def process_main(spec: WorkerSpec, connection: Connection) -> None:
     configure_logging(spec.log_format, spec.log_level)
     channel = PipeChannel(connection)
 
-    async def main() -> None:
+    async def main() -> int:
         try:
-            await run_worker(spec, channel)
+            return await run_worker(spec, channel)
         finally:
             channel.detach()
 
-    asyncio.run(main())
+    code = asyncio.run(main())
     connection.close()
+    if code:
+        raise SystemExit(code)

@@ -1,0 +1,121 @@
+"""The consume loop over fixed partitions while topic generations come and go (rotation), on the
+real broker: a stage never dies for a position it can work out.
+
+Regression (a crash-tolerant run lost 508 deliveries on a busy machine): aiokafka's ``assign()``
+forgets the position of every partition, kept topics included, and then looks up the group's
+committed offset; a kept partition that had no commit yet (no record had reached the stage since
+its generation joined, which a slow machine makes likely) has none, and with
+``auto_offset_reset="none"`` the next fetch raised ``NoOffsetForPartitionError`` and ended the
+stage. These tests open that window deliberately: a second generation joins before any record was
+committed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+from aiokafka import AIOKafkaProducer, ConsumerRecord
+
+from lgsp.bus.admin import create_topics, delete_topics
+from lgsp.bus.consume_loop import ConsumeLoop, DeadLetters
+from lgsp.codec import AvroCodec, EventCodec, FileSchemaRegistry
+from lgsp.config import BrokerConfig
+from lgsp.metrics.run import RunMetrics
+from tests.conftest import wait_for
+
+PARTITIONS = (0, 1, 2)
+
+
+@pytest.fixture
+async def generations(kafka_bootstrap, run_id):
+    """Three topics of three partitions each: generations g1..g3 of one family."""
+    broker = BrokerConfig(bootstrap=kafka_bootstrap, partitions=len(PARTITIONS))
+    names = [f"lgsp.{run_id}.g{g}.lgsp-h26.deliver" for g in (1, 2, 3)]
+    await create_topics(broker, [*names, f"lgsp.{run_id}.dead-letter"])
+    yield broker, names
+    await delete_topics(broker, [*names, f"lgsp.{run_id}.dead-letter"])
+
+
+async def _produce(broker: BrokerConfig, records: list[tuple[str, int]]) -> None:
+    producer = AIOKafkaProducer(**broker.producer_kwargs())
+    await producer.start()
+    try:
+        for i, (topic, partition) in enumerate(records):
+            await producer.send_and_wait(topic, f"record {i}".encode(), partition=partition)
+    finally:
+        await producer.stop()
+
+
+def _loop(broker: BrokerConfig, run_id: str, topics: list[str], seen: list[Any],
+          producer: AIOKafkaProducer, *, commit: bool = True) -> ConsumeLoop:
+    async def handle(record: ConsumerRecord[bytes, bytes], _out: list[Any]) -> None:
+        seen.append((record.topic, record.partition, record.offset))
+
+    events = EventCodec(AvroCodec(FileSchemaRegistry()))
+    dead = DeadLetters(producer, f"lgsp.{run_id}.dead-letter", events, RunMetrics())
+    return ConsumeLoop(name="worker 1/1", broker=broker, topic=topics, group=f"{run_id}-worker",
+                       handler=handle, dead_letters=dead, partitions=PARTITIONS, commit=commit)
+
+
+class TestRotatedGenerations:
+    @pytest.mark.parametrize("commit", [True, False], ids=["committing", "own-positions"])
+    async def test_a_generation_joining_before_any_commit_keeps_every_position(
+            self, generations, run_id, commit):
+        """g1 is read but nothing arrives; g2 and then g3 join; every record later written to any
+        partition of any generation is read exactly once and the stage stays alive."""
+        broker, names = generations
+        seen: list[Any] = []
+        producer = AIOKafkaProducer(**broker.producer_kwargs())
+        await producer.start()
+        loop = _loop(broker, run_id, names[:1], seen, producer, commit=commit)
+        try:
+            await loop.start()
+            await asyncio.sleep(0.3)  # a few empty batches: nothing to commit
+            loop.want(names[:2])
+            await wait_for(lambda: loop.processed == 0 and loop.reading == frozenset(names[:2]),
+                           timeout_s=10, what="g2 assigned")
+            await asyncio.sleep(0.3)
+            loop.want(names[1:])  # g1 leaves, g2 kept (never committed), g3 joins
+            await asyncio.sleep(0.3)
+            assert loop.failure is None, f"the stage died: {loop.failure!r}"
+            wanted = [(t, p) for t in names[1:] for p in PARTITIONS]
+            await _produce(broker, wanted)
+            await wait_for(lambda: len(seen) >= len(wanted) or loop.failure is not None,
+                           timeout_s=30, what="every record read")
+            assert loop.failure is None, f"the stage died: {loop.failure!r}"
+            assert sorted((t, p) for t, p, _ in seen) == sorted(wanted)
+        finally:
+            await loop.stop()
+            await producer.stop()
+
+    async def test_a_restarted_stage_resumes_kept_generations_where_the_last_one_committed(
+            self, generations, run_id):
+        """What a restarted router does: positions come from the group's commits, then another
+        generation joins before its first batch; nothing is read twice, nothing skipped."""
+        broker, names = generations
+        await _produce(broker, [(names[0], p) for p in PARTITIONS])
+        seen: list[Any] = []
+        producer = AIOKafkaProducer(**broker.producer_kwargs())
+        await producer.start()
+        try:
+            first = _loop(broker, run_id, names[:1], seen, producer)
+            await first.start()
+            await wait_for(lambda: len(seen) == len(PARTITIONS), timeout_s=30,
+                           what="g1 read by the first incarnation")
+            await first.stop()
+            await _produce(broker, [(names[0], 1)])
+            again = _loop(broker, run_id, names[:1], seen, producer)
+            await again.start()
+            again.want(names[:2])  # at once, before any batch of its own
+            await _produce(broker, [(names[1], 2)])
+            await wait_for(lambda: len(seen) == len(PARTITIONS) + 2 or again.failure is not None,
+                           timeout_s=30, what="the new records")
+            await asyncio.sleep(0.3)  # anything read twice would show up by now
+            await again.stop()
+            assert again.failure is None, f"the stage died: {again.failure!r}"
+            assert sorted(seen) == sorted([(names[0], p, 0) for p in PARTITIONS]
+                                          + [(names[0], 1, 1), (names[1], 2, 0)])
+        finally:
+            await producer.stop()
