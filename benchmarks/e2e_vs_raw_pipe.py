@@ -27,9 +27,9 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from lgsp.broker.embedded import EmbeddedBroker
 from lgsp.bus.admin import create_topics
-from lgsp.cli.logging import configure_logging
-from lgsp.cli.simulation import Simulation, SimulationConfig
 from lgsp.config import BrokerConfig, RecipientConfig
+from lgsp.logs import configure_logging
+from lgsp.run import Simulation, SimulationConfig
 from lgsp.signing import SignatureAlgorithm
 
 

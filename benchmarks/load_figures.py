@@ -30,12 +30,10 @@ from e2e_vs_raw_pipe import count_records, raw_pipe
 from stage_cost import measure_stage_costs
 
 from lgsp.broker.embedded import EmbeddedBroker
-from lgsp.cli.find_max import find_max_rate
-from lgsp.cli.load_run import LoadRun
-from lgsp.cli.logging import configure_logging
-from lgsp.cli.simulation import SimulationConfig
 from lgsp.config import BrokerConfig
+from lgsp.logs import configure_logging
 from lgsp.metrics.slo import Slo
+from lgsp.run import LoadRun, SimulationConfig, find_max_rate
 from lgsp.signing import SignatureAlgorithm
 
 

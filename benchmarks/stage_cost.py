@@ -57,7 +57,6 @@ from lgsp.bus.consume_loop import Futures, Handler
 from lgsp.bus.router import PlatformRouter
 from lgsp.bus.routing import route_document, route_of, route_status
 from lgsp.bus.topics import TopicNames
-from lgsp.cli.logging import configure_logging
 from lgsp.codec.avro import AvroCodec
 from lgsp.codec.events import EventCodec, SignedDocument
 from lgsp.codec.registry import FileSchemaRegistry
@@ -65,6 +64,7 @@ from lgsp.config import RecipientConfig
 from lgsp.domain.document import Document
 from lgsp.domain.status import StatusCode, StatusEvent, StatusLayer
 from lgsp.domain.topology import VDXP, Topology
+from lgsp.logs import configure_logging
 from lgsp.metrics.run import LOCAL, RunMetrics
 from lgsp.profiles import load_topology, load_traffic
 from lgsp.signing.keys import SignatureAlgorithm

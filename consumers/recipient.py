@@ -129,7 +129,7 @@ class RecipientAgents:
         except DecodeError as invalid:  # returned to the sender with 02, and kept whole
             await self._reject(doc_id, sender, recipient, invalid, futures, status_topic)
             raise
-        self.metrics.content_versions[self.events.content_writer(signed).version] += 1
+        self.metrics.record_content_version(self.events.content_writer(signed).version)
         stats.hops[len(routing.trace)] += 1
         if routing.sent_us is not None and routing.sent_us >= self.metrics.measure_from_wall_us:
             for stage, latency_us in headers.hop_latencies(routing, time.time_ns() // 1000, VDXP):
@@ -148,7 +148,7 @@ class RecipientAgents:
     async def _reject(self, doc_id: str, sender: str, recipient: str, failure: Rejected,
                       futures: Futures, topic: str) -> None:
         """01 (it did arrive), then 02 with the reason."""
-        self.metrics.rejections[failure.reason] += 1
+        self.metrics.record_rejection(failure.reason)
         log.info("document_rejected", document_id=doc_id, recipient=recipient,
                  reason=failure.reason, detail=failure.detail)
         futures.append(await self._send_status(doc_id, sender, recipient, StatusCode.ARRIVED,
@@ -203,7 +203,7 @@ class RecipientAgents:
         else:
             agency_failure = self._check(signed.agency_signature, signed.content_digest,
                                          document.sender, SignatureRole.AGENCY)
-        self.metrics.verify_cost.record_ns(time.perf_counter_ns() - start)
+        self.metrics.record_verify_cost(time.perf_counter_ns() - start)
         failure = personal_failure or agency_failure
         if (failure is None and signed.personal_signature is None
                 and self.config.signature_policy is SignaturePolicy.REQUIRE_BOTH):
@@ -256,7 +256,7 @@ class RecipientAgents:
             try:
                 await (await self._send_status(doc_id, sender, recipient, code, topic=topic))
             except KafkaError as exc:
-                self.metrics.send_errors["status_produce_failed"] += 1
+                self.metrics.record_send_errors("status_produce_failed")
                 if (left_out := self._send_failures_logged.allow()) is not None:
                     log.error("status_send_failed", document_id=doc_id, recipient=recipient,
                               topic=topic, status=code.value, error=repr(exc),

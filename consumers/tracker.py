@@ -117,21 +117,22 @@ class DeliveryTracker:
         """The sender gave ``document`` this fault; each of ``waiting`` must detect it. A
         duplicate is absorbed silently by each recipient: it is counted per delivery and judged
         against the recipients' ``duplicates_absorbed`` (``lgsp.metrics.fault_report``)."""
-        self.metrics.faults_injected[kind.value] += 1
         if kind is FaultKind.DUPLICATE_DELIVERY:
-            self.metrics.duplicate_deliveries_injected += len(document.recipients)
+            self.metrics.record_fault_injected(
+                kind.value, duplicate_deliveries=len(document.recipients))
             return
+        self.metrics.record_fault_injected(kind.value)
         self._faults[document.document_id] = InjectedFault(kind, set(waiting))
 
     def detected_at_send(self, kind: FaultKind, how: str) -> None:
         """A fault the sender's own checks stopped before anything was sent."""
-        self.metrics.faults_injected[kind.value] += 1
-        self.metrics.faults_detected[f"{kind.value}|{how}"] += 1
+        self.metrics.record_fault_injected(kind.value)
+        self.metrics.record_fault_detected(kind.value, how)
 
     def _detect(self, document_id: str, recipient: str, how: str) -> None:
         fault = self._faults.get(document_id)
         if fault is None or recipient not in fault.waiting:
-            self.metrics.false_positives[how] += 1
+            self.metrics.record_false_positive(how)
             log.warning("detection_without_fault", document_id=document_id, recipient=recipient,
                         how=how, injected=None if fault is None else fault.kind.value)
             return
@@ -139,7 +140,7 @@ class DeliveryTracker:
         fault.by[how] += 1
         if not fault.waiting:
             del self._faults[document_id]
-            self.metrics.faults_detected[f"{fault.kind.value}|{' + '.join(sorted(fault.by))}"] += 1
+            self.metrics.record_fault_detected(fault.kind.value, " + ".join(sorted(fault.by)))
 
     def _lifecycle_ended(self, key: tuple[str, str], delivery: Delivery) -> None:
         """A lifecycle is over (06, or the end of the run): was it whole and in order?"""
@@ -152,42 +153,42 @@ class DeliveryTracker:
         key = (status.document_id, status.recipient)
         delivery = self._pending.get(key)
         if delivery is None:
-            self.metrics.unexpected_statuses["unknown_or_finished"] += 1
+            self.metrics.record_unexpected_status("unknown_or_finished")
             return
         stats = self.metrics.route(delivery.route)
         if status.layer is StatusLayer.TRANSPORT:
             if status.transport_state is TransportState.FAIL:
                 stats.undeliverable += 1
                 self.metrics.series.count(series.ERRORS, now_ns)
-                self.metrics.undeliverable_reasons[status.reason or "unknown"] += 1
+                self.metrics.record_undeliverable(status.reason or "unknown")
                 del self._pending[key]
                 self._detect(*key, TRANSPORT_FAIL + (status.reason or "unknown"))
             return
         code = status.status_code
         if code is None:
-            self.metrics.unexpected_statuses["business_without_code"] += 1
+            self.metrics.record_unexpected_status("business_without_code")
             return
         if delivery.arrived_ns is None and now_ns - delivery.intended_ns > self.ack_timeout_ns:
             # too late: lost, whether or not a sweep ran before (a rebuilding tracker does not
             # sweep until it has caught up)
             self._lose(key, now_ns)
-            self.metrics.unexpected_statuses["unknown_or_finished"] += 1
+            self.metrics.record_unexpected_status("unknown_or_finished")
             log.warning("deliveries_lost", count=1, first_document_id=key[0],
                         first_recipient=key[1], ack_timeout_s=self.ack_timeout_ns / 1e9)
             return
         if code in delivery.seen and code not in REPEATABLE:
             again = delivery.issued_at.get(code) == status.timestamp
-            self.metrics.unexpected_statuses["duplicate" if again else "reissued"] += 1
+            self.metrics.record_unexpected_status("duplicate" if again else "reissued")
             return
         if code not in ALLOWED_NEXT.get(delivery.last, frozenset()):
             if not self._skipped_to(delivery, code):
-                self.metrics.unexpected_statuses["out_of_order"] += 1
+                self.metrics.record_unexpected_status("out_of_order")
                 if (left_out := self._out_of_order_logged.allow()) is not None:
                     log.warning("status_out_of_order", document_id=status.document_id,
                                 recipient=status.recipient, previous=delivery.last, got=code,
                                 suppressed=left_out)
                 return
-            self.metrics.unexpected_statuses["missing_status"] += 1
+            self.metrics.record_unexpected_status("missing_status")
             if (left_out := self._missing_logged.allow()) is not None:
                 log.warning("status_missing", document_id=status.document_id,
                             recipient=status.recipient, previous=delivery.last, got=code,
@@ -315,7 +316,7 @@ class DeliveryTracker:
                           last=delivery.last)
             self._lifecycle_ended(key, delivery)
         for fault in self._faults.values():
-            self.metrics.faults_missed[fault.kind.value] += 1
+            self.metrics.record_fault_missed(fault.kind.value)
         self._faults.clear()
         if lost:
             log.warning("deliveries_lost", count=lost, at="end of run")

@@ -198,6 +198,6 @@ class TrackerFeed:
         """End of run: statuses that never found their delivery."""
         left = self.parked
         if left:
-            self.tracker.metrics.unexpected_statuses["unknown_or_finished"] += left
+            self.tracker.metrics.record_unexpected_status("unknown_or_finished", left)
             log.info("parked_statuses_unmatched", count=left)
         self._parked.clear()

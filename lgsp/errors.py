@@ -8,6 +8,7 @@
     │  └─ StageFailed                      a consume stage ended on an unexpected error
     ├─ RegistryError                       schema registry unreachable or answering an error
     ├─ LifecycleError                      used before start or after stop
+    ├─ RunAborted                          the coordinator gave up on a run (a worker's fate)
     ├─ DocumentRefused                     refused before it reaches the bus (secret document)
     └─ Rejected                            a record's counted fate, with a ``reason``
        ├─ DecodeError                      undecodable, unknown schema id, schema-invalid
@@ -52,6 +53,16 @@ class RegistryError(LgspError):
 
 class LifecycleError(LgspError):
     """A component was used before ``start()`` or after ``stop()``."""
+
+
+class RunAborted(LgspError):
+    """The coordinator gave up on the run (the broker is lost): a worker reports what was
+    confirmed now, without draining."""
+
+    exit_code = 4
+
+    def __init__(self, message: str = "the run was aborted by the coordinator") -> None:
+        super().__init__(message)
 
 
 class DocumentRefused(LgspError):

@@ -98,11 +98,11 @@ class FaultInjector:
             # properly signed, but the bytes stop halfway through the record
             content = signed.content[: len(signed.content) // 2]
             digest = content_digest(content, signed.content_schema_id)
-            personal, seal = self.credentials(document.sender)
+            personal_credential, seal = self.credentials(document.sender)
             return dataclasses.replace(
                 signed, content=content, content_digest=digest,
                 personal_signature=None if signed.personal_signature is None
-                else sign(personal, digest, now),
+                else sign(personal_credential, digest, now),
                 agency_signature=None if signed.agency_signature is None
                 else sign(seal, digest, now))
         return signed

@@ -37,6 +37,7 @@ from lgsp.errors import DocumentRefused
 from lgsp.faults import RECIPIENT_FAULTS, REFUSED_AT_SEND, FaultKind
 from lgsp.metrics import series
 from lgsp.metrics.run import RunMetrics
+from lgsp.metrics.stages import Stage
 from lgsp.signing.pki import Credential, Pki, SignatureRole
 from lgsp.signing.signature import content_digest, sign
 from producers.faults import UNDECODABLE, UNKNOWN_RECIPIENT, FaultInjector
@@ -120,7 +121,7 @@ class AgencySender:
     def compose(self, draft: Draft, date: dt.date) -> Document:
         """Number the draft and make the document (refuses secret documents)."""
         if draft.secrecy is not Secrecy.NONE:
-            self.metrics.refused_at_send["secret_document"] += 1
+            self.metrics.record_refused_at_send("secret_document")
             raise DocumentRefused(
                 f"a {draft.secrecy.name.lower().replace('_', ' ')} document from {draft.sender} "
                 "must never be sent on the bus (secret documents do not travel the axis)")
@@ -165,7 +166,7 @@ class AgencySender:
         if draft.sign_agency:
             agency = sign(seal, digest, now)
         if personal or agency:
-            self.metrics.sign_cost.record_ns(time.perf_counter_ns() - start)
+            self.metrics.record_sign_cost(time.perf_counter_ns() - start)
         tier = self.topology.agency(document.sender).tier
         for stats in (self.metrics.signing, self.metrics.tier_signing(tier)):
             stats.documents += 1
@@ -211,8 +212,7 @@ class AgencySender:
                    fault: FaultKind | None = None) -> asyncio.Future[Any]:
         """Register the deliveries with the tracker and hand the record to the producer."""
         tier = self.topology.agency(document.sender).tier
-        self.metrics.documents_by_tier[tier] += 1
-        self.metrics.fan_out[len(document.recipients)] += 1
+        self.metrics.record_document(tier, len(document.recipients))
         self.expect(document, intended_ns)
         if fault is not None and self.on_fault is not None:  # into the tracker's ledger
             self.on_fault(document, fault, (UNKNOWN_RECIPIENT,)
@@ -229,7 +229,7 @@ class AgencySender:
                                              headers=env.headers)
             future = asyncio.ensure_future(_both(future, again))
         measured = self.metrics.measured(intended_ns)
-        produce_ack = self.metrics.stage("produce_ack")
+        produce_ack = self.metrics.stage(Stage.PRODUCE_ACK)
         on_failed = self.on_send_failed
 
         def acknowledged(done: asyncio.Future[Any]) -> None:

@@ -52,7 +52,7 @@ class DeadLetters:
 
     async def send(self, record: ConsumerRecord[bytes, bytes], rejected: Rejected,
                    stage: str) -> asyncio.Future[Any]:
-        self.metrics.dead_letters[rejected.reason] += 1
+        self.metrics.record_dead_letter(rejected.reason)
         self.metrics.series.count(series.ERRORS, time.monotonic_ns())
         if (left_out := self._logged.allow()) is not None:
             log.warning("record_dead_lettered", stage=stage, reason=rejected.reason,

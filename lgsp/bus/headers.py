@@ -25,6 +25,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from lgsp.errors import DeliveryError
+from lgsp.metrics.stages import Stage
 
 KIND = "lgsp-kind"
 ID = "lgsp-id"
@@ -95,24 +96,18 @@ def with_hop(routing: Routing, platform: str, to: Sequence[str]) -> Headers:
                  routing.replay_of, routing.sent_us, routing.fault)
 
 
-def hop_latencies(routing: Routing, now_us: int, national_axis: str) -> list[tuple[str, int]]:
+def hop_latencies(routing: Routing, now_us: int, national_axis: str) -> list[tuple[Stage, int]]:
     """(stage, µs) of each hop a document took, on the wall clock of the records' hosts:
     ``hop.submit`` (sender → its platform), ``hop.lgsp_to_vdxp`` / ``hop.vdxp_to_lgsp`` /
     ``hop.lgsp_to_lgsp`` (between platforms) and ``hop.deliver`` (last platform → recipient)."""
-    stops = [(None, routing.sent_us), *((t.platform, t.at_us) for t in routing.trace),
-             ("recipient", now_us)]
+    stops: list[tuple[str | None, int | None]] = [
+        (None, routing.sent_us), *((t.platform, t.at_us) for t in routing.trace),
+        ("recipient", now_us)]
     found = []
     for (here, at), (there, next_at) in itertools.pairwise(stops):
-        if at is None:
+        if at is None or there is None or next_at is None:
             continue
-        if here is None:
-            name = "hop.submit"
-        elif there == "recipient":
-            name = "hop.deliver"
-        else:
-            name = ("hop." + ("vdxp" if here == national_axis else "lgsp") + "_to_"
-                    + ("vdxp" if there == national_axis else "lgsp"))
-        found.append((name, max(next_at - at, 0)))
+        found.append((Stage.hop(here, there, national_axis), max(next_at - at, 0)))
     return found
 
 

@@ -27,8 +27,8 @@ def broker(
     """
     from lgsp.broker.embedded import EmbeddedBroker, free_port
     from lgsp.broker.proxy import BrokerProxy
-    from lgsp.cli.logging import configure_logging
     from lgsp.errors import ConfigError
+    from lgsp.logs import configure_logging
 
     configure_logging("auto", "warning")
     if (tls_cert is None) != (tls_key is None):

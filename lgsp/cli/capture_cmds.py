@@ -54,9 +54,9 @@ def record(
 ) -> None:
     """Record topics into a self-describing Avro capture file (values byte for byte)."""
     from consumers.recorder import Recorder, RecordingLimits
-    from lgsp.cli.logging import configure_logging
     from lgsp.codec.registry import FileSchemaRegistry
     from lgsp.errors import ConfigError
+    from lgsp.logs import configure_logging
 
     configure_logging("auto", "warning")
     if bootstrap is None:
@@ -148,8 +148,8 @@ def replay(
 ) -> None:
     """Play a capture back on an absolute clock, filtered, without duplicates; print the timing
     fidelity (scheduled vs actual send time)."""
-    from lgsp.cli.logging import configure_logging
     from lgsp.errors import ConfigError
+    from lgsp.logs import configure_logging
     from lgsp.profiles import available_profiles, load_topology
     from producers.replayer import ReplayConfig, Replayer, ReplayFilter, parse_speed
 

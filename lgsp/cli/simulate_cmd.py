@@ -14,7 +14,7 @@ from typing import Annotated, Any
 import typer
 
 from lgsp.cli import options
-from lgsp.cli.logging import configure_logging
+from lgsp.logs import configure_logging
 
 AUTO_ROTATE_AFTER_S = 180.0
 AUTO_ROTATE_PERIOD_S = 60.0
@@ -167,12 +167,11 @@ def simulate(
     (the report of what was done is still written). Every option's environment variable is in
     the README.
     """
-    from lgsp.cli.load_run import HostShard
-    from lgsp.cli.simulation import DEFAULT_PROFILES, SimulationConfig
     from lgsp.config import RecipientConfig, SignaturePolicy
     from lgsp.errors import ConfigError
     from lgsp.faults import FaultPlan
     from lgsp.metrics.slo import Slo
+    from lgsp.run import DEFAULT_PROFILES, HostShard, SimulationConfig
     from lgsp.signing.keys import SignatureAlgorithm
 
     configure_logging(log_format, log_level)
@@ -259,10 +258,9 @@ def _versions(text: str | None) -> tuple[int, ...]:
 
 async def _run(run: RunSettings) -> dict[str, Any]:
     """Run the load (or the find-max search) with live progress, metrics and Ctrl-C handling."""
-    from lgsp.cli.find_max import find_max_rate
-    from lgsp.cli.load_run import LoadRun
     from lgsp.cli.progress import ProgressDisplay
     from lgsp.metrics.prometheus import serve_metrics
+    from lgsp.run import LoadRun, find_max_rate
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

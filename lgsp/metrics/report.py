@@ -12,6 +12,7 @@ from typing import Any
 from lgsp.metrics.fault_report import fault_report
 from lgsp.metrics.histogram import Histogram
 from lgsp.metrics.run import LOCAL, VIA_VDXP, RouteStats, RunMetrics, SigningStats
+from lgsp.metrics.stages import Stage
 from lgsp.metrics.state import to_state
 
 REPORT_SCHEMA_VERSION = 2
@@ -69,12 +70,14 @@ def merge_routes(items: list[RouteStats]) -> RouteStats:
 
 def latency_histograms(metrics: RunMetrics, totals: RouteStats) -> dict[str, Histogram]:
     """Every latency/cost histogram of a run by stage name, in the order a document meets them."""
-    stages = {"schedule_lag": metrics.schedule_lag, "sign": metrics.sign_cost,
-              "produce_ack": metrics.stages.get("produce_ack") or Histogram()}
+    stages: dict[str, Histogram] = {
+        Stage.SCHEDULE_LAG: metrics.schedule_lag, Stage.SIGN: metrics.sign_cost,
+        Stage.PRODUCE_ACK: metrics.stages.get(Stage.PRODUCE_ACK) or Histogram()}
     hops = sorted((n, h) for n, h in metrics.stages.items() if n.startswith("hop."))
     stages.update(hops)
-    stages.update({"verify": metrics.verify_cost, "send_to_arrived": totals.send_to_arrived,
-                   "send_to_completed": totals.send_to_completed})
+    stages.update({Stage.VERIFY: metrics.verify_cost,
+                   Stage.SEND_TO_ARRIVED: totals.send_to_arrived,
+                   Stage.SEND_TO_COMPLETED: totals.send_to_completed})
     stages.update((n, h) for n, h in sorted(metrics.stages.items()) if n not in stages)
     return stages
 

@@ -131,6 +131,60 @@ class RunMetrics:
             stats = self.signing_by_tier[tier] = SigningStats()
         return stats
 
+    # ---- recorders: every component changes the run's figures through these ---------------
+    def record_document(self, tier: str, recipients: int) -> None:
+        """A document handed to the bus by a sender of ``tier``, for ``recipients``."""
+        self.documents_by_tier[tier] += 1
+        self.fan_out[recipients] += 1
+
+    def record_sign_cost(self, ns: int) -> None:
+        self.sign_cost.record_ns(ns)
+
+    def record_verify_cost(self, ns: int) -> None:
+        self.verify_cost.record_ns(ns)
+
+    def record_refused_at_send(self, reason: str) -> None:
+        """A document the sender refused before the bus (e.g. ``secret_document``)."""
+        self.refused_at_send[reason] += 1
+
+    def record_send_errors(self, kind: str, count: int = 1) -> None:
+        """Records our own producer failed to hand to Kafka (``produce_failed``...)."""
+        self.send_errors[kind] += count
+
+    def record_dead_letter(self, reason: str) -> None:
+        self.dead_letters[reason] += 1
+
+    def record_rejection(self, reason: str) -> None:
+        """A recipient answered 02 with ``reason``."""
+        self.rejections[reason] += 1
+
+    def record_content_version(self, version: int) -> None:
+        """Document content decoded at a recipient, written with this schema version."""
+        self.content_versions[version] += 1
+
+    def record_undeliverable(self, reason: str) -> None:
+        self.undeliverable_reasons[reason] += 1
+
+    def record_unexpected_status(self, kind: str, count: int = 1) -> None:
+        """A status that moved no lifecycle: ``duplicate``, ``reissued``, ``out_of_order``,
+        ``unknown_or_finished``, ``missing_status``, ``business_without_code``."""
+        self.unexpected_statuses[kind] += count
+
+    def record_fault_injected(self, kind: str, *, duplicate_deliveries: int = 0) -> None:
+        self.faults_injected[kind] += 1
+        self.duplicate_deliveries_injected += duplicate_deliveries
+
+    def record_fault_detected(self, kind: str, how: str) -> None:
+        """Every addressed check detected an injected ``kind``; ``how`` names the checks."""
+        self.faults_detected[f"{kind}|{how}"] += 1
+
+    def record_fault_missed(self, kind: str) -> None:
+        self.faults_missed[kind] += 1
+
+    def record_false_positive(self, how: str) -> None:
+        """A detection on a delivery of a document without an injected fault."""
+        self.false_positives[how] += 1
+
     def platform(self, platform: str) -> Counter[str]:
         counter = self.platform_counts.get(platform)
         if counter is None:

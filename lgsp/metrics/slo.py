@@ -25,6 +25,7 @@ from decimal import Decimal
 from typing import Any, Final, Literal
 
 from lgsp.errors import ConfigError
+from lgsp.metrics.stages import Stage
 
 __all__ = [
     "COUNTERS",
@@ -51,9 +52,7 @@ OPERATORS: Final[Mapping[str, Callable[[float, float], bool]]] = {
     "==": operator.eq, "!=": operator.ne,
 }
 LATENCY_FUNCTIONS: Final = ("p50", "p90", "p99", "p99.9", "p99.99", "max", "mean")
-LATENCY_STAGES: Final = ("schedule_lag", "sign", "produce_ack", "hop.submit",
-                         "hop.lgsp_to_vdxp", "hop.vdxp_to_lgsp", "hop.deliver", "verify",
-                         "send_to_arrived", "send_to_completed")
+LATENCY_STAGES: Final = tuple(s.value for s in Stage if s is not Stage.HOP_LGSP_TO_LGSP)
 """The stages a report usually holds (hops are named by what they cross); any stage in the
 report is accepted."""
 COUNTERS: Final = ("documents", "sent", "delivered", "completed", "rejected", "undeliverable",
@@ -80,8 +79,8 @@ _UNITS_MS: Final = {"us": Decimal("0.001"), "µs": Decimal("0.001"), "μs": Deci
 _UNIT_OF: Final[Mapping[Kind, str]] = {"latency": "ms", "count": "count", "rate": "per_s",
                                        "share": "share"}
 # report["totals"] summaries written before the "latency" section existed (schema_version 1)
-_FALLBACK: Final = {"send_to_arrived": "send_to_arrived_ms",
-                    "send_to_completed": "send_to_completed_ms"}
+_FALLBACK: Final[Mapping[str, str]] = {Stage.SEND_TO_ARRIVED: "send_to_arrived_ms",
+                                       Stage.SEND_TO_COMPLETED: "send_to_completed_ms"}
 _FALLBACK_KEYS: Final = {"p50": "p50", "p90": "p90", "p99": "p99", "p99.9": "p999", "max": "max"}
 
 _OP_CHARS = re.compile(r"[<>=!]+")

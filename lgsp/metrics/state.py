@@ -113,8 +113,8 @@ def merge(parts: list[RunMetrics]) -> RunMetrics:
         _merge_fields(total.signing, part.signing)
         for route, stats in part.routes.items():
             _merge_fields(total.route(route), stats)
-        for tier, stats in part.signing_by_tier.items():
-            _merge_fields(total.tier_signing(tier), stats)
+        for tier, signing in part.signing_by_tier.items():
+            _merge_fields(total.tier_signing(tier), signing)
         for platform, counts in part.platform_counts.items():
             total.platform(platform).update(counts)
         for name, histogram in part.stages.items():

@@ -25,9 +25,9 @@ from cryptography.x509.oid import NameOID
 
 from lgsp.broker.embedded import EmbeddedBroker, free_port
 from lgsp.broker.proxy import BrokerProxy
-from lgsp.cli.load_run import LoadRun
 from lgsp.config import BrokerConfig
 from lgsp.errors import BrokerError
+from lgsp.run import LoadRun
 from tests.cli.test_cli import LGSP
 from tests.cli.test_cli import run as run_cli
 from tests.e2e.test_load import assert_all_delivered, config

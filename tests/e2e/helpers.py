@@ -11,8 +11,8 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from lgsp.cli.simulation import Simulation, SimulationConfig
 from lgsp.config import BrokerConfig
+from lgsp.run import Simulation, SimulationConfig
 from lgsp.signing import SignatureAlgorithm
 
 

@@ -22,8 +22,8 @@ import pytest
 
 from lgsp.broker.embedded import EmbeddedBroker, free_port
 from lgsp.broker.proxy import BrokerProxy
-from lgsp.cli.load_run import LoadRun
 from lgsp.config import BrokerConfig
+from lgsp.run import LoadRun
 from tests.cli.test_cli import LGSP
 from tests.conftest import wait_for
 from tests.e2e.test_load import config

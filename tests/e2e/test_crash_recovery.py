@@ -15,11 +15,11 @@ import pytest
 
 from consumers.recovery import statuses_sent
 from lgsp.bus.admin import delete_topics
-from lgsp.cli.load_run import LoadRun
 from lgsp.codec import AvroCodec, EventCodec, FileSchemaRegistry
 from lgsp.config import BrokerConfig
 from lgsp.domain import StatusCode
 from lgsp.faults import EXPECTED, FaultKind, FaultPlan
+from lgsp.run import LoadRun
 from tests.e2e.helpers import interrupted_run
 from tests.e2e.test_load import config
 

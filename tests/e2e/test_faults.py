@@ -13,9 +13,9 @@ import jsonschema
 import pytest
 
 from lgsp.bus.revocations import publish_revocations
-from lgsp.cli.load_run import LoadRun
 from lgsp.config import BrokerConfig
 from lgsp.faults import EXPECTED, FaultKind, FaultPlan
+from lgsp.run import LoadRun
 from producers.sender import vietnam_today
 from tests.cli.test_cli import run as run_cli
 from tests.conftest import wait_for

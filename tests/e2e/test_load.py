@@ -13,13 +13,11 @@ import pytest
 
 from lgsp.bus.admin import _admin
 from lgsp.bus.topics import TopicNames
-from lgsp.cli.find_max import find_max_rate
-from lgsp.cli.load_run import HostShard, LoadRun
-from lgsp.cli.simulation import SimulationConfig
 from lgsp.config import BrokerConfig, RecipientConfig
 from lgsp.metrics.prometheus import serve_metrics
 from lgsp.metrics.report_merge import merge_reports
 from lgsp.metrics.slo import Slo
+from lgsp.run import HostShard, LoadRun, SimulationConfig, find_max_rate
 from lgsp.signing import SignatureAlgorithm
 from tests.cli.test_cli import run as run_cli
 from tests.e2e.helpers import interrupted_run, processes_with

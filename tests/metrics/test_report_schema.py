@@ -12,14 +12,13 @@ from typing import Any
 import jsonschema
 import pytest
 
-from lgsp.cli.find_max import find_max_rate
-from lgsp.cli.simulation import SimulationConfig
 from lgsp.errors import ConfigError
 from lgsp.metrics.report import REPORT_SCHEMA_VERSION, build_report
 from lgsp.metrics.report_merge import merge_reports
 from lgsp.metrics.run import LOCAL, VIA_VDXP, Route, RunMetrics
 from lgsp.metrics.series import IntervalSeries
 from lgsp.metrics.slo import Slo, evaluate
+from lgsp.run import SimulationConfig, find_max_rate
 from producers.load_shape import LoadShape
 
 SCHEMA_PATH = Path(__file__).parents[2] / "docs" / "report.schema.json"

@@ -13,7 +13,6 @@ import datetime as dt
 import secrets
 import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import asdict, dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -41,138 +40,28 @@ from lgsp.codec.avro import AvroCodec
 from lgsp.codec.events import EventCodec
 from lgsp.codec.registry import FileSchemaRegistry, SchemaRegistry
 from lgsp.codec.rest_registry import RestSchemaRegistry
-from lgsp.config import BrokerConfig, RecipientConfig
+from lgsp.config import BrokerConfig
 from lgsp.domain.topology import Topology
 from lgsp.errors import ConfigError, LifecycleError, StageFailed
-from lgsp.faults import FaultPlan
 from lgsp.metrics.report import build_report
 from lgsp.metrics.run import RunMetrics
 from lgsp.metrics.series import IntervalSeries
 from lgsp.profiles import load_topology, load_traffic
-from lgsp.signing.keys import SignatureAlgorithm
+from lgsp.run.config import SimulationConfig
+from lgsp.run.roles import RECEIVE, ROLES, ROUTE, SEND, TRACK, Role
 from lgsp.signing.pki import Pki, PkiExport
 from lgsp.signing.signature import SignatureVerifier
 from producers.faults import FaultInjector, issue_faulty_seals
-from producers.load_shape import LoadShape
 from producers.scheduler import OpenLoopScheduler
 from producers.sender import AgencySender, issue_credentials
 from producers.traffic import Draft, TrafficModel
 
 log = structlog.get_logger(__name__)
 
-SEND, TRACK, ROUTE, RECEIVE = "send", "track", "route", "receive"
-ROLES = frozenset({SEND, TRACK, ROUTE, RECEIVE})
-"""What a process of a run does: send its agencies' documents, track them (with the statuses
-coming back), route the platforms' inbound topics, take in documents as recipients. A sender
-without the tracker writes the senders' ledger (``lgsp.bus.ledger``) that a tracker process
-reads."""
 PRODUCER_STOP_TIMEOUT_S = 5.0
 """At the end, records still unsent after this long fail instead of waiting out the client."""
 
-DEFAULT_PROFILES = ("thanh-hoa", "hai-duong")
 Progress = Callable[[str, dict[str, Any]], None]
-
-
-@dataclass(kw_only=True, frozen=True, slots=True)
-class SimulationConfig:
-    """What to simulate. Defaults are the README's one-minute run."""
-
-    profiles: tuple[str, ...] = DEFAULT_PROFILES
-    documents: int | None = 500
-    """Documents to send; None = as many as the load shape holds in ``duration_s``."""
-    rate: float = 20.0
-    """Documents per second (open loop); the peak rate of a shaped load."""
-    shape: str = "constant"
-    """Load shape (see ``producers.load_shape``): constant, ramp:A..B, steps:..., workday."""
-    duration_s: float | None = None
-    """Length of the schedule; None = ``documents / rate``."""
-    warmup_s: float = 0.0
-    """Documents intended in the first seconds are sent and counted but left out of latency."""
-    interval_s: float = 5.0
-    """Width of the interval series."""
-    rotate_s: float | None = None
-    """Rotate the run's topics every so many seconds of schedule (bounded broker memory)."""
-    fan_out_mean: float | None = None
-    """Mean recipients per document; None = the traffic profile's (2.9)."""
-    signature_algorithm: SignatureAlgorithm = SignatureAlgorithm.RSA2048
-    seed: int = 1
-    ack_timeout_s: float = 30.0
-    """A delivery with no 01 this long after its intended send time is lost."""
-    settle_timeout_s: float = 60.0
-    """After the last send, how long to wait for every lifecycle to finish."""
-    recipient: RecipientConfig = field(default_factory=RecipientConfig)
-    lenient_lgsp: bool = False
-    run_id: str | None = None
-    pki_cache: Path | None = None
-    traffic_profile: str = "traffic"
-    keep_topics: bool = False
-    record_path: Path | None = None
-    """Record every topic of the run into this capture file."""
-    registry_url: str | None = None
-    """A Confluent-compatible Schema Registry to take schemas from instead of the files."""
-    document_versions: tuple[int, ...] = ()
-    broker_timeout_s: float = 30.0
-    """The run ends (exit 4, with the report of what was confirmed) once the broker has been
-    unreachable this long; shorter outages are ridden out."""
-    faults: FaultPlan = field(default_factory=FaultPlan)
-    """Fault injection (``--inject``): the share of documents given each fault kind."""
-    """Document schema versions the agencies write (spread by agency); () = the latest."""
-
-    def __post_init__(self) -> None:
-        if self.documents is not None and self.documents < 0:
-            raise ConfigError("--documents must be >= 0")
-        if self.documents is None and self.duration_s is None \
-                and not self.shape.startswith("steps:"):
-            raise ConfigError("give --documents or --duration")
-        if self.duration_s is not None and self.duration_s <= 0:
-            raise ConfigError("--duration must be > 0 seconds")
-        if self.rotate_s is not None and self.rotate_s <= 0:
-            raise ConfigError("--rotate-topics must be > 0 seconds")
-        if self.rotate_s is not None and self.record_path is not None:
-            raise ConfigError("--record keeps every topic; it cannot be combined with topic "
-                              "rotation (--rotate-topics)")
-        if self.warmup_s < 0:
-            raise ConfigError("--warmup must be >= 0 seconds")
-        if self.interval_s <= 0:
-            raise ConfigError("the series interval must be > 0 seconds")
-        if self.rate <= 0:
-            raise ConfigError("--rate must be > 0 documents per second")
-        if self.broker_timeout_s <= 0:
-            raise ConfigError("--broker-timeout must be > 0 seconds")
-        if self.ack_timeout_s <= 0 or self.settle_timeout_s <= 0:
-            raise ConfigError("--ack-timeout and --settle-timeout must be > 0 seconds")
-
-    def to_json(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["signature_algorithm"] = self.signature_algorithm.value
-        data["recipient"]["signature_policy"] = self.recipient.signature_policy.value
-        data["pki_cache"] = str(self.pki_cache) if self.pki_cache else None
-        data["record_path"] = str(self.record_path) if self.record_path else None
-        data["profiles"] = list(self.profiles)
-        data["document_versions"] = list(self.document_versions)
-        return data
-
-    def check_warmup(self) -> None:
-        """A warm-up as long as the schedule would leave no latency figure at all."""
-        if self.warmup_s and self.warmup_s >= self.load_shape().duration_s:
-            raise ConfigError(f"--warmup {self.warmup_s:g} s is not shorter than the "
-                              f"{self.load_shape().duration_s:g} s schedule: no document would "
-                              "be measured")
-
-    def rotation(self) -> Rotation | None:
-        if self.rotate_s is None:
-            return None
-        return Rotation(self.rotate_s, keep_s=self.ack_timeout_s + 5.0)
-
-    def load_shape(self) -> LoadShape:
-        duration = self.duration_s
-        if duration is None:
-            if self.shape.startswith("steps:"):
-                return LoadShape.parse(self.shape, rate=self.rate, duration_s=None)
-            if self.shape != "constant":
-                raise ConfigError(f"--shape {self.shape} needs --duration")
-            duration = (self.documents or 0) / self.rate
-        return LoadShape.parse(self.shape, rate=self.rate, duration_s=duration)
 
 
 class Simulation:
@@ -182,7 +71,7 @@ class Simulation:
     def __init__(self, config: SimulationConfig, broker: BrokerConfig,
                  progress: Progress | None = None, *, shard: Shard | None = None,
                  pki: PkiExport | None = None, trusted: tuple[PkiExport, ...] = (),
-                 roles: frozenset[str] = ROLES, recover: bool = False,
+                 roles: frozenset[Role] = ROLES, recover: bool = False,
                  checkpoint: Path | None = None) -> None:
         """``roles``: what this process does of ``ROLES`` (all by default; a crash-tolerant run
         splits them over processes). ``recover``: a restarted process rebuilds its state from the
@@ -330,9 +219,9 @@ class Simulation:
             if ROUTE in self.roles:
                 handlers[_family(router.topic)] = router.handle
                 stages[_family(router.topic)] = f"router:{platform}"
-        topics = self._live_topics([c.topic for c in (*self.routers.values(),
-                                                      *self.agents.values())
-                                    if _family(c.topic) in handlers])
+        read = [router.topic for router in self.routers.values()]
+        read += [agents.topic for agents in self.agents.values()]
+        topics = self._live_topics([topic for topic in read if _family(topic) in handlers])
         if self.roles == {TRACK}:
             handlers[_family(self.topics.ledger)] = self._feed().handle
             stages[_family(self.topics.ledger)] = "tracker:ledger"
@@ -538,7 +427,7 @@ class Simulation:
         if self.ledger is not None:  # the tracker process: nothing more will be sent
             await self.ledger.close()
         if scheduler.failed_sends:
-            self.metrics.send_errors["produce_failed"] += scheduler.failed_sends
+            self.metrics.record_send_errors("produce_failed", scheduler.failed_sends)
         return scheduler
 
     def follow_schedule(self, start_ns: int) -> None:

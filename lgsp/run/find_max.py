@@ -23,9 +23,10 @@ from typing import Any
 
 import structlog
 
-from lgsp.cli.simulation import SimulationConfig
 from lgsp.errors import ConfigError, LgspError
 from lgsp.metrics.slo import Slo
+from lgsp.metrics.stages import Stage
+from lgsp.run.config import SimulationConfig
 
 log = structlog.get_logger(__name__)
 
@@ -39,7 +40,7 @@ BACKLOG_SHARE = 0.95
 def latency_bound_ms(gates: list[Slo]) -> float:
     """The p99(send_to_arrived) gate's threshold (ms), else the default bound."""
     for gate in gates:
-        if gate.stage == "send_to_arrived" and gate.function == "p99":
+        if gate.stage == Stage.SEND_TO_ARRIVED and gate.function == "p99":
             return gate.threshold
     return DEFAULT_BOUND_MS
 
@@ -48,12 +49,12 @@ def judge(report: dict[str, Any], rate: float, bound_ms: float) -> list[str]:
     """Why a trial did not sustain ``rate`` (empty: it did)."""
     reasons = []
     latency = report["latency"]
-    p99 = latency["send_to_arrived"]["p99"]
-    if latency["send_to_arrived"]["count"] == 0:
+    p99 = latency[Stage.SEND_TO_ARRIVED]["p99"]
+    if latency[Stage.SEND_TO_ARRIVED]["count"] == 0:
         reasons.append("no status 01 came back")
     elif p99 > bound_ms:
         reasons.append(f"send→01 p99 {p99:.0f} ms > {bound_ms:.0f} ms")
-    lag = latency["schedule_lag"]["p99"]
+    lag = latency[Stage.SCHEDULE_LAG]["p99"]
     if lag > bound_ms:
         reasons.append(f"senders fell behind the schedule (lag p99 {lag:.0f} ms)")
     totals = report["totals"]
@@ -98,11 +99,11 @@ async def find_max_rate(new_run: Callable[[SimulationConfig], Any], config: Simu
             error.exit_code = int(report["run"].get("exit_code") or 1)
             raise error
         reasons = judge(report, rate, bound)
-        latency = report["latency"]["send_to_arrived"]
+        latency = report["latency"][Stage.SEND_TO_ARRIVED]
         trials.append({"rate": rate, "sustained": not reasons, "reasons": reasons,
                        "achieved_rate": report["totals"]["send_rate_per_s"],
                        "send_to_arrived_p99_ms": latency["p99"],
-                       "schedule_lag_p99_ms": report["latency"]["schedule_lag"]["p99"]})
+                       "schedule_lag_p99_ms": report["latency"][Stage.SCHEDULE_LAG]["p99"]})
         log.info("find_max_trial", **trials[-1])
         if reasons:
             high = rate

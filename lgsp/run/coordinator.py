@@ -36,21 +36,35 @@ from lgsp.bus.reachability import BrokerWatch
 from lgsp.bus.revocations import publish_revocations
 from lgsp.bus.rotation import TopicRotator
 from lgsp.bus.shard import Shard
-from lgsp.cli.simulation import RECEIVE, ROLES, ROUTE, SEND, TRACK, Simulation, SimulationConfig
-from lgsp.cli.worker import (
-    Message,
-    PipeChannel,
-    QueueChannel,
-    WorkerSpec,
-    process_main,
-    restartable,
-    run_worker,
-)
 from lgsp.config import BrokerConfig
-from lgsp.errors import BrokerError, ConfigError, LgspError
+from lgsp.errors import BrokerError, ConfigError, LgspError, LifecycleError
 from lgsp.metrics.histogram import Histogram
 from lgsp.metrics.report import build_report
 from lgsp.metrics.state import from_state, merge
+from lgsp.run.config import SimulationConfig
+from lgsp.run.protocol import (
+    Abort,
+    Begin,
+    Channel,
+    Eof,
+    Failed,
+    Finish,
+    Message,
+    PipeChannel,
+    QueueChannel,
+    Ready,
+    Result,
+    Sent,
+    Settled,
+    Snapshot,
+    State,
+    Stop,
+    WorkerError,
+    WorkerState,
+)
+from lgsp.run.roles import RECEIVE, ROLES, ROUTE, SEND, TRACK
+from lgsp.run.simulation import Simulation
+from lgsp.run.worker import WorkerSpec, process_main, restartable, run_worker
 from lgsp.signing.pki import Pki, PkiExport
 from producers.faults import issue_faulty_seals
 from producers.sender import issue_credentials
@@ -93,13 +107,13 @@ class HostShard:
 @dataclass(slots=True)
 class _Worker:
     shard: Shard
-    channel: Any
+    channel: Channel
     process: Any = None
-    task: asyncio.Task[None] | None = None
+    task: asyncio.Task[int] | None = None
     snapshot: dict[str, Any] = field(default_factory=dict)
-    state: str = "starting"
-    result: tuple[dict[str, Any], dict[str, Any]] | None = None
-    error: tuple[str, int] | None = None
+    state: WorkerState = WorkerState.STARTING
+    result: Result | None = None
+    error: WorkerError | None = None
     spec: WorkerSpec | None = None
     last_state: dict[str, Any] | None = None
     """A routing/recipient worker's latest metrics state (kept if it dies)."""
@@ -226,12 +240,12 @@ class LoadRun:
             workers.extend(self._spawn(WorkerSpec(  # each sender's tracker, in its own process
                 config, broker, shard, pki_path, tuple(senders), self.log_format,
                 self.log_level, roles=frozenset({TRACK}), state_dir=pki_path.parent),
-                process=True)
+                own_process=True)
                 for shard in (self.shards if self.bus_workers else ()))
             workers.extend(self._spawn(WorkerSpec(
                 config, broker, Shard(i, self.bus_workers, broker.partitions), pki_path,
                 tuple(senders), self.log_format, self.log_level, roles=frozenset({role})),
-                process=True)
+                own_process=True)
                 for role in ((ROUTE, RECEIVE) if self.bus_workers else ())
                 for i in range(self.bus_workers))
             self.all_workers = workers
@@ -241,12 +255,12 @@ class LoadRun:
             readers = [asyncio.create_task(self._read(i, w, inbox)) for i, w in enumerate(workers)]
             self._readers = readers
             stack.callback(lambda: [r.cancel() for r in self._readers])
-            await self._until(workers, inbox, "ready", READY_TIMEOUT_S, stop)
+            await self._until(workers, inbox, WorkerState.READY, READY_TIMEOUT_S, stop)
             await _unless_stopped(self.barrier.arrive("ready", timeout_s=READY_TIMEOUT_S), stop)
             setup_s = time.monotonic() - began
             start_ns = time.monotonic_ns() + START_MARGIN_NS
             for worker in workers:
-                worker.channel.send(("begin", start_ns))
+                worker.channel.send(Begin(start_ns))
             self._begun = True
             self.progress("started", {"workers": self.workers,
                                       "bus_processes": len(workers) - self.workers})
@@ -285,8 +299,8 @@ class LoadRun:
                  keys_generated=generated)
         return pki.export()
 
-    def _spawn(self, spec: WorkerSpec, *, process: bool = False) -> _Worker:
-        if self.workers == 1 and not process:
+    def _spawn(self, spec: WorkerSpec, *, own_process: bool = False) -> _Worker:
+        if self.workers == 1 and not own_process:
             mine, theirs = QueueChannel.pair()
             worker = _Worker(spec.shard, mine, spec=spec)
             worker.task = asyncio.create_task(run_worker(spec, theirs), name=f"worker {spec.shard}")
@@ -303,7 +317,8 @@ class LoadRun:
     def bus_processes(self) -> dict[str, int]:
         """name → pid of the live router, recipient and tracker processes (``bus_workers``)."""
         return {w.name: w.process.pid for w in self.all_workers
-                if w.restartable and w.state in ("ready", "sent", "settled")
+                if w.restartable
+                and w.state in (WorkerState.READY, WorkerState.SENT, WorkerState.SETTLED)
                 and w.process is not None and w.process.is_alive()}
 
     # ---- the conversation ---------------------------------------------------------------------
@@ -313,36 +328,44 @@ class LoadRun:
         while True:
             message = await worker.channel.receive()
             await inbox.put((index, message))
-            if message[0] == "eof":
+            if isinstance(message, Eof):
                 return
 
     def _handle(self, worker: _Worker, message: Message) -> None:
-        kind = message[0]
-        if kind == "snapshot":
-            worker.snapshot = message[1]
-        elif kind == "state":
-            worker.last_state = message[1]
-        elif kind == "result":
-            worker.result = (message[1], message[2])
-            worker.state = "result"
-        elif kind == "error":
-            worker.error = (message[1], message[2])
-            worker.state = "error"
-            if len(message) > 3:  # what it had confirmed before failing
-                worker.result = (message[3], message[4])
-        elif kind == "eof":
-            if worker.state not in ("result", "error"):
+        match message:
+            case Snapshot(figures):
+                worker.snapshot = figures
+            case State(metrics):
+                worker.last_state = metrics
+            case Ready():
+                worker.state = WorkerState.READY
+            case Sent():
+                worker.state = WorkerState.SENT
+            case Settled():
+                worker.state = WorkerState.SETTLED
+            case Result():
+                worker.result = message
+                worker.state = WorkerState.RESULT
+            case Failed(error, confirmed):
+                worker.error = error
+                worker.result = confirmed  # what it had confirmed before failing
+                worker.state = WorkerState.FAILED
+            case Eof() if not worker.state.final:
                 code = worker.process.exitcode if worker.process is not None else None
                 if worker.restartable and self._begun and not self._finishing:
-                    worker.state = "died"  # restarted by _drive
+                    worker.state = WorkerState.DIED  # restarted by _drive
                     return
-                worker.error = (f"worker {worker.name} died (exit code {code})", 4)
-                worker.state = "error"
-        else:
-            worker.state = kind
+                worker.error = WorkerError("BrokerError",
+                                           f"worker {worker.name} died (exit code {code})", 4)
+                worker.state = WorkerState.FAILED
+            case Eof():
+                pass
+            case _:
+                raise LifecycleError(f"worker {worker.name} sent {message!r}, which only the "
+                                     "coordinator sends")
 
     async def _until(self, workers: list[_Worker], inbox: asyncio.Queue[tuple[int, Message]],
-                     state: str, timeout_s: float, stop: asyncio.Event) -> None:
+                     state: WorkerState, timeout_s: float, stop: asyncio.Event) -> None:
         deadline = time.monotonic() + timeout_s
         while not all(w.state == state for w in workers):
             if stop.is_set():  # first: a Ctrl-C may also have killed a worker still starting
@@ -358,21 +381,18 @@ class LoadRun:
 
     @staticmethod
     def _raise_if_failed(workers: list[_Worker]) -> None:
-        failed = [w for w in workers if w.error is not None]
-        if failed:
-            message, code = failed[0].error  # type: ignore[misc]
-            error = LgspError(message)
-            error.exit_code = code
-            raise error
+        for worker in workers:
+            if worker.error is not None:
+                raise worker.error.to_exception()
 
     async def _drive(self, workers: list[_Worker], inbox: asyncio.Queue[tuple[int, Message]],
                      stop: asyncio.Event, start_ns: int) -> None:
         """Relay progress until every worker sent its result (or one failed)."""
         told_stop = told_finish = False
         last_live = 0.0
-        while not all(w.state == "result" for w in workers):
+        while not all(w.state is WorkerState.RESULT for w in workers):
             for index, worker in enumerate(workers):
-                if worker.state == "died":
+                if worker.state is WorkerState.DIED:
                     await self._restart(index, workers, inbox, start_ns)
             self._raise_if_failed(workers)
             if self.watch is not None:
@@ -380,13 +400,13 @@ class LoadRun:
             if stop.is_set() and not told_stop:
                 told_stop = True
                 for worker in workers:
-                    worker.channel.send(("stop",))
-            if not told_finish and all(w.state in ("settled", "result") for w in workers
-                                       if w.settles):
+                    worker.channel.send(Stop())
+            if not told_finish and all(w.state in (WorkerState.SETTLED, WorkerState.RESULT)
+                                       for w in workers if w.settles):
                 told_finish = self._finishing = True
                 await self._hosts_settled()
                 for worker in workers:
-                    worker.channel.send(("finish",))
+                    worker.channel.send(Finish())
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(0.2):
                     index, message = await inbox.get()
@@ -408,8 +428,9 @@ class LoadRun:
             self.lost_states.append(dead.last_state)
         self.restarts[dead.name] += 1
         if self.restarts[dead.name] > MAX_RESTARTS:
-            dead.error = (f"{dead.name} died {MAX_RESTARTS + 1} times; giving up", 4)
-            dead.state = "error"
+            dead.error = WorkerError("BrokerError",
+                                     f"{dead.name} died {MAX_RESTARTS + 1} times; giving up", 4)
+            dead.state = WorkerState.FAILED
             return
         if dead.process is not None:
             await asyncio.to_thread(dead.process.join, 5)
@@ -419,19 +440,19 @@ class LoadRun:
                     restart=self.restarts[dead.name])
         assert dead.spec is not None  # noqa: S101 - bus workers always have one
         fresh = self._spawn(dataclasses.replace(dead.spec, recover=True, start_ns=start_ns),
-                            process=True)
+                            own_process=True)
         workers[index] = fresh
         self._readers.append(asyncio.create_task(self._read(index, fresh, inbox)))
         deadline = time.monotonic() + READY_TIMEOUT_S
-        while fresh.state != "ready":
+        while fresh.state is not WorkerState.READY:
             self._raise_if_failed([fresh])
-            if fresh.state == "died" or time.monotonic() > deadline:
+            if fresh.state is WorkerState.DIED or time.monotonic() > deadline:
                 raise BrokerError(f"{fresh.name} did not come back after a restart")
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(0.2):
                     i, message = await inbox.get()
                     self._handle(workers[i], message)
-        fresh.channel.send(("begin", start_ns))
+        fresh.channel.send(Begin(start_ns))
         self.progress("restarted", {"worker": fresh.name, "exit_code": code,
                                     "pid": fresh.process.pid if fresh.process else None})
 
@@ -441,10 +462,10 @@ class LoadRun:
         self._finishing = True
         self._reap_timeout_s = ABORT_TIMEOUT_S
         for worker in workers:
-            if worker.state not in ("result", "error"):
-                worker.channel.send(("abort",))
+            if not worker.state.final:
+                worker.channel.send(Abort())
         deadline = time.monotonic() + ABORT_TIMEOUT_S
-        while (any(w.state not in ("result", "error", "died") for w in workers)
+        while (any(not w.state.final and w.state is not WorkerState.DIED for w in workers)
                and time.monotonic() < deadline):
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(0.2):
@@ -502,9 +523,9 @@ class LoadRun:
     async def _reap(self, workers: list[_Worker]) -> None:
         """Leave no worker behind: ask, wait, then kill."""
         for worker in workers:
-            if worker.state not in ("result", "error"):
-                worker.channel.send(("stop",))
-                worker.channel.send(("finish",))
+            if not worker.state.final:
+                worker.channel.send(Stop())
+                worker.channel.send(Finish())
         deadline = time.monotonic() + self._reap_timeout_s
         for worker in workers:
             if worker.task is not None:
@@ -522,18 +543,18 @@ class LoadRun:
     # ---- the result ---------------------------------------------------------------------------
     def _report(self, workers: list[_Worker], duration_s: float, setup_s: float, *,
                 stopped: bool) -> dict[str, Any]:
-        states = [w.result for w in workers if w.result is not None]
-        metrics = merge([from_state(state) for state, _facts in states]
+        results = [w.result for w in workers if w.result is not None]
+        metrics = merge([from_state(r.metrics) for r in results]
                         + [from_state(state) for state in self.lost_states])
-        send_s = max((facts["send_s"] for _state, facts in states), default=0.0)
+        send_s = max((r.facts["send_s"] for r in results), default=0.0)
         run = self.planner.run_facts(setup_s, workers=self.workers)
         run["host_shard"] = f"{self.host.index + 1}/{self.host.count}"
         if self.bus_workers:
             run["bus_workers"] = self.bus_workers
             run["restarts"] = dict(sorted(self.restarts.items()))
         run["per_worker"] = [{"worker": str(w.shard),
-                              "documents": w.result[0]["signing"]["documents"],
-                              "send_s": round(w.result[1]["send_s"], 3)}
+                              "documents": w.result.metrics["signing"]["documents"],
+                              "send_s": round(w.result.facts["send_s"], 3)}
                              for w in workers if w.result is not None and w.sends]
         run["stopped_early"] = stopped
         return build_report(metrics, run=run, topology=self.planner.topology_facts(),

@@ -1,0 +1,72 @@
+"""The stages a document passes, by one name each: headers name the hops with them, metrics
+record under them, SLO gates (``p99(send_to_arrived)``), the reports, the HTML report and the
+max-rate search read them. In the order a document meets them."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Stage(StrEnum):
+    """A latency or cost measured per document (or per delivery), in microseconds."""
+
+    SCHEDULE_LAG = "schedule_lag"
+    """Intended send time → submitted to the producer (the generator's own lateness)."""
+    SIGN = "sign"
+    """CPU cost of a document's signatures."""
+    PRODUCE_ACK = "produce_ack"
+    """Produce → the broker's acknowledgement."""
+    HOP_SUBMIT = "hop.submit"
+    """Sender → its home platform."""
+    HOP_LGSP_TO_VDXP = "hop.lgsp_to_vdxp"
+    """A province's LGSP → the national axis."""
+    HOP_VDXP_TO_LGSP = "hop.vdxp_to_lgsp"
+    """The national axis → the recipient's LGSP."""
+    HOP_LGSP_TO_LGSP = "hop.lgsp_to_lgsp"
+    """One LGSP → another without the axis (not in the modelled routes; kept for traces)."""
+    HOP_DELIVER = "hop.deliver"
+    """The last platform → the recipient agency."""
+    VERIFY = "verify"
+    """CPU cost of verifying a delivery's signatures at the recipient."""
+    SEND_TO_ARRIVED = "send_to_arrived"
+    """Intended send time → status 01 back at the sender (one clock: the sender's)."""
+    SEND_TO_COMPLETED = "send_to_completed"
+    """Intended send time → status 06 back at the sender."""
+
+    @property
+    def is_hop(self) -> bool:
+        return self.value.startswith("hop.")
+
+    @property
+    def label(self) -> str:
+        """How reports name it for people."""
+        return _LABELS.get(self) or f"hop: {self.value[4:].replace('_', ' ')}"
+
+    @classmethod
+    def hop(cls, here: str | None, there: str, national_axis: str) -> Stage:
+        """The hop from platform ``here`` (None: the sender) to ``there`` (a platform, or
+        ``"recipient"``)."""
+        if here is None:
+            return cls.HOP_SUBMIT
+        if there == "recipient":
+            return cls.HOP_DELIVER
+        return cls("hop." + ("vdxp" if here == national_axis else "lgsp") + "_to_"
+                   + ("vdxp" if there == national_axis else "lgsp"))
+
+
+_LABELS = {
+    Stage.SCHEDULE_LAG: "schedule lag (intended → submitted)",
+    Stage.SIGN: "sign (cost per document)",
+    Stage.PRODUCE_ACK: "produce → broker ack",
+    Stage.VERIFY: "verify (cost per delivery)",
+    Stage.SEND_TO_ARRIVED: "send → arrived (status 01 back)",
+    Stage.SEND_TO_COMPLETED: "send → completed (status 06 back)",
+}
+
+
+def stage_label(name: str) -> str:
+    """A stage's label for people; a name that is not a ``Stage`` (an older report's) as is."""
+    try:
+        return Stage(name).label
+    except ValueError:
+        return name.replace("_", " ")

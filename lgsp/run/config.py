@@ -1,0 +1,120 @@
+"""What a run simulates: ``SimulationConfig``, validated when it is made."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from lgsp.bus.rotation import Rotation
+from lgsp.config import RecipientConfig
+from lgsp.errors import ConfigError
+from lgsp.faults import FaultPlan
+from lgsp.signing.keys import SignatureAlgorithm
+from producers.load_shape import LoadShape
+
+DEFAULT_PROFILES = ("thanh-hoa", "hai-duong")
+
+
+@dataclass(kw_only=True, frozen=True, slots=True)
+class SimulationConfig:
+    """What to simulate. Defaults are the README's one-minute run."""
+
+    profiles: tuple[str, ...] = DEFAULT_PROFILES
+    documents: int | None = 500
+    """Documents to send; None = as many as the load shape holds in ``duration_s``."""
+    rate: float = 20.0
+    """Documents per second (open loop); the peak rate of a shaped load."""
+    shape: str = "constant"
+    """Load shape (see ``producers.load_shape``): constant, ramp:A..B, steps:..., workday."""
+    duration_s: float | None = None
+    """Length of the schedule; None = ``documents / rate``."""
+    warmup_s: float = 0.0
+    """Documents intended in the first seconds are sent and counted but left out of latency."""
+    interval_s: float = 5.0
+    """Width of the interval series."""
+    rotate_s: float | None = None
+    """Rotate the run's topics every so many seconds of schedule (bounded broker memory)."""
+    fan_out_mean: float | None = None
+    """Mean recipients per document; None = the traffic profile's (2.9)."""
+    signature_algorithm: SignatureAlgorithm = SignatureAlgorithm.RSA2048
+    seed: int = 1
+    ack_timeout_s: float = 30.0
+    """A delivery with no 01 this long after its intended send time is lost."""
+    settle_timeout_s: float = 60.0
+    """After the last send, how long to wait for every lifecycle to finish."""
+    recipient: RecipientConfig = field(default_factory=RecipientConfig)
+    lenient_lgsp: bool = False
+    run_id: str | None = None
+    pki_cache: Path | None = None
+    traffic_profile: str = "traffic"
+    keep_topics: bool = False
+    record_path: Path | None = None
+    """Record every topic of the run into this capture file."""
+    registry_url: str | None = None
+    """A Confluent-compatible Schema Registry to take schemas from instead of the files."""
+    document_versions: tuple[int, ...] = ()
+    broker_timeout_s: float = 30.0
+    """The run ends (exit 4, with the report of what was confirmed) once the broker has been
+    unreachable this long; shorter outages are ridden out."""
+    faults: FaultPlan = field(default_factory=FaultPlan)
+    """Fault injection (``--inject``): the share of documents given each fault kind."""
+    """Document schema versions the agencies write (spread by agency); () = the latest."""
+
+    def __post_init__(self) -> None:
+        if self.documents is not None and self.documents < 0:
+            raise ConfigError("--documents must be >= 0")
+        if self.documents is None and self.duration_s is None \
+                and not self.shape.startswith("steps:"):
+            raise ConfigError("give --documents or --duration")
+        if self.duration_s is not None and self.duration_s <= 0:
+            raise ConfigError("--duration must be > 0 seconds")
+        if self.rotate_s is not None and self.rotate_s <= 0:
+            raise ConfigError("--rotate-topics must be > 0 seconds")
+        if self.rotate_s is not None and self.record_path is not None:
+            raise ConfigError("--record keeps every topic; it cannot be combined with topic "
+                              "rotation (--rotate-topics)")
+        if self.warmup_s < 0:
+            raise ConfigError("--warmup must be >= 0 seconds")
+        if self.interval_s <= 0:
+            raise ConfigError("the series interval must be > 0 seconds")
+        if self.rate <= 0:
+            raise ConfigError("--rate must be > 0 documents per second")
+        if self.broker_timeout_s <= 0:
+            raise ConfigError("--broker-timeout must be > 0 seconds")
+        if self.ack_timeout_s <= 0 or self.settle_timeout_s <= 0:
+            raise ConfigError("--ack-timeout and --settle-timeout must be > 0 seconds")
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["signature_algorithm"] = self.signature_algorithm.value
+        data["recipient"]["signature_policy"] = self.recipient.signature_policy.value
+        data["pki_cache"] = str(self.pki_cache) if self.pki_cache else None
+        data["record_path"] = str(self.record_path) if self.record_path else None
+        data["profiles"] = list(self.profiles)
+        data["document_versions"] = list(self.document_versions)
+        return data
+
+    def check_warmup(self) -> None:
+        """A warm-up as long as the schedule would leave no latency figure at all."""
+        if self.warmup_s and self.warmup_s >= self.load_shape().duration_s:
+            raise ConfigError(f"--warmup {self.warmup_s:g} s is not shorter than the "
+                              f"{self.load_shape().duration_s:g} s schedule: no document would "
+                              "be measured")
+
+    def rotation(self) -> Rotation | None:
+        if self.rotate_s is None:
+            return None
+        return Rotation(self.rotate_s, keep_s=self.ack_timeout_s + 5.0)
+
+    def load_shape(self) -> LoadShape:
+        duration = self.duration_s
+        if duration is None:
+            if self.shape.startswith("steps:"):
+                return LoadShape.parse(self.shape, rate=self.rate, duration_s=None)
+            if self.shape != "constant":
+                raise ConfigError(f"--shape {self.shape} needs --duration")
+            duration = (self.documents or 0) / self.rate
+        return LoadShape.parse(self.shape, rate=self.rate, duration_s=duration)
+
+
