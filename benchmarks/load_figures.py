@@ -51,7 +51,7 @@ async def raw_pipe_figure(args: argparse.Namespace) -> dict[str, Any]:
                                      rate=100.0, keep_topics=True)
         load = LoadRun(config, broker, workers=1)
         await load.run()
-        topics = load.planner.topics.all_for(load.planner.topology.platforms)
+        topics = load.plan.topics.all_for(load.plan.topology.platforms)
         records, size = await count_records(broker, topics)
         mean_size = size // max(records, 1)
         seconds = await raw_pipe(broker, records, mean_size)

@@ -76,11 +76,11 @@ class FaultInjector:
         """The signed event as the faulty software submits it."""
         now = dt.datetime.now(dt.UTC)
         if kind is FaultKind.BAD_SIGNATURE:
-            seal = signed.agency_signature
-            if seal is None:
+            block = signed.agency_signature
+            if block is None:
                 raise LookupError("a bad-signature fault needs a sealed draft (see prepare)")
             return dataclasses.replace(signed, agency_signature=dataclasses.replace(
-                seal, value=bytes([seal.value[0] ^ 0xFF]) + seal.value[1:]))
+                block, value=bytes([block.value[0] ^ 0xFF]) + block.value[1:]))
         if kind is FaultKind.TAMPERED_CONTENT:
             altered = bytearray(signed.content)
             altered[len(altered) // 2] ^= 0x01

@@ -34,6 +34,9 @@ log = structlog.get_logger(__name__)
 Futures = list["asyncio.Future[Any]"]
 Handler = Callable[[ConsumerRecord[bytes, bytes], Futures], Awaitable[None]]
 STOP_TIMEOUT_S = 10.0
+DRAIN_TIMEOUT_S = 60.0
+"""A topic no longer wanted is read until drained, or at most this long (then it is released
+with a warning: a topic deleted under the loop never reports a high watermark again)."""
 COMMITTED_TIMEOUT_S = 2.0
 OUT_OF_RANGE_BACKOFF_S = 0.05
 
@@ -62,8 +65,10 @@ class DeadLetters:
             reason=rejected.reason, detail=rejected.detail, stage=stage, topic=record.topic,
             partition=record.partition, offset=record.offset, key=record.key, value=record.value,
             headers=[(k, v) for k, v in record.headers])
-        return await self.producer.send(self.topic, value=value, key=record.key,
-                                        headers=[("lgsp-reason", rejected.reason.encode())])
+        sent: asyncio.Future[Any] = await self.producer.send(
+            self.topic, value=value, key=record.key,
+            headers=[("lgsp-reason", rejected.reason.encode())])
+        return sent
 
 
 class ConsumeLoop:
@@ -95,6 +100,10 @@ class ConsumeLoop:
         self.topic = topics[0]
         self._partitions = partitions
         self._wanted: frozenset[str] = frozenset(topics)
+        self._last_ms: dict[TopicPartition, int] = {}
+        """The timestamp of the last record read of each partition (``read_through_ms``)."""
+        self._draining: dict[str, float] = {}
+        """Topics no longer wanted but not yet read to their end → since when (monotonic)."""
         self._assigned: frozenset[str] = frozenset()
         # With fixed partitions every position is set by us (committed, or 0 for a partition
         # never committed), so the client must never reset one on its own: its "earliest" asks
@@ -116,8 +125,14 @@ class ConsumeLoop:
 
     @property
     def reading(self) -> frozenset[str]:
-        """The topics the loop reads now (after the next batch, those of the last ``want``)."""
+        """The topics the loop reads now: those of the last ``want`` (from the next batch on)
+        and those it still drains."""
         return self._assigned
+
+    @property
+    def holds(self) -> frozenset[str]:
+        """Topics the loop still needs: wanted, or left but not yet read to their end."""
+        return self._wanted | frozenset(self._draining)
 
     async def start(self) -> None:
         if self._stopped:
@@ -133,7 +148,48 @@ class ConsumeLoop:
         generations come and go. Only for a loop with fixed ``partitions``."""
         if self._partitions is None:
             raise LifecycleError(f"{self.name} reads a consumer group; it cannot switch topics")
-        self._wanted = frozenset(topics)
+        wanted = frozenset(topics)
+        now = time.monotonic()
+        for topic in self._wanted - wanted:  # read to its end before letting go
+            self._draining.setdefault(topic, now)
+        for topic in wanted:
+            self._draining.pop(topic, None)
+        self._wanted = wanted
+
+    def _release_drained(self) -> None:
+        """Let go of left topics read up to the high watermark of their last fetch (a
+        generation whose period is over gets no new records: the watermark is its end)."""
+        if self._partitions is None:
+            return
+        now = time.monotonic()
+        for topic, since in list(self._draining.items()):
+            if topic not in self._assigned:
+                continue  # not read yet: it was wanted before the loop could read it
+            behind = [tp for tp in (TopicPartition(topic, p) for p in self._partitions)
+                      if not self._drained(tp)]
+            if behind and now - since < DRAIN_TIMEOUT_S:
+                continue
+            if behind:
+                log.warning("topic_released_undrained", stage=self.name, topic=topic,
+                            partitions=[tp.partition for tp in behind],
+                            waited_s=round(now - since, 1))
+            del self._draining[topic]
+
+    def read_through_ms(self) -> int | None:
+        """Wall-clock ms up to which every partition the loop reads has been read: the
+        timestamp of the last record of the partition furthest behind (one not read up to the
+        high watermark of its last fetch). None: every partition is read to its end. A stage
+        that judges by time (the tracker's ack timeout) judges up to here, not up to now: a
+        loop that lags must not take its own lag for the bus's."""
+        behind = [self._last_ms.get(tp, 0)
+                  for tp in (TopicPartition(t, p) for t in self._assigned
+                             for p in self._partitions or ())
+                  if not self._drained(tp)]
+        return min(behind, default=None)
+
+    def _drained(self, tp: TopicPartition) -> bool:
+        highwater: int | None = self._consumer.highwater(tp)
+        return highwater is not None and self._next.get(tp, 0) >= highwater
 
     async def _reassign(self) -> None:
         """Between batches (nothing uncommitted), after a ``want``: read the new set of topics,
@@ -151,9 +207,13 @@ class ConsumeLoop:
         a topic that joins may already hold records, and resetting to "earliest" asks the
         broker's ListOffsets, which the embedded broker answers wrongly (records would be
         skipped)."""
-        if self._partitions is None or self._wanted == self._assigned:
+        if self._partitions is None:
             return
-        wanted = [TopicPartition(t, p) for t in sorted(self._wanted) for p in self._partitions]
+        self._release_drained()
+        holds = self.holds
+        if holds == self._assigned:
+            return
+        wanted = [TopicPartition(t, p) for t in sorted(holds) for p in self._partitions]
         for tp in wanted:
             if tp not in self._next:
                 committed = await self._committed(tp) if self._commit else None
@@ -161,15 +221,18 @@ class ConsumeLoop:
         self._consumer.assign(wanted)
         for tp in wanted:
             self._consumer.seek(tp, self._next[tp])
-        for tp in [tp for tp in self._next if tp.topic not in self._wanted]:
+        for tp in [tp for tp in self._next if tp.topic not in holds]:
             del self._next[tp]  # a generation that left is not read again
-        self._assigned = self._wanted
-        log.info("loop_topics", stage=self.name, topics=sorted(self._wanted))
+            self._last_ms.pop(tp, None)
+        self._assigned = holds
+        log.info("loop_topics", stage=self.name, topics=sorted(holds),
+                 draining=sorted(self._draining))
 
     async def _committed(self, tp: TopicPartition) -> int | None:
         try:
             async with asyncio.timeout(COMMITTED_TIMEOUT_S):
-                return await self._consumer.committed(tp)
+                committed: int | None = await self._consumer.committed(tp)
+                return committed
         except TimeoutError:  # never block the stage on it: a new topic starts at 0
             log.warning("committed_offset_timeout", stage=self.name, topic=tp.topic,
                         partition=tp.partition)
@@ -252,4 +315,5 @@ class ConsumeLoop:
         for tp, records in batch.items():
             if records:
                 self._next[tp] = records[-1].offset + 1
+                self._last_ms[tp] = records[-1].timestamp
         self.processed += sum(len(r) for r in batch.values())

@@ -77,13 +77,17 @@ class TopicRotator:
         """Before the schedule starts: generations 0, 1 and 2."""
         await self._create_through(AHEAD)
 
-    async def tick(self, offset_ns: int) -> None:
-        """Create what is due one period ahead, delete what is over."""
+    async def tick(self, offset_ns: int, *, held_from: int | None = None) -> None:
+        """Create what is due ahead; delete what is over by the clock and no longer held:
+        ``held_from`` is the oldest generation a reader still needs (one that lags, or a
+        lifecycle not over) — a generation is never deleted under a reader."""
         offset_s = offset_ns / 1e9
-        upcoming = self.created + 1
-        if self.rotation.create_by(upcoming) <= offset_s:
-            await self._create_through(upcoming)
+        due = self.created + 1
+        while self.rotation.create_by(due) <= offset_s:  # a late tick catches up
+            await self._create_through(due)
+            due = self.created + 1
         while self.deleted + 1 <= self.created and \
+                (held_from is None or self.deleted + 1 < held_from) and \
                 self.rotation.delete_at(self.deleted + 1) <= offset_s:
             generation = self.deleted + 1
             await delete_topics(self.broker, self.topics.generation(self.platforms, generation))

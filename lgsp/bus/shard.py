@@ -19,7 +19,8 @@ from lgsp.errors import ConfigError
 
 def partition_of(key: str, partitions: int) -> int:
     """The partition Kafka's default (murmur2) partitioner chooses for ``key``."""
-    return (murmur2(key.encode()) & 0x7FFFFFFF) % partitions
+    hashed: int = murmur2(key.encode())
+    return (hashed & 0x7FFFFFFF) % partitions
 
 
 @dataclass(frozen=True, slots=True)

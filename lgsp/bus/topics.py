@@ -54,6 +54,12 @@ class TopicNames:
             return int(parts[2][1:])
         return None
 
+    @staticmethod
+    def family(topic: str) -> str:
+        """What a topic carries whatever its run and generation: ``<platform>.inbound``,
+        ``<platform>.deliver``, or the last two parts of another name (``<run>.ledger``)."""
+        return ".".join(topic.rsplit(".", 2)[-2:])
+
     def generation(self, platforms: list[str], generation: int) -> list[str]:
         """The inbound and deliver topics of one generation."""
         names = []

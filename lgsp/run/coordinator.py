@@ -29,19 +29,22 @@ from typing import Any, TypeVar
 
 import structlog
 
-from lgsp.broker.embedded import EmbeddedBroker
-from lgsp.bus.admin import clean_up_topics, create_topics
 from lgsp.bus.barrier import HostBarrier
 from lgsp.bus.reachability import BrokerWatch
 from lgsp.bus.revocations import publish_revocations
 from lgsp.bus.rotation import TopicRotator
 from lgsp.bus.shard import Shard
+from lgsp.codec.registry import FileSchemaRegistry
+from lgsp.codec.rest_registry import RestSchemaRegistry
 from lgsp.config import BrokerConfig
 from lgsp.errors import BrokerError, ConfigError, LgspError, LifecycleError
 from lgsp.metrics.histogram import Histogram
 from lgsp.metrics.report import build_report
 from lgsp.metrics.state import from_state, merge
+from lgsp.run.bus_setup import open_bus
 from lgsp.run.config import SimulationConfig
+from lgsp.run.credentials import issue_run_pki
+from lgsp.run.plan import RunPlan
 from lgsp.run.protocol import (
     Abort,
     Begin,
@@ -62,12 +65,10 @@ from lgsp.run.protocol import (
     WorkerError,
     WorkerState,
 )
-from lgsp.run.roles import RECEIVE, ROLES, ROUTE, SEND, TRACK
-from lgsp.run.simulation import Simulation
-from lgsp.run.worker import WorkerSpec, process_main, restartable, run_worker
-from lgsp.signing.pki import Pki, PkiExport
-from producers.faults import issue_faulty_seals
-from producers.sender import issue_credentials
+from lgsp.run.recording import RunRecording, run_facts
+from lgsp.run.roles import RECEIVE, ROLES, ROUTE, SEND, TRACK, RoleParts
+from lgsp.run.worker import WorkerSpec, process_main, run_worker
+from lgsp.signing.pki import PkiExport
 
 log = structlog.get_logger(__name__)
 
@@ -79,6 +80,9 @@ ABORT_TIMEOUT_S = 10.0
 """After a failure, how long workers get to report what they confirmed (then they are killed)."""
 MAX_RESTARTS = 20
 """A bus worker that dies more often than this ends the run (something is wrong, not a test)."""
+POLL_S = 0.2
+"""How long the coordinator waits for a worker's message before it looks around (restarts,
+Ctrl-C, rotation, live figures)."""
 LiveProgress = Callable[[str, dict[str, Any]], None]
 T = TypeVar("T")
 
@@ -117,26 +121,31 @@ class _Worker:
     spec: WorkerSpec | None = None
     last_state: dict[str, Any] | None = None
     """A routing/recipient worker's latest metrics state (kept if it dies)."""
+    holds: int | None = None
+    """With topic rotation: the oldest generation it said it still needs."""
+
+    @property
+    def parts(self) -> RoleParts:
+        return RoleParts(ROLES if self.spec is None else self.spec.roles)
 
     @property
     def sends(self) -> bool:
-        return self.spec is None or SEND in self.spec.roles
+        return self.parts.sends
 
     @property
     def settles(self) -> bool:
         """Whether the run waits for this worker to settle (it sends or tracks)."""
-        return self.spec is None or bool(self.spec.roles & {SEND, TRACK})
+        return self.parts.settles
 
     @property
     def restartable(self) -> bool:
         """A router, recipient or tracker process: started again when it dies (a sender is
         the load itself and is not)."""
-        return self.spec is not None and restartable(self.spec)
+        return self.spec is not None and self.parts.restartable
 
     @property
     def name(self) -> str:
-        roles = "all" if self.spec is None else "+".join(sorted(self.spec.roles))
-        return f"{roles} {self.shard}"
+        return f"{self.parts.name} {self.shard}"
 
 
 class LoadRun:
@@ -161,6 +170,8 @@ class LoadRun:
         self.bus_workers = bus_workers
         self.restarts: Counter[str] = Counter()
         """Bus workers restarted after dying, by name."""
+        self.recorded: int | None = None
+        """Records captured by ``--record``."""
         self.lost_states: list[dict[str, Any]] = []
         """The last metrics states of bus workers that died (merged into the report)."""
         self.config = config
@@ -176,9 +187,12 @@ class LoadRun:
         self.progress = progress or (lambda _event, _data: None)
         self.log_format = log_format
         self.log_level = log_level
-        self.planner = Simulation(config, broker)
+        self.plan = RunPlan.of(config)
         self.shape = config.load_shape()
-        self.run_id = self.planner.run_id
+        self.run_id = self.plan.run_id
+        self.started_at: dt.datetime | None = None
+        self.bus_broker = broker
+        """The broker of the run once it is set up (the embedded one's bootstrap)."""
         self.rotator: TopicRotator | None = None
         self.barrier: HostBarrier | None = None
         self.live: dict[str, Any] = {}
@@ -186,6 +200,7 @@ class LoadRun:
         self.all_workers: list[_Worker] = []
         self.watch: BrokerWatch | None = None
         self._readers: list[asyncio.Task[None]] = []
+        self._rotating: asyncio.Task[None] | None = None
         self._begun = False
         self._finishing = False
         self._reap_timeout_s = FINISH_TIMEOUT_S
@@ -193,36 +208,29 @@ class LoadRun:
     async def run(self, stop: asyncio.Event | None = None) -> dict[str, Any]:
         stop = stop or asyncio.Event()
         began = time.monotonic()
-        self.planner.started_at = dt.datetime.now(dt.UTC)
+        self.started_at = dt.datetime.now(dt.UTC)
+        plan = self.plan
         async with contextlib.AsyncExitStack() as stack:
-            broker = self.broker
-            if broker.bootstrap is None:
-                embedded = await stack.enter_async_context(EmbeddedBroker())
-                broker = broker.with_bootstrap(embedded.bootstrap)
-            self.planner.broker = broker
-            topics = self.planner.topics.all_for(self.planner.topology.platforms)
-            own = [self.planner.topics.control]
-            if self.bus_workers:
-                own.append(self.planner.topics.ledger)
-            await create_topics(broker, [*topics, *own])
-            if (not self.config.keep_topics and self.broker.bootstrap is not None
-                    and self.host.index == 0):
-                stack.push_async_callback(clean_up_topics, broker, [*topics, *own])
+            own = [plan.topics.control] + ([plan.topics.ledger] if self.bus_workers else [])
+            broker = self.bus_broker = await open_bus(
+                stack, self.broker, [*plan.bus_topics(), *own],
+                clean_up=not self.config.keep_topics and self.host.index == 0)
             rotation = self.config.rotation()
             self.rotator = None if rotation is None else TopicRotator(
-                rotation, self.planner.topics, self.planner.topology.platforms, broker)
+                rotation, plan.topics, plan.topology.platforms, broker)
             if self.rotator is not None:
                 await self.rotator.prepare()
                 if self.broker.bootstrap is not None and not self.config.keep_topics:
                     stack.push_async_callback(self.rotator.delete_remaining)
-            senders = await asyncio.to_thread(self.planner.senders)
+            senders = await asyncio.to_thread(plan.senders)
             senders = [c for c in senders if any(shard.owns(c) for shard in self.shards)]
             self.progress("pki", {"agencies": len(senders)})
-            pki = await asyncio.to_thread(self._issue, senders)
+            pki = (await asyncio.to_thread(issue_run_pki, self.config, plan.topology,
+                                           senders)).export()
             if pki.revoked_serials():  # the CA revokes before the run; verifiers follow the topic
-                await publish_revocations(broker, self.planner.topics.revocations,
+                await publish_revocations(broker, plan.topics.revocations,
                                           pki.revoked_serials())
-            self.barrier = HostBarrier(broker, self.planner.topics.control,
+            self.barrier = HostBarrier(broker, plan.topics.control,
                                        host=self.host.index, hosts=self.host.count)
             exports = await _unless_stopped(self.barrier.arrive(
                 "pki", timeout_s=READY_TIMEOUT_S, payload=pki.to_json()), stop)
@@ -250,7 +258,13 @@ class LoadRun:
                 for i in range(self.bus_workers))
             self.all_workers = workers
             stack.push_async_callback(self._reap, workers)
-            recording = self.planner.start_recording()
+            recording = None
+            if self.config.record_path is not None:
+                recording = RunRecording(plan, broker, FileSchemaRegistry()
+                                         if self.config.registry_url is None
+                                         else RestSchemaRegistry(self.config.registry_url))
+                recording.start()
+                stack.callback(recording.cancel)
             inbox: asyncio.Queue[tuple[int, Message]] = asyncio.Queue()
             readers = [asyncio.create_task(self._read(i, w, inbox)) for i, w in enumerate(workers)]
             self._readers = readers
@@ -270,6 +284,10 @@ class LoadRun:
                                      lost_after_s=self.config.broker_timeout_s)
             self.watch.start()
             stack.push_async_callback(self.watch.stop)
+            if self.rotator is not None:
+                self._rotating = asyncio.create_task(self._rotate(self.rotator, start_ns),
+                                                     name="rotation")
+                stack.callback(self._rotating.cancel)
             failure: LgspError | None = None
             try:
                 await self._drive(workers, inbox, stop, start_ns)
@@ -279,7 +297,7 @@ class LoadRun:
                 await self._collect(workers, inbox)
             duration_s = (time.monotonic_ns() - start_ns) / 1e9
             if recording is not None and failure is None:
-                await self.planner.finish_recording(*recording)
+                self.recorded = await recording.finish()
         report = self._report(workers, duration_s, setup_s, stopped=stop.is_set())
         if failure is not None:
             report["run"]["error"] = str(failure)
@@ -287,18 +305,6 @@ class LoadRun:
         return report
 
     # ---- setup ----------------------------------------------------------------------------------
-    def _issue(self, senders: list[str]) -> PkiExport:
-        pki = Pki(self.config.signature_algorithm, cache_dir=self.config.pki_cache)
-        generated = pki.prepare(senders)
-        for code in senders:
-            issue_credentials(pki, self.planner.topology, code)
-        topology = self.planner.topology
-        issue_faulty_seals(pki, self.config.faults, senders,
-                           lambda code: topology.agency(code).name)
-        log.info("pki_ready", algorithm=pki.algorithm.value, agencies=len(senders),
-                 keys_generated=generated)
-        return pki.export()
-
     def _spawn(self, spec: WorkerSpec, *, own_process: bool = False) -> _Worker:
         if self.workers == 1 and not own_process:
             mine, theirs = QueueChannel.pair()
@@ -307,7 +313,7 @@ class LoadRun:
             return worker
         context = multiprocessing.get_context("spawn")
         parent, child = context.Pipe()
-        name = "-".join(sorted(spec.roles)) if spec.roles != ROLES else "worker"
+        name = "-".join(sorted(spec.roles)) if spec.roles != ROLES else "worker"  # process title
         process = context.Process(target=process_main, args=(spec, child),
                                   name=f"lgsp-{name}-{spec.shard.index}", daemon=True)
         process.start()  # small arguments: a child killed while starting never blocks the pipe
@@ -333,10 +339,12 @@ class LoadRun:
 
     def _handle(self, worker: _Worker, message: Message) -> None:
         match message:
-            case Snapshot(figures):
+            case Snapshot(figures, holds):
                 worker.snapshot = figures
-            case State(metrics):
+                worker.holds = holds
+            case State(metrics, holds):
                 worker.last_state = metrics
+                worker.holds = holds
             case Ready():
                 worker.state = WorkerState.READY
             case Sent():
@@ -364,6 +372,32 @@ class LoadRun:
                 raise LifecycleError(f"worker {worker.name} sent {message!r}, which only the "
                                      "coordinator sends")
 
+    async def _rotate(self, rotator: TopicRotator, start_ns: int) -> None:
+        """Create topic generations ahead and delete those over and released by every worker,
+        on a clock of its own: a restart or a busy message loop never delays a generation."""
+        while True:
+            await rotator.tick(time.monotonic_ns() - start_ns, held_from=self._held_from(rotator))
+            await asyncio.sleep(POLL_S)
+
+    def _held_from(self, rotator: TopicRotator) -> int:
+        """The oldest generation a worker still needs; a reader that is (re)starting or has
+        not said yet holds everything not deleted (its previous life may have left any of it
+        unread)."""
+        floor = rotator.deleted + 1
+        held = [floor if w.state in (WorkerState.STARTING, WorkerState.DIED)
+                or w.holds is None else w.holds
+                for w in self.all_workers
+                if w.parts.roles != {SEND} and not w.state.final]
+        return min(held, default=rotator.created + 1)
+
+    async def _next_message(self, workers: list[_Worker],
+                            inbox: asyncio.Queue[tuple[int, Message]]) -> None:
+        """Handle the next message of any worker, waiting at most ``POLL_S`` for one."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(POLL_S):
+                index, message = await inbox.get()
+                self._handle(workers[index], message)
+
     async def _until(self, workers: list[_Worker], inbox: asyncio.Queue[tuple[int, Message]],
                      state: WorkerState, timeout_s: float, stop: asyncio.Event) -> None:
         deadline = time.monotonic() + timeout_s
@@ -373,10 +407,7 @@ class LoadRun:
             self._raise_if_failed(workers)
             if time.monotonic() > deadline:
                 raise BrokerError(f"workers not {state} after {timeout_s:.0f} s")
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(0.2):
-                    index, message = await inbox.get()
-                    self._handle(workers[index], message)
+            await self._next_message(workers, inbox)
         self._raise_if_failed(workers)
 
     @staticmethod
@@ -407,12 +438,9 @@ class LoadRun:
                 await self._hosts_settled()
                 for worker in workers:
                     worker.channel.send(Finish())
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(0.2):
-                    index, message = await inbox.get()
-                    self._handle(workers[index], message)
-            if self.rotator is not None:
-                await self.rotator.tick(time.monotonic_ns() - start_ns)
+            await self._next_message(workers, inbox)
+            if self._rotating is not None and self._rotating.done():
+                self._rotating.result()  # a topic generation could not be created or deleted
             if time.monotonic() - last_live >= 1.0:
                 last_live = time.monotonic()
                 self._publish_live(workers, start_ns)
@@ -439,7 +467,9 @@ class LoadRun:
         log.warning("bus_worker_restarting", worker=dead.name, exit_code=code,
                     restart=self.restarts[dead.name])
         assert dead.spec is not None  # noqa: S101 - bus workers always have one
-        fresh = self._spawn(dataclasses.replace(dead.spec, recover=True, start_ns=start_ns),
+        first = None if self.rotator is None else self.rotator.deleted + 1
+        fresh = self._spawn(dataclasses.replace(dead.spec, recover=True, start_ns=start_ns,
+                                                first_generation=first),
                             own_process=True)
         workers[index] = fresh
         self._readers.append(asyncio.create_task(self._read(index, fresh, inbox)))
@@ -448,10 +478,7 @@ class LoadRun:
             self._raise_if_failed([fresh])
             if fresh.state is WorkerState.DIED or time.monotonic() > deadline:
                 raise BrokerError(f"{fresh.name} did not come back after a restart")
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(0.2):
-                    i, message = await inbox.get()
-                    self._handle(workers[i], message)
+            await self._next_message(workers, inbox)
         fresh.channel.send(Begin(start_ns))
         self.progress("restarted", {"worker": fresh.name, "exit_code": code,
                                     "pid": fresh.process.pid if fresh.process else None})
@@ -467,10 +494,7 @@ class LoadRun:
         deadline = time.monotonic() + ABORT_TIMEOUT_S
         while (any(not w.state.final and w.state is not WorkerState.DIED for w in workers)
                and time.monotonic() < deadline):
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(0.2):
-                    index, message = await inbox.get()
-                    self._handle(workers[index], message)
+            await self._next_message(workers, inbox)
 
     async def _hosts_settled(self) -> None:
         """Other hosts' documents may still need this host's routers and agents: wait for every
@@ -547,7 +571,9 @@ class LoadRun:
         metrics = merge([from_state(r.metrics) for r in results]
                         + [from_state(state) for state in self.lost_states])
         send_s = max((r.facts["send_s"] for r in results), default=0.0)
-        run = self.planner.run_facts(setup_s, workers=self.workers)
+        run = run_facts(self.plan, self.bus_broker, started_at=self.started_at,
+                        bootstrap_source="external" if self.broker.bootstrap else "embedded",
+                        setup_s=setup_s, workers=self.workers, recorded=self.recorded)
         run["host_shard"] = f"{self.host.index + 1}/{self.host.count}"
         if self.bus_workers:
             run["bus_workers"] = self.bus_workers
@@ -557,7 +583,7 @@ class LoadRun:
                               "send_s": round(w.result.facts["send_s"], 3)}
                              for w in workers if w.result is not None and w.sends]
         run["stopped_early"] = stopped
-        return build_report(metrics, run=run, topology=self.planner.topology_facts(),
+        return build_report(metrics, run=run, topology=self.plan.topology_facts(),
                             duration_s=duration_s, send_duration_s=send_s,
                             load=self.config.load_shape().describe())
 

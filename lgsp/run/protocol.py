@@ -94,12 +94,17 @@ class Ready:
 class Snapshot:
     figures: dict[str, Any]
     """Live figures (``Simulation.snapshot``) for the progress lines and Prometheus."""
+    holds: int | None = None
+    """With topic rotation: the oldest topic generation this worker still needs (reading it,
+    or lifecycles of its documents not over); None: it reads nothing."""
 
 
 @dataclass(frozen=True, slots=True)
 class State:
     metrics: dict[str, Any]
     """A router/recipient process's metrics state (``lgsp.metrics.state``), kept if it dies."""
+    holds: int | None = None
+    """As ``Snapshot.holds``."""
 
 
 @dataclass(frozen=True, slots=True)

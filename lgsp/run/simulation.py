@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
-import secrets
 import time
 from collections.abc import Callable, Iterable, Iterator
 from functools import partial
@@ -18,17 +17,14 @@ from pathlib import Path
 from typing import Any
 
 import structlog
-from aiokafka import ConsumerRecord
 
 from consumers.recipient import RecipientAgents
-from consumers.recorder import Recorder
 from consumers.recovery import statuses_sent
 from consumers.tracker import DeliveryTracker
 from consumers.tracker_checkpoint import TrackerCheckpoint
 from consumers.tracker_feed import TrackerFeed
-from lgsp.broker.embedded import EmbeddedBroker
-from lgsp.bus.admin import clean_up_topics, create_topics, end_offsets
-from lgsp.bus.consume_loop import ConsumeLoop, DeadLetters, Futures, Handler
+from lgsp.bus.admin import end_offsets
+from lgsp.bus.consume_loop import ConsumeLoop, DeadLetters
 from lgsp.bus.ledger import LedgerWriter
 from lgsp.bus.producer import TrackingProducer
 from lgsp.bus.revocations import RevocationFeed, publish_revocations
@@ -38,23 +34,27 @@ from lgsp.bus.shard import Shard
 from lgsp.bus.topics import TopicNames
 from lgsp.codec.avro import AvroCodec
 from lgsp.codec.events import EventCodec
-from lgsp.codec.registry import FileSchemaRegistry, SchemaRegistry
+from lgsp.codec.registry import FileSchemaRegistry
 from lgsp.codec.rest_registry import RestSchemaRegistry
 from lgsp.config import BrokerConfig
 from lgsp.domain.topology import Topology
-from lgsp.errors import ConfigError, LifecycleError, StageFailed
+from lgsp.errors import LifecycleError, StageFailed
 from lgsp.metrics.report import build_report
 from lgsp.metrics.run import RunMetrics
 from lgsp.metrics.series import IntervalSeries
-from lgsp.profiles import load_topology, load_traffic
+from lgsp.run.bus_setup import open_bus
 from lgsp.run.config import SimulationConfig
-from lgsp.run.roles import RECEIVE, ROLES, ROUTE, SEND, TRACK, Role
+from lgsp.run.credentials import issue_run_pki
+from lgsp.run.dispatch import Dispatcher
+from lgsp.run.plan import SMALL_RUN, RunPlan
+from lgsp.run.recording import RunRecording, run_facts
+from lgsp.run.roles import ROLES, Role, RoleParts, StatusReader
 from lgsp.signing.pki import Pki, PkiExport
 from lgsp.signing.signature import SignatureVerifier
-from producers.faults import FaultInjector, issue_faulty_seals
+from producers.faults import FaultInjector
 from producers.scheduler import OpenLoopScheduler
 from producers.sender import AgencySender, issue_credentials
-from producers.traffic import Draft, TrafficModel
+from producers.traffic import Draft
 
 log = structlog.get_logger(__name__)
 
@@ -66,26 +66,26 @@ Progress = Callable[[str, dict[str, Any]], None]
 
 class Simulation:
     """One worker's share of a bus (or the whole bus, by default): the senders of its agencies,
-    the routers and recipient agents of its partitions, and the tracker of its own documents."""
+    the routers and recipient agents of its partitions, and the tracker of its own documents.
+    What it builds and reads follows its roles (``lgsp.run.roles.RoleParts``)."""
 
     def __init__(self, config: SimulationConfig, broker: BrokerConfig,
                  progress: Progress | None = None, *, shard: Shard | None = None,
                  pki: PkiExport | None = None, trusted: tuple[PkiExport, ...] = (),
                  roles: frozenset[Role] = ROLES, recover: bool = False,
-                 checkpoint: Path | None = None) -> None:
+                 checkpoint: Path | None = None, plan: RunPlan | None = None,
+                 first_generation: int | None = None) -> None:
         """``roles``: what this process does of ``ROLES`` (all by default; a crash-tolerant run
         splits them over processes). ``recover``: a restarted process rebuilds its state from the
         bus — recipients read back the statuses their agencies sent (``consumers.recovery``), a
         tracker reads the ledger and the statuses again (``consumers.tracker_feed``), from its
-        ``checkpoint`` file if it saved one (``consumers.tracker_checkpoint``)."""
-        unknown = roles - ROLES
-        if unknown or not roles:
-            raise ConfigError(f"roles {sorted(roles)} must be some of {sorted(ROLES)}")
-        if TRACK in roles and SEND not in roles and roles != {TRACK}:
-            raise ConfigError("a tracker without its senders runs in a process of its own "
-                              f"(roles {sorted(roles)})")
+        ``checkpoint`` file if it saved one (``consumers.tracker_checkpoint``). ``plan``: the
+        run's plan when the caller made it (the coordinator's), else made from ``config``."""
+        self.parts = RoleParts(roles)
         self.roles = roles
         self.recover = recover
+        self.first_generation = first_generation
+        """A restarted worker with topic rotation: read from this generation on at first."""
         self.checkpoint_path = checkpoint
         self.config = config
         self.broker = broker
@@ -93,14 +93,16 @@ class Simulation:
         self.shard = shard or Shard.whole(broker.partitions)
         self.pki_export = pki
         self.trusted = trusted
-        self.run_id = config.run_id or f"run-{secrets.token_hex(4)}"
-        self.topics = TopicNames(self.run_id)
-        self.topology: Topology = load_topology(list(config.profiles))
-        self.traffic = TrafficModel(self.topology, load_traffic(config.traffic_profile),
-                                    seed=config.seed, fan_out_mean=config.fan_out_mean)
+        self.run_plan = plan or RunPlan.of(config)
+        self.run_id = self.run_plan.run_id
+        self.topics = self.run_plan.topics
+        self.topology: Topology = self.run_plan.topology
+        self.traffic = self.run_plan.traffic()
         self.metrics = RunMetrics(series=IntervalSeries(interval_s=config.interval_s,
                                                         warmup_s=config.warmup_s))
-        self.events = EventCodec(AvroCodec(self._registry(config.registry_url)))
+        self.events = EventCodec(AvroCodec(
+            FileSchemaRegistry() if config.registry_url is None
+            else RestSchemaRegistry(config.registry_url)))
         self.tracker = DeliveryTracker(self.topology, self.metrics,
                                        ack_timeout_s=config.ack_timeout_s)
         self.pki: Pki | None = None
@@ -116,8 +118,8 @@ class Simulation:
         self.agents: dict[str, RecipientAgents] = {}
         self.loop: ConsumeLoop | None = None
         self.routers: dict[str, PlatformRouter] = {}
-        self._families: frozenset[str] = frozenset()
-        """Topic families (``<platform>.inbound|deliver``) the roles of this process read."""
+        self.dispatcher = Dispatcher()
+        """Topic family → the stage of this process that reads it."""
         self._stack = contextlib.AsyncExitStack()
         self._schedule_start_ns: int | None = None
         self._following_rotation = False
@@ -127,38 +129,14 @@ class Simulation:
         self.recorded: int | None = None
         self.bootstrap_source = "external" if broker.bootstrap else "embedded"
 
-    @staticmethod
-    def _registry(url: str | None) -> SchemaRegistry:
-        if url is None:
-            return FileSchemaRegistry()
-        registry = RestSchemaRegistry(url)
-        registry.preload()  # fetch every schema now, never on the consume path
-        return registry
-
     # ---- planning ------------------------------------------------------------------------------
     def plan(self) -> Iterator[tuple[int, Draft]]:
-        """(intended offset from the schedule start in ns, draft) of this worker's documents.
+        """(intended offset from the schedule start in ns, draft) of this worker's documents."""
+        return self.run_plan.schedule(self.shard, self.traffic)
 
-        Every worker draws the same global sequence (same seed) and keeps the documents of the
-        agencies it owns, so a run's documents do not depend on how many workers send them."""
-        shape = self.config.load_shape()
-        for offset in shape.offsets_ns(self.config.documents):
-            draft = self.traffic.draft()
-            if self.shard.owns(draft.sender):
-                yield offset, draft
-
-    def senders(self, small_run: int = 20_000) -> list[str]:
-        """The agencies that will send: drawn from the plan for a small run, all agencies of the
-        topology for a long one (every agency can send; keys are cached after the first run)."""
-        shape = self.config.load_shape()
-        count = shape.expected_count()
-        if self.config.documents is not None:
-            count = min(count, self.config.documents)
-        if count > small_run:
-            return sorted(self.topology.agencies)
-        dry = TrafficModel(self.topology, load_traffic(self.config.traffic_profile),
-                           seed=self.config.seed, fan_out_mean=self.config.fan_out_mean)
-        return sorted({dry.draft().sender for _ in range(count)})
+    def senders(self, small_run: int = SMALL_RUN) -> list[str]:
+        """The agencies that will send (``RunPlan.senders``)."""
+        return self.run_plan.senders(small_run)
 
     # ---- lifecycle ---------------------------------------------------------------------------
     async def start(self, drafts: list[Draft] | None = None, *,
@@ -180,81 +158,72 @@ class Simulation:
             raise
 
     async def _start(self, senders: list[str]) -> None:
-        if self.broker.bootstrap is None:
-            embedded = await self._stack.enter_async_context(EmbeddedBroker())
-            self.broker = self.broker.with_bootstrap(embedded.bootstrap)
+        registry = self.events.codec.registry
+        if isinstance(registry, RestSchemaRegistry):  # every schema now, never on the consume path
+            await asyncio.to_thread(registry.preload)
+        names = self.run_plan.bus_topics()
+        self.broker = await open_bus(self._stack, self.broker, names,
+                                     clean_up=not self.config.keep_topics
+                                     and self.shard.index == 0)
         self.progress("pki", {"agencies": len(senders)})
         self.pki = await asyncio.to_thread(self._make_pki, senders)
-        verifier = SignatureVerifier(self.pki.directory)
-        platforms = self.topology.platforms
-        names = self.topics.all_for(platforms)
-        await create_topics(self.broker, names)
-        if (not self.config.keep_topics and self.bootstrap_source == "external"
-                and self.shard.index == 0):
-            self._stack.push_async_callback(clean_up_topics, self.broker, names)
         self.producer = TrackingProducer.for_broker(self.broker)
         await self.producer.start()
         self._stack.push_async_callback(self.producer.stop_within, PRODUCER_STOP_TIMEOUT_S)
         await self._follow_revocations()
-        dead_letters = DeadLetters(self.producer, self.topics.dead_letter, self.events,
-                                   self.metrics)
-        common = {"topology": self.topology, "topics": self.topics, "producer": self.producer,
-                  "events": self.events, "metrics": self.metrics}
-        handlers: dict[str, Handler] = {}
-        stages: dict[str, str] = {}
-        for platform in platforms:
-            agents = self.agents[platform] = RecipientAgents(
-                platform, verifier=verifier,
-                on_status=self.tracker.on_status if {SEND, TRACK} <= self.roles else None,
-                accept_documents=RECEIVE in self.roles,
-                config=self.config.recipient, **common)  # type: ignore[arg-type]
-            router = self.routers[platform] = PlatformRouter(
-                platform, lenient=self.config.lenient_lgsp, **common)  # type: ignore[arg-type]
-            if RECEIVE in self.roles or {SEND, TRACK} <= self.roles:
-                handlers[_family(agents.topic)] = agents.handle
-                stages[_family(agents.topic)] = f"recipient:{platform}"
-            elif TRACK in self.roles:  # a tracker process: statuses for its senders
-                handlers[_family(agents.topic)] = self._feed().handle
-                stages[_family(agents.topic)] = f"tracker:{platform}"
-            if ROUTE in self.roles:
-                handlers[_family(router.topic)] = router.handle
-                stages[_family(router.topic)] = f"router:{platform}"
-        read = [router.topic for router in self.routers.values()]
-        read += [agents.topic for agents in self.agents.values()]
-        topics = self._live_topics([topic for topic in read if _family(topic) in handlers])
-        if self.roles == {TRACK}:
-            handlers[_family(self.topics.ledger)] = self._feed().handle
-            stages[_family(self.topics.ledger)] = "tracker:ledger"
+        self._build_platforms(SignatureVerifier(self.pki.directory))
+        if self.parts.tracks_alone:
+            self.dispatcher.add(self.topics.ledger, "tracker:ledger", self._feed().handle)
+        topics = self._live_topics([t for t in (*(r.topic for r in self.routers.values()),
+                                                *(a.topic for a in self.agents.values()))
+                                    if self.dispatcher.reads(t)])
+        if self.parts.tracks_alone:
             topics.append(self.topics.ledger)
             await self._checkpointed_tracking(topics)
-        self._families = frozenset(handlers)
-        if self.recover and RECEIVE in self.roles:
-            await self._resume_recipients(platforms)
-
-        async def dispatch(record: ConsumerRecord[bytes, bytes], futures: Futures) -> None:
-            await handlers[_family(record.topic)](record, futures)
-
-        # One consumer per worker for every stage of its partitions: fewer fetches to poll
-        # (the broker does not wake a waiting fetch, so each consumer polls) and bigger batches.
-        # A tracker process never commits: it resumes from its checkpoint when restarted.
+        if self.recover and self.parts.receives:
+            await self._resume_recipients(self.topology.platforms)
         if topics:  # a sender whose tracker is another process reads nothing
             self.loop = ConsumeLoop(
                 name=f"worker {self.shard}", broker=self.broker, topic=topics,
-                commit=self.roles != {TRACK},
-                group=self.topics.group("worker", "all" if self.roles == ROLES
-                                        else "+".join(sorted(self.roles))),
-                handler=dispatch, dead_letters=dead_letters,
-                partitions=self.shard.owned_partitions,
-                stage_of=lambda record: stages[_family(record.topic)],
+                commit=not self.parts.tracks_alone,
+                group=self.topics.group("worker", self.parts.name),
+                handler=self.dispatcher,
+                dead_letters=DeadLetters(self.producer, self.topics.dead_letter, self.events,
+                                         self.metrics),
+                partitions=self.shard.owned_partitions, stage_of=self.dispatcher.stage_of,
                 start=self.feed.positions if self.feed is not None else None)
             for agents in self.agents.values():
                 self._stack.push_async_callback(agents.stop)  # lifecycles finish after the loop
             await self.loop.start()
             self._stack.push_async_callback(self.loop.stop)
-        if SEND in self.roles:
+        if self.parts.sends:
             await self._prepare_sender(senders)
         log.info("simulation_started", run_id=self.run_id, bootstrap=self.broker.bootstrap,
-                 platforms=platforms, agencies=len(self.topology.agencies), shard=str(self.shard))
+                 platforms=self.topology.platforms, agencies=len(self.topology.agencies),
+                 shard=str(self.shard))
+
+    def _build_platforms(self, verifier: SignatureVerifier) -> None:
+        """Each platform's router and recipient agents, and the stages of this process's roles
+        in the dispatcher (``RoleParts``)."""
+        if self.producer is None:
+            raise LifecycleError("the platforms need the run's producer")
+        for platform in self.topology.platforms:
+            agents = self.agents[platform] = RecipientAgents(
+                platform, verifier=verifier, topology=self.topology, topics=self.topics,
+                producer=self.producer, events=self.events, metrics=self.metrics,
+                on_status=self.tracker.on_status if self.parts.tracks_here else None,
+                accept_documents=self.parts.receives, config=self.config.recipient)
+            router = self.routers[platform] = PlatformRouter(
+                platform, lenient=self.config.lenient_lgsp, topology=self.topology,
+                topics=self.topics, producer=self.producer, events=self.events,
+                metrics=self.metrics)
+            match self.parts.deliver_reader:
+                case StatusReader.RECIPIENTS:
+                    self.dispatcher.add(agents.topic, f"recipient:{platform}", agents.handle)
+                case StatusReader.TRACKER:  # a tracker process: statuses for its senders
+                    self.dispatcher.add(agents.topic, f"tracker:{platform}", self._feed().handle)
+            if self.parts.routes:
+                self.dispatcher.add(router.topic, f"router:{platform}", router.handle)
 
     async def _prepare_sender(self, senders: list[str]) -> None:
         """The agencies' sender, reporting to this process's tracker or, when the tracker is a
@@ -263,7 +232,7 @@ class Simulation:
         if self.pki is None or self.producer is None:
             raise LifecycleError("the sender needs the run's PKI and producer")
         tracking: LedgerWriter | DeliveryTracker = self.tracker
-        if TRACK not in self.roles:
+        if self.parts.writes_ledger:
             tracking = self.ledger = LedgerWriter(self.producer, self.topics.ledger,
                                                   self.shard.owned_partitions)
             self.ledger.start()
@@ -305,10 +274,12 @@ class Simulation:
         rotation, start_ns = self.config.rotation(), self._schedule_start_ns
         if rotation is None or start_ns is None:
             return names
-        families = {_family(name) for name in names}
-        return [name for g in rotation.read(time.monotonic_ns() - start_ns)
+        families = {TopicNames.family(name) for name in names}
+        generations = rotation.read(time.monotonic_ns() - start_ns)
+        first = min(generations.start, self.first_generation or generations.start)
+        return [name for g in range(first, generations.stop)
                 for name in self.topics.generation(self.topology.platforms, g)
-                if _family(name) in families]
+                if TopicNames.family(name) in families]
 
     async def _resume_recipients(self, platforms: list[str]) -> None:
         """A restarted recipient process: what its agencies already answered, before consuming."""
@@ -350,16 +321,11 @@ class Simulation:
                              holder_of=lambda code: topology.agency(code).name)
 
     def _make_pki(self, senders: list[str]) -> Pki:
+        """The coordinator's PKI (a worker), or one issued here (a simulation on its own)."""
         if self.pki_export is not None:
             return Pki(restore=self.pki_export, cache_dir=self.config.pki_cache,
                        trust=self.trusted)
-        pki = Pki(self.config.signature_algorithm, cache_dir=self.config.pki_cache)
-        generated = pki.prepare(senders)
-        issue_faulty_seals(pki, self.config.faults, senders,
-                           lambda code: self.topology.agency(code).name)
-        log.info("pki_ready", algorithm=pki.algorithm.value, agencies=len(senders),
-                 keys_generated=generated)
-        return pki
+        return issue_run_pki(self.config, self.topology, senders)
 
     async def abort(self) -> None:
         """The run is over without draining (the broker is gone): drop in-flight work, stop."""
@@ -441,16 +407,18 @@ class Simulation:
 
     def _follow_rotation(self, rotation: Rotation, start_ns: int) -> None:
         """Keep every loop reading the live topic generations, until the simulation stops."""
-        unrotated = [self.topics.ledger] if self.roles == {TRACK} else []
+        unrotated = [self.topics.ledger] if self.parts.tracks_alone else []
 
         def update() -> None:
             generations = rotation.read(time.monotonic_ns() - start_ns)
-            if self.loop is not None:
+            if self.loop is not None:  # a generation that leaves is read to its end first
                 self.loop.want([name for g in generations
                                 for name in self.topics.generation(self.topology.platforms, g)
-                                if _family(name) in self._families] + unrotated)
+                                if self.dispatcher.reads(name)] + unrotated)
             if self.producer is not None:  # deleted generations leave the producer's metadata
-                self.producer.retain(partial(_not_before, generations.start))
+                held = self.oldest_generation_held()
+                self.producer.retain(partial(_not_before, generations.start if held is None
+                                             else min(held, generations.start)))
 
         async def follow() -> None:
             while True:
@@ -460,6 +428,24 @@ class Simulation:
         update()
         task = asyncio.create_task(follow(), name="rotation")
         self._stack.callback(task.cancel)
+
+    def oldest_generation_held(self) -> int | None:
+        """With topic rotation, the oldest generation this process still needs: one its loop
+        reads or drains, or (a tracker) that of its oldest delivery not over. The coordinator
+        deletes no generation a worker holds. None: no rotation, or nothing read yet."""
+        rotation, start_ns = self.config.rotation(), self._schedule_start_ns
+        if rotation is None or start_ns is None:
+            return None
+        held: list[int] = []
+        if self.loop is not None:
+            held += [g for g in map(TopicNames.generation_of, self.loop.holds) if g is not None]
+        if self.parts.tracks_here or self.parts.tracks_alone:
+            if self.feed is not None and self.feed.catching_up:
+                return self.first_generation or 0  # its backlog may be anywhere
+            oldest_ns = self.tracker.oldest_pending_ns()
+            if oldest_ns is not None:
+                held.append(rotation.generation_at(oldest_ns - start_ns))
+        return min(held, default=None)
 
     async def send_load(self, drafts: list[Draft]) -> OpenLoopScheduler[Draft]:
         """Send these drafts at the configured constant rate, starting now."""
@@ -478,7 +464,16 @@ class Simulation:
         """Declare lost what has had no 01 for the ack timeout — not while a restarted tracker
         is still reading what was on the bus before (the 01 may be further on)."""
         if self.feed is None or not self.feed.catching_up:
-            self.tracker.sweep()
+            self.tracker.sweep(self._read_through_ns())
+
+    def _read_through_ns(self) -> int:
+        """Now, or (monotonic) the time up to which this process has read the statuses, if its
+        loop lags: a 01 written in time but not read yet is not lost."""
+        now = time.monotonic_ns()
+        through_ms = self.loop.read_through_ms() if self.loop is not None else None
+        if through_ms is None:
+            return now
+        return min(now, through_ms * 1_000_000 + now - time.time_ns())
 
     async def follow_senders(self) -> None:
         """A tracker process while its senders send: sweep until every sender of its shard
@@ -516,7 +511,7 @@ class Simulation:
         return {
             # the moment "due" is counted at: a sender's (other processes' snapshots are older
             # or newer than the schedule they did not send)
-            **({"at_ns": time.monotonic_ns()} if SEND in self.roles else {}),
+            **({"at_ns": time.monotonic_ns()} if self.parts.sends else {}),
             "target": scheduler.submitted + scheduler.refused if scheduler else 0,
             "sent": scheduler.submitted if scheduler else 0,
             "behind_ms": round(scheduler.behind_ns / 1e6, 1) if scheduler else 0.0,
@@ -541,37 +536,29 @@ class Simulation:
             await self.settle()
             load_s = time.monotonic() - send_began
             if recording is not None:
-                await self.finish_recording(*recording)
+                await self.finish_recording(recording)
         finally:
             await self.stop()
         return self.report(load_s, setup_s=send_began - began, send_s=send_s)
 
-    def start_recording(self) -> tuple[Recorder, asyncio.Task[int]] | None:
+    def start_recording(self) -> RunRecording | None:
         if self.config.record_path is None:
             return None
-        recorder = Recorder(broker=self.broker, topics=self.topics.all_for(self.topology.platforms),
-                            out=self.config.record_path, registry=self.events.codec.registry)
-        return recorder, asyncio.create_task(recorder.run(follow=True))
+        recording = RunRecording(self.run_plan, self.broker, self.events.codec.registry)
+        recording.start()
+        self._stack.callback(recording.cancel)
+        return recording
 
-    async def finish_recording(self, recorder: Recorder, task: asyncio.Task[int]) -> None:
-        recorder.stop()
-        async with asyncio.timeout(120):
-            written = await task
-        self.recorded = written
+    async def finish_recording(self, recording: RunRecording) -> None:
+        self.recorded = await recording.finish()
 
     def run_facts(self, setup_s: float = 0.0, workers: int = 1) -> dict[str, Any]:
-        return {"run_id": self.run_id, "started_at": self.started_at.isoformat()
-                if self.started_at else None, "broker": self.bootstrap_source,
-                "bootstrap": self.broker.bootstrap, "setup_s": round(setup_s, 3),
-                "workers": workers,
-                "recorded": ({"file": str(self.config.record_path), "records": self.recorded}
-                             if self.config.record_path else None),
-                "config": self.config.to_json()}
+        return run_facts(self.run_plan, self.broker, started_at=self.started_at,
+                         bootstrap_source=self.bootstrap_source, setup_s=setup_s,
+                         workers=workers, recorded=self.recorded)
 
     def topology_facts(self) -> dict[str, Any]:
-        return {"tiers": self.topology.tiers, "agencies": len(self.topology.agencies),
-                "counts_by_tier": self.topology.counts_by_tier(),
-                "platforms": self.topology.platforms}
+        return self.run_plan.topology_facts()
 
     def report(self, duration_s: float, setup_s: float = 0.0,
                send_s: float | None = None) -> dict[str, Any]:
@@ -586,7 +573,3 @@ def _not_before(oldest: int, topic: str) -> bool:
     generation = TopicNames.generation_of(topic)
     return generation is None or generation >= oldest
 
-
-def _family(topic: str) -> str:
-    """``<platform>.inbound|deliver`` of a topic name, whatever its run and generation."""
-    return ".".join(topic.rsplit(".", 2)[-2:])

@@ -45,7 +45,7 @@ from lgsp.run.protocol import (
     Stop,
     WorkerError,
 )
-from lgsp.run.roles import ROLES, SEND, TRACK, Role
+from lgsp.run.roles import ROLES, Role, RoleParts
 from lgsp.run.simulation import Simulation
 from lgsp.signing.pki import PkiExport
 
@@ -78,17 +78,16 @@ class WorkerSpec:
     start_ns: int | None = None
     """A restarted worker: the running schedule's start (a tracker times what it reads back
     against it before the coordinator says ``begin``)."""
-
-
-def restartable(spec: WorkerSpec) -> bool:
-    """A router, recipient or tracker process: the coordinator restarts it when it dies."""
-    return SEND not in spec.roles
+    first_generation: int | None = None
+    """A restarted worker with topic rotation: the oldest generation not deleted (it reads
+    every generation from there: its previous life may have left any of them unread)."""
 
 
 async def run_worker(spec: WorkerSpec, channel: Channel) -> int:
     """The worker's whole life; every outcome ends with a ``result`` or an ``error`` message —
     except a restartable worker whose stage died: it ends without a word and returns
     ``EXIT_STAGE_FAILED`` (its process exits with it and is restarted). Returns 0 otherwise."""
+    parts = RoleParts(spec.roles)
     try:
         exports = json.loads(spec.pki_file.read_text())
         simulation = Simulation(spec.config, spec.broker, shard=spec.shard,
@@ -96,8 +95,8 @@ async def run_worker(spec: WorkerSpec, channel: Channel) -> int:
                                 trusted=tuple(PkiExport.from_json(t)
                                               for t in exports["trusted"]),
                                 roles=spec.roles, recover=spec.recover,
-                                checkpoint=None if spec.state_dir is None or spec.roles != {TRACK}
-                                else spec.state_dir / f"tracker-{spec.shard.index}.json")
+                                first_generation=spec.first_generation,
+                                checkpoint=_checkpoint(spec, parts))
     except (OSError, ValueError, KeyError, LgspError) as exc:
         channel.send(Failed(WorkerError.of(exc, exit_code=4, message=f"worker {spec.shard} "
                                                                      f"could not start: {exc}")))
@@ -119,7 +118,7 @@ async def run_worker(spec: WorkerSpec, channel: Channel) -> int:
         # reads the topic generations of its time
         simulation.follow_schedule(start_ns)
         stop = asyncio.Event()
-        if not spec.roles & {SEND, TRACK}:  # routes and/or takes in documents until finish
+        if not parts.settles:  # routes and/or takes in documents until finish
             finish = asyncio.create_task(_until_finish(channel, stop))
             await _serve_state(simulation, channel, until=finish)
             await simulation.stop()
@@ -129,12 +128,12 @@ async def run_worker(spec: WorkerSpec, channel: Channel) -> int:
             return 0
         sending = asyncio.create_task(  # a tracker process: until its senders are done
             simulation.send_schedule(simulation.plan(), start_ns, stop=stop)
-            if SEND in spec.roles else simulation.follow_senders())
+            if parts.sends else simulation.follow_senders())
         background.append(sending)
         await _serve(simulation, channel, stop, until=sending)
         sending.result()
         send_s = (max(time.monotonic_ns() - start_ns, 0) / 1e9  # from the schedule start
-                  if SEND in spec.roles else 0.0)
+                  if parts.sends else 0.0)
         channel.send(Sent())
         settling = asyncio.create_task(simulation.settle(finish=False))
         background.append(settling)
@@ -151,11 +150,11 @@ async def run_worker(spec: WorkerSpec, channel: Channel) -> int:
     except StageFailed as exc:
         for task in background:
             task.cancel()
-        if not restartable(spec):
+        if not parts.restartable:
             log.error("worker_failed", shard=str(spec.shard), error=str(exc))
             channel.send(Failed(WorkerError.of(exc), _confirmed(simulation)))
             return 0
-        log.error("stage_failed_restarting", worker="+".join(sorted(spec.roles)),
+        log.error("stage_failed_restarting", worker=parts.name,
                   shard=str(spec.shard), error=str(exc))
         await simulation.abort()  # uncommitted work is read again by the next incarnation
         return EXIT_STAGE_FAILED
@@ -175,6 +174,13 @@ async def run_worker(spec: WorkerSpec, channel: Channel) -> int:
     finally:
         await simulation.stop()
     return 0
+
+
+def _checkpoint(spec: WorkerSpec, parts: RoleParts) -> Path | None:
+    """Where a tracker process keeps its checkpoint (other workers keep none)."""
+    if spec.state_dir is None or not parts.tracks_alone:
+        return None
+    return spec.state_dir / f"tracker-{spec.shard.index}.json"
 
 
 def _confirmed(simulation: Simulation) -> Result:
@@ -205,7 +211,7 @@ async def _serve(simulation: Simulation, channel: Channel, stop: asyncio.Event, 
     """Send snapshots and obey ``stop`` until ``until`` is done."""
     while not until.done():
         await asyncio.wait([until], timeout=SNAPSHOT_EVERY_S)
-        channel.send(Snapshot(simulation.snapshot()))
+        channel.send(Snapshot(simulation.snapshot(), simulation.oldest_generation_held()))
         while read and (message := channel.poll()) is not None:
             match message:
                 case Abort():
@@ -225,7 +231,7 @@ async def _serve_state(simulation: Simulation, channel: Channel, *,
         simulation.check_stages()
         if not until.done() and time.monotonic() - last_state >= STATE_EVERY_S:
             last_state = time.monotonic()
-            channel.send(State(to_state(simulation.metrics)))
+            channel.send(State(to_state(simulation.metrics), simulation.oldest_generation_held()))
 
 
 def process_main(spec: WorkerSpec, connection: Connection) -> None:

@@ -91,7 +91,7 @@ def test_killed_routers_and_recipients_lose_nothing(kafka_bootstrap, pki_cache, 
     # "duplicate", or "unknown_or_finished" once its delivery is over; never "reissued"
     assert set(report["unexpected_statuses"]) <= {"duplicate", "unknown_or_finished"}
     # exactly once at the recipients: every status they issued, read back from the bus
-    topics, platforms = load.planner.topics, load.planner.topology.platforms
+    topics, platforms = load.plan.topics, load.plan.topology.platforms
     issued = asyncio.run(statuses_sent(broker, [topics.inbound(p) for p in platforms],
                                        EventCodec(AvroCodec(FileSchemaRegistry())),
                                        lambda _code: True))
@@ -141,7 +141,7 @@ def test_killed_workers_recover_while_topics_rotate(kafka_bootstrap, pki_cache, 
     assert load.rotator.deleted >= 2
     asyncio.run(delete_topics(broker, [
         name for g in range(load.rotator.deleted + 1, load.rotator.created + 1)
-        for name in load.planner.topics.generation(load.planner.topology.platforms, g)]))
+        for name in load.plan.topics.generation(load.plan.topology.platforms, g)]))
 
 
 def test_ctrl_c_with_bus_workers_drains_and_leaves_no_process(kafka_bootstrap, pki_cache,
