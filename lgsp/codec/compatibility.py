@@ -115,6 +115,9 @@ class Violation:
         return self.reader if self.reader.version > self.writer.version else self.writer
 
     def describe(self) -> str:
+        if self.reader is self.writer:  # a rule on one version (a default, the history)
+            return (f"{self.subject} v{self.reader.version}, {self.mode.value}, at {self.path}: "
+                    f"{self.message}")
         return (f"{self.subject} v{self.reader.version} (reader) vs v{self.writer.version} "
                 f"(writer), {self.mode.value}, at {self.path}: {self.message}")
 
@@ -128,6 +131,28 @@ def _names(schema: avro_schema.Schema) -> set[str]:
 
 def _field_names(f: avro_schema.Field) -> set[str]:
     return {f.name, *(f.props.get("aliases") or [])}
+
+
+def _same_name(r: avro_schema.NamedSchema, w: avro_schema.NamedSchema) -> bool:
+    """Avro's name match: the same unqualified name, or the writer's full name among the
+    reader's aliases (a namespace move is judged apart, as ``named_type_moved``)."""
+    return r.name == w.name or w.fullname in _names(r)
+
+
+def _resolve(readers: list[avro_schema.Schema],
+             w: avro_schema.Schema) -> avro_schema.Schema | None:
+    """The reader union branch that writer data of type ``w`` is read with: the first of the
+    same type (and name, for records, enums and fixed), else the first it promotes to."""
+    for rb in readers:
+        if rb.type == w.type and (not isinstance(w, avro_schema.NamedSchema)
+                                  or _same_name(rb, w)):
+            return rb
+    checker = avro_compat.ReaderWriterCompatibilityChecker()
+    for rb in readers:
+        if (checker.get_compatibility(rb, w).compatibility
+                is avro_compat.SchemaCompatibilityType.compatible):
+            return rb
+    return None
 
 
 def _type_label(schema: avro_schema.Schema) -> str:
@@ -149,7 +174,15 @@ class _Walker:
                                     path or ".", rule, message))
 
     def walk(self, r: avro_schema.Schema, w: avro_schema.Schema, path: str) -> None:
-        self._extra_checks(r, w, path)
+        if isinstance(w, avro_schema.UnionSchema):
+            readers = r.schemas if isinstance(r, avro_schema.UnionSchema) else [r]
+            self._unions(readers, w, path)
+            return
+        if isinstance(r, avro_schema.UnionSchema):  # e.g. X made optional: ["null", X]
+            self._branch(r.schemas, w, path)
+            return
+        if self._extra_checks(r, w, path):
+            return
         if isinstance(r, avro_schema.RecordSchema) and isinstance(w, avro_schema.RecordSchema):
             self._records(r, w, path)
             return
@@ -158,10 +191,6 @@ class _Walker:
             return
         if isinstance(r, avro_schema.MapSchema) and isinstance(w, avro_schema.MapSchema):
             self.walk(r.values, w.values, f"{path}{{}}")
-            return
-        if isinstance(w, avro_schema.UnionSchema):
-            readers = r.schemas if isinstance(r, avro_schema.UnionSchema) else [r]
-            self._unions(readers, w, path)
             return
         result = avro_compat.ReaderWriterCompatibilityChecker().get_compatibility(r, w)
         if result.compatibility is avro_compat.SchemaCompatibilityType.compatible:
@@ -177,10 +206,6 @@ class _Walker:
             self.add(path, "fixed_size_changed",
                      f"fixed size changed from {getattr(w, 'size', '?')} to "
                      f"{getattr(r, 'size', '?')}: {self.rw}")
-        elif "missing_union_branch" in kinds:
-            self.add(path, "union_branch_missing",
-                     f"the writer's type {_type_label(w)} is not among the reader's union "
-                     f"branches: {self.rw}")
         else:
             self.add(path, "type_changed",
                      f"type changed from {_type_label(w)} (version {self.writer.version}) to "
@@ -209,23 +234,31 @@ class _Walker:
                 path: str) -> None:
         """Every branch the writer may use must be readable by some reader branch."""
         for branch in w.schemas:
-            same_kind = [rb for rb in readers if rb.type == branch.type
-                         and getattr(rb, "name", None) == getattr(branch, "name", None)]
-            if same_kind:  # the same branch on both sides: compare inside it, with paths
-                self.walk(same_kind[0], branch, path)
-                continue
-            checker = avro_compat.ReaderWriterCompatibilityChecker()
-            if not any(checker.get_compatibility(rb, branch).compatibility
-                       is avro_compat.SchemaCompatibilityType.compatible for rb in readers):
-                target = ("union " + ", ".join(_type_label(rb) for rb in readers)
-                          if len(readers) > 1 else _type_label(readers[0]))
-                self.add(path, "union_branch_missing",
-                         f"{_type_label(branch)} values written by version "
-                         f"{self.writer.version} cannot be read as {target} by version "
-                         f"{self.reader.version}: {self.rw}")
+            self._branch(readers, branch, path)
 
-    def _extra_checks(self, r: avro_schema.Schema, w: avro_schema.Schema, path: str) -> None:
-        """What avro.compatibility lets through: decimal precision/scale, named-type full names."""
+    def _branch(self, readers: list[avro_schema.Schema], w: avro_schema.Schema,
+                path: str) -> None:
+        """Walk into the reader branch that data of type ``w`` resolves to (Avro's rule: the
+        first branch that matches it), so every check runs there too."""
+        chosen = _resolve(readers, w)
+        if chosen is not None:
+            self.walk(chosen, w, path)
+            return
+        target = ("union " + ", ".join(_type_label(rb) for rb in readers)
+                  if len(readers) > 1 else _type_label(readers[0]))
+        self.add(path, "union_branch_missing",
+                 f"{_type_label(w)} values written by version {self.writer.version} cannot be "
+                 f"read as {target} by version {self.reader.version}: {self.rw}")
+
+    def _extra_checks(self, r: avro_schema.Schema, w: avro_schema.Schema, path: str) -> bool:
+        """What avro.compatibility lets through (decimal precision/scale, named-type full names)
+        or words badly (a renamed named type); True when nothing inside is worth comparing."""
+        if (isinstance(r, avro_schema.NamedSchema) and isinstance(w, avro_schema.NamedSchema)
+                and r.type == w.type and not _same_name(r, w)):
+            self.add(path, "named_type_renamed",
+                     f"{r.type} {w.fullname} was renamed to {r.fullname} without an alias "
+                     f"naming {w.fullname}: readers resolve named types by name, so {self.rw}")
+            return True
         if r.props.get("logicalType") == "decimal" and w.props.get("logicalType") == "decimal":
             rp, rs = getattr(r, "precision", None), getattr(r, "scale", 0) or 0
             wp, ws = getattr(w, "precision", None), getattr(w, "scale", 0) or 0
@@ -242,6 +275,7 @@ class _Walker:
                      f"{r.type} {w.fullname} became {r.fullname} (another namespace) without an "
                      f"alias: readers and generated code resolve types by full name, so "
                      f"{self.rw}")
+        return False
 
 
 def check_pair(reader: SchemaVersion, writer: SchemaVersion,

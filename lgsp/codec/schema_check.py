@@ -13,6 +13,7 @@ from lgsp.codec.compatibility import (
     Violation,
     check_history,
 )
+from lgsp.codec.schema_defaults import invalid_defaults
 from lgsp.codec.schema_sources import SchemaSet
 
 
@@ -20,7 +21,8 @@ from lgsp.codec.schema_sources import SchemaSet
 class CheckResult:
     pairs: list[PairChecked] = field(default_factory=list)
     registry_violations: list[Violation] = field(default_factory=list)
-    """Problems of the history itself: a version changed in place or removed, an id reused."""
+    """Problems of one version or of the history itself: an invalid default, a version changed
+    in place or removed, an id reused."""
     subjects: list[str] = field(default_factory=list)
 
     @property
@@ -43,10 +45,14 @@ def check_schemas(current: SchemaSet, baseline: SchemaSet | None = None) -> Chec
     for subject in result.subjects:
         versions = current.versions[subject]
         mode = current.modes.get(subject, CompatibilityMode.BACKWARD)
+        old = {} if baseline is None else {v.version: v
+                                             for v in baseline.versions.get(subject, [])}
+        for v in versions:
+            if v.version not in old:
+                result.registry_violations += invalid_defaults(v, mode)
         if baseline is None:
             result.pairs += check_history(versions, mode)
             continue
-        old = {v.version: v for v in baseline.versions.get(subject, [])}
         now = {v.version: v for v in versions}
         for number, before in sorted(old.items()):
             after = now.get(number)
