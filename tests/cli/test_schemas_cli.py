@@ -358,16 +358,17 @@ class TestAgainstEdges:
         assert "not a git revision" not in line
 
 
+@pytest.fixture(scope="module")
+def validator():
+    import jsonschema
+
+    schema = json.loads((DOCS / "schema-check.schema.json").read_text())
+    jsonschema.Draft202012Validator.check_schema(schema)
+    return jsonschema.Draft202012Validator(schema)
+
+
 class TestJsonOutputSchema:
     """docs/schema-check.schema.json describes what --format json really writes."""
-
-    @pytest.fixture(scope="class")
-    def validator(self):
-        import jsonschema
-
-        schema = json.loads((DOCS / "schema-check.schema.json").read_text())
-        jsonschema.Draft202012Validator.check_schema(schema)
-        return jsonschema.Draft202012Validator(schema)
 
     def test_compatible_output_matches(self, validator):
         r = run(["schemas", "check", "--dir", str(SCHEMAS), "--format", "json"])
