@@ -397,3 +397,12 @@ class TestJsonOutputSchema:
         r = run(["schemas", "check", "--dir", str(SCHEMAS), "--format", "json"])
         data = {**json.loads(r.stdout), "extra": 1}
         assert list(validator.iter_errors(data))
+
+
+def test_readme_states_the_rules_for_unions_defaults_and_unlisted_files():
+    """The README's schema section is where a CI user learns what the check enforces."""
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    section = readme.split("## Schema compatibility in CI", 1)[1].split("\n## ", 1)[0]
+    for rule in ("**Unions.**", "**Defaults.**", "**Unlisted files.**", "**Renames.**",
+                 "**Paths.**", "docs/registry.schema.json", "docs/schema-check.schema.json"):
+        assert rule in section, rule
