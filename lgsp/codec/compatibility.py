@@ -1,10 +1,13 @@
 """Schema compatibility: Confluent's seven modes on top of Apache Avro's reader/writer checker.
 
-For one reader/writer pair, ``check_pair`` walks records field by field (so every violation has a
-path) and hands every other pair of types to ``avro.compatibility`` — the reference checker. It adds
-what that checker misses: a decimal whose precision or scale changed (the bytes still decode, to a
-different number), and a named type (record, enum, fixed) whose full name changed, e.g. moved to
-another namespace (readers resolving by full name, code generators and registries see a new type).
+For one reader/writer pair, ``check_pair`` walks records field by field, arrays' items, maps'
+values and unions branch by branch (so every violation has a path), and hands every other pair of
+types to ``avro.compatibility`` — the reference checker. A writer type read through a union (e.g.
+``X`` made optional, ``["null", X]``) is walked into the branch it resolves to, so every check runs
+there too. It adds what that checker misses: a decimal whose precision or scale changed (the bytes
+still decode, to a different number), and a named type (record, enum, fixed) whose full name
+changed, e.g. moved to another namespace (readers resolving by full name, code generators and
+registries see a new type); and it words a renamed named type as one sentence.
 
 Modes, as Confluent defines them for a new version N of a subject:
 
@@ -244,8 +247,9 @@ class _Walker:
         if chosen is not None:
             self.walk(chosen, w, path)
             return
-        target = ("union " + ", ".join(_type_label(rb) for rb in readers)
-                  if len(readers) > 1 else _type_label(readers[0]))
+        target = (_type_label(readers[0]) if len(readers) == 1
+                  else "union " + ", ".join(_type_label(rb) for rb in readers) if readers
+                  else "an empty union")
         self.add(path, "union_branch_missing",
                  f"{_type_label(w)} values written by version {self.writer.version} cannot be "
                  f"read as {target} by version {self.reader.version}: {self.rw}")
