@@ -25,7 +25,7 @@ NONE                 no check
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -125,15 +125,20 @@ class Violation:
                 f"(writer), {self.mode.value}, at {self.path}: {self.message}")
 
 
+def _aliases(props: Mapping[str, object]) -> list[str]:
+    aliases = props.get("aliases")
+    return [a for a in aliases if isinstance(a, str)] if isinstance(aliases, list) else []
+
+
 def _names(schema: avro_schema.Schema) -> set[str]:
-    aliases = schema.props.get("aliases") or []
     namespace = getattr(schema, "namespace", None)
-    full = {a if "." in a or not namespace else f"{namespace}.{a}" for a in aliases}
+    full = {a if "." in a or not namespace else f"{namespace}.{a}"
+            for a in _aliases(schema.props)}
     return {getattr(schema, "fullname", ""), *full}
 
 
 def _field_names(f: avro_schema.Field) -> set[str]:
-    return {f.name, *(f.props.get("aliases") or [])}
+    return {f.name, *_aliases(f.props)}
 
 
 def _same_name(r: avro_schema.NamedSchema, w: avro_schema.NamedSchema) -> bool:
@@ -148,7 +153,8 @@ def _resolve(readers: list[avro_schema.Schema],
     same type (and name, for records, enums and fixed), else the first it promotes to."""
     for rb in readers:
         if rb.type == w.type and (not isinstance(w, avro_schema.NamedSchema)
-                                  or _same_name(rb, w)):
+                                  or (isinstance(rb, avro_schema.NamedSchema)
+                                      and _same_name(rb, w))):
             return rb
     checker = avro_compat.ReaderWriterCompatibilityChecker()
     for rb in readers:

@@ -13,7 +13,10 @@ from functools import cache
 from importlib import resources
 from typing import Any, cast
 
-from jsonschema import Draft202012Validator, ValidationError
+from jsonschema import (  # type: ignore[import-untyped]  # no stubs installed
+    Draft202012Validator,
+    ValidationError,
+)
 
 from lgsp.errors import ConfigError
 

@@ -25,9 +25,21 @@ def _is_bytes(value: Any) -> bool:
 
 def fits(schema: avro_schema.Schema, value: Any) -> bool:
     """Whether ``value`` (a default as written in JSON) is a value of ``schema``."""
+    if isinstance(schema, avro_schema.UnionSchema):
+        return bool(schema.schemas) and fits(schema.schemas[0], value)
+    if isinstance(schema, avro_schema.FixedSchema):
+        return _is_bytes(value) and len(value) == schema.size
+    if isinstance(schema, avro_schema.EnumSchema):
+        return value in schema.symbols
+    if isinstance(schema, avro_schema.ArraySchema):
+        return isinstance(value, list) and all(fits(schema.items, v) for v in value)
+    if isinstance(schema, avro_schema.MapSchema):
+        return isinstance(value, dict) and all(fits(schema.values, v) for v in value.values())
+    if isinstance(schema, avro_schema.RecordSchema):
+        return isinstance(value, dict) and all(
+            fits(f.type, value[f.name]) if f.name in value else f.has_default
+            for f in schema.fields)
     match schema.type:
-        case "union":
-            return fits(schema.schemas[0], value)
         case "null":
             return value is None
         case "boolean":
@@ -42,18 +54,6 @@ def fits(schema: avro_schema.Schema, value: Any) -> bool:
             return isinstance(value, str)
         case "bytes":
             return _is_bytes(value)
-        case "fixed":
-            return _is_bytes(value) and len(value) == schema.size
-        case "enum":
-            return value in schema.symbols
-        case "array":
-            return isinstance(value, list) and all(fits(schema.items, v) for v in value)
-        case "map":
-            return isinstance(value, dict) and all(fits(schema.values, v) for v in value.values())
-        case "record" | "error":
-            return isinstance(value, dict) and all(
-                fits(f.type, value[f.name]) if f.name in value else f.has_default
-                for f in schema.fields)
     return False
 
 
