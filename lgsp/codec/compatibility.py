@@ -67,6 +67,30 @@ class CompatibilityMode(StrEnum):
         return self.value.startswith(("FORWARD", "FULL"))
 
 
+class Rule(StrEnum):
+    """The stable name of a broken rule: in text, JSON (docs/schema-check.schema.json), JUnit
+    and GitHub annotations."""
+
+    # a reader/writer pair
+    FIELD_ADDED_WITHOUT_DEFAULT = "field_added_without_default"
+    FIELD_REMOVED_WITHOUT_DEFAULT = "field_removed_without_default"
+    TYPE_CHANGED = "type_changed"
+    ENUM_SYMBOL_REMOVED = "enum_symbol_removed"
+    FIXED_SIZE_CHANGED = "fixed_size_changed"
+    UNION_BRANCH_MISSING = "union_branch_missing"
+    DECIMAL_CHANGED = "decimal_changed"
+    NAMED_TYPE_MOVED = "named_type_moved"
+    NAMED_TYPE_RENAMED = "named_type_renamed"
+    INCOMPATIBLE = "incompatible"
+    """Apache Avro's verdict where the walk found nothing more precise."""
+    # one version
+    INVALID_DEFAULT = "invalid_default"
+    # the history (--against, --registry-url)
+    VERSION_REMOVED = "version_removed"
+    VERSION_CHANGED_IN_PLACE = "version_changed_in_place"
+    SCHEMA_ID_CHANGED = "schema_id_changed"
+
+
 @dataclass(frozen=True, slots=True)
 class SchemaVersion:
     """One version of a subject as written in a file."""
@@ -108,8 +132,7 @@ class Violation:
     mode: CompatibilityMode
     path: str
     """Where in the schema, e.g. ``signer.full_name`` (``.`` = the whole schema)."""
-    rule: str
-    """Stable rule name: field_added_without_default, type_changed, enum_symbol_removed, ..."""
+    rule: Rule
     message: str
 
     @property
@@ -118,7 +141,7 @@ class Violation:
         return self.reader if self.reader.version > self.writer.version else self.writer
 
     def describe(self) -> str:
-        if self.reader is self.writer:  # a rule on one version (a default, the history)
+        if self.reader.version == self.writer.version:  # one version's rule, or the history's
             return (f"{self.subject} v{self.reader.version}, {self.mode.value}, at {self.path}: "
                     f"{self.message}")
         return (f"{self.subject} v{self.reader.version} (reader) vs v{self.writer.version} "
@@ -178,7 +201,7 @@ class _Walker:
         self.rw = (f"a reader of version {reader.version} cannot read data written with "
                    f"version {writer.version}")
 
-    def add(self, path: str, rule: str, message: str) -> None:
+    def add(self, path: str, rule: Rule, message: str) -> None:
         self.found.append(Violation(self.reader.subject, self.reader, self.writer, self.mode,
                                     path or ".", rule, message))
 
@@ -207,16 +230,16 @@ class _Walker:
         kinds = {i.value for i in result.incompatibilities}
         if "missing_enum_symbols" in kinds:
             symbols = sorted(set(getattr(w, "symbols", [])) - set(getattr(r, "symbols", [])))
-            self.add(path, "enum_symbol_removed",
+            self.add(path, Rule.ENUM_SYMBOL_REMOVED,
                      f"enum symbol(s) {', '.join(symbols)} written by version "
                      f"{self.writer.version} are unknown to version {self.reader.version} "
                      f"(no default symbol): {self.rw}")
         elif "fixed_size_mismatch" in kinds:
-            self.add(path, "fixed_size_changed",
+            self.add(path, Rule.FIXED_SIZE_CHANGED,
                      f"fixed size changed from {getattr(w, 'size', '?')} to "
                      f"{getattr(r, 'size', '?')}: {self.rw}")
         else:
-            self.add(path, "type_changed",
+            self.add(path, Rule.TYPE_CHANGED,
                      f"type changed from {_type_label(w)} (version {self.writer.version}) to "
                      f"{_type_label(r)} (version {self.reader.version}): {self.rw}")
 
@@ -233,8 +256,8 @@ class _Walker:
             if wf is None:
                 if not rf.has_default:
                     verb = "added" if self.reader.version > self.writer.version else "removed"
-                    self.add(here, "field_added_without_default" if verb == "added"
-                             else "field_removed_without_default",
+                    self.add(here, Rule.FIELD_ADDED_WITHOUT_DEFAULT if verb == "added"
+                             else Rule.FIELD_REMOVED_WITHOUT_DEFAULT,
                              f"field '{rf.name}' {verb} without a default: {self.rw}")
                 continue
             self.walk(rf.type, wf.type, here)
@@ -256,7 +279,7 @@ class _Walker:
         target = (_type_label(readers[0]) if len(readers) == 1
                   else "union " + ", ".join(_type_label(rb) for rb in readers) if readers
                   else "an empty union")
-        self.add(path, "union_branch_missing",
+        self.add(path, Rule.UNION_BRANCH_MISSING,
                  f"{_type_label(w)} values written by version {self.writer.version} cannot be "
                  f"read as {target} by version {self.reader.version}: {self.rw}")
 
@@ -265,7 +288,7 @@ class _Walker:
         or words badly (a renamed named type); True when nothing inside is worth comparing."""
         if (isinstance(r, avro_schema.NamedSchema) and isinstance(w, avro_schema.NamedSchema)
                 and r.type == w.type and not _same_name(r, w)):
-            self.add(path, "named_type_renamed",
+            self.add(path, Rule.NAMED_TYPE_RENAMED,
                      f"{r.type} {w.fullname} was renamed to {r.fullname} without an alias "
                      f"naming {w.fullname}: readers resolve named types by name, so {self.rw}")
             return True
@@ -273,7 +296,7 @@ class _Walker:
             rp, rs = getattr(r, "precision", None), getattr(r, "scale", 0) or 0
             wp, ws = getattr(w, "precision", None), getattr(w, "scale", 0) or 0
             if (rp, rs) != (wp, ws):
-                self.add(path, "decimal_changed",
+                self.add(path, Rule.DECIMAL_CHANGED,
                          f"decimal changed from precision {wp}, scale {ws} (version "
                          f"{self.writer.version}) to precision {rp}, scale {rs} (version "
                          f"{self.reader.version}): the same bytes decode to a different number "
@@ -281,7 +304,7 @@ class _Walker:
         if (isinstance(r, avro_schema.NamedSchema) and isinstance(w, avro_schema.NamedSchema)
                 and r.type == w.type and r.name == w.name
                 and w.fullname not in _names(r)):
-            self.add(path, "named_type_moved",
+            self.add(path, Rule.NAMED_TYPE_MOVED,
                      f"{r.type} {w.fullname} became {r.fullname} (another namespace) without an "
                      f"alias: readers and generated code resolve types by full name, so "
                      f"{self.rw}")
@@ -297,7 +320,7 @@ def check_pair(reader: SchemaVersion, writer: SchemaVersion,
         result = avro_compat.ReaderWriterCompatibilityChecker().get_compatibility(
             reader.parsed, writer.parsed)
         if result.compatibility is not avro_compat.SchemaCompatibilityType.compatible:
-            walker.add(".", "incompatible", f"{'; '.join(sorted(result.messages))}: "
+            walker.add(".", Rule.INCOMPATIBLE, f"{'; '.join(sorted(result.messages))}: "
                        f"{walker.rw}")
     return walker.found
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from lgsp.codec.compatibility import (
     CompatibilityMode,
     PairChecked,
+    Rule,
     SchemaVersion,
     Violation,
     check_history,
@@ -58,17 +59,17 @@ def check_schemas(current: SchemaSet, baseline: SchemaSet | None = None) -> Chec
             after = now.get(number)
             if after is None:
                 result.registry_violations.append(Violation(
-                    subject, before, before, mode, ".", "version_removed",
+                    subject, before, before, mode, ".", Rule.VERSION_REMOVED,
                     f"version {number} of {subject} was removed; data written with it may "
                     "still exist — keep every published version"))
             elif _canonical(after) != _canonical(before):
                 result.registry_violations.append(Violation(
-                    subject, after, before, mode, ".", "version_changed_in_place",
+                    subject, after, before, mode, ".", Rule.VERSION_CHANGED_IN_PLACE,
                     f"version {number} of {subject} was changed in place; publish the change "
                     f"as version {max(now) + 1} instead"))
             elif current.ids.get((subject, number)) != baseline.ids.get((subject, number)):
                 result.registry_violations.append(Violation(
-                    subject, after, before, mode, ".", "schema_id_changed",
+                    subject, after, before, mode, ".", Rule.SCHEMA_ID_CHANGED,
                     f"{subject} v{number} had schema id {baseline.ids.get((subject, number))}, "
                     f"now {current.ids.get((subject, number))}: ids are on the wire forever"))
         history = [old[n] for n in sorted(old)] + [now[n] for n in sorted(now) if n not in old]

@@ -14,7 +14,7 @@ from typing import Any
 
 import avro.schema as avro_schema
 
-from lgsp.codec.compatibility import CompatibilityMode, SchemaVersion, Violation
+from lgsp.codec.compatibility import CompatibilityMode, Rule, SchemaVersion, Violation
 
 _INT_RANGE = {"int": 2**31, "long": 2**63}
 
@@ -92,7 +92,7 @@ class _Finder:
         where = (f"its union's first branch ({_label(target)})" if union
                  else f"type {_label(target)}")
         self.found.append(Violation(
-            self.version.subject, self.version, self.version, self.mode, path, "invalid_default",
+            self.version.subject, self.version, self.version, self.mode, path, Rule.INVALID_DEFAULT,
             f"default {json.dumps(f.default, ensure_ascii=False)} of field '{f.name}' is not "
             f"a value of {where}: readers fill the field with it, so the schema is refused "
             "(fastavro, Confluent 42201)"))

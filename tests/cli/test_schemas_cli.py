@@ -392,6 +392,13 @@ class TestJsonOutputSchema:
         assert {v["rule"] for v in data["violations"]} == {
             "field_added_without_default", "invalid_default", "version_changed_in_place"}
 
+    def test_every_rule_is_documented(self, validator):
+        """The rule names the check can emit are exactly those the JSON Schema lists."""
+        from lgsp.codec.compatibility import Rule
+
+        documented = validator.schema["properties"]["violations"]["items"]["properties"]["rule"]
+        assert sorted(documented["enum"]) == sorted(r.value for r in Rule)
+
     def test_schema_is_closed(self, validator):
         """A key the output does not write is refused: the test above would catch new keys."""
         r = run(["schemas", "check", "--dir", str(SCHEMAS), "--format", "json"])
