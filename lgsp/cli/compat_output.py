@@ -51,19 +51,28 @@ def render_junit(result: CheckResult) -> str:
                 failure.text = "\n".join(v.describe() for v in p.violations)
         for v in history:
             case = ET.SubElement(suite, "testcase", classname=subject,
-                                 name=f"v{v.reader.version} history")
+                                 name=f"v{v.reader.version} {v.rule}")
             ET.SubElement(case, "failure", message=v.message, type=v.rule).text = v.describe()
     return ET.tostring(suites, encoding="unicode", xml_declaration=True)
 
 
-def _escape(text: str) -> str:
+def _escape_data(text: str) -> str:
+    """A workflow command's message, escaped as GitHub's runner unescapes it."""
     return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
 
 
+def _escape_property(text: str) -> str:
+    """A property value (file, title): also ``:`` and ``,``, which end a property (a Confluent
+    context subject such as ``:.ctx:lgsp.document`` has colons)."""
+    return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
 def render_github(result: CheckResult) -> str:
-    """GitHub workflow commands: one ::error per violation, pointing at file and line."""
-    lines = [f"::error file={v.new.file},line={v.new.line_of(v.path)},"
-             f"title={_escape(v.subject)} v{v.new.version} {v.rule}::{_escape(v.describe())}"
+    """GitHub workflow commands: one ::error per violation, pointing at file and line (the
+    file named from the repository root, as GitHub needs to place it on the pull request)."""
+    lines = [f"::error file={_escape_property(v.new.file)},line={v.new.line_of(v.path)},"
+             f"title={_escape_property(f'{v.subject} v{v.new.version} {v.rule}')}"
+             f"::{_escape_data(v.describe())}"
              for v in result.violations]
     verdict = "compatible" if result.compatible else "incompatible"
     lines.append(f"::notice title=lgsp schemas check::{verdict}: {len(result.pairs)} pairs, "

@@ -1,6 +1,7 @@
 """``lgsp schemas``: list, check compatibility (CI), validate sample records.
 
-``check`` exits 0 compatible, 1 incompatible, 2 on a usage or parse error.
+``check`` exits 0 compatible, 1 incompatible, 2 on a usage error or an unreadable input (a file
+that does not parse or is not UTF-8, a registry.json mistake, an .avsc file it does not list).
 """
 
 from __future__ import annotations
@@ -69,7 +70,7 @@ def check(
     if against and registry_url:
         raise ConfigError("give --against or --registry-url, not both")
     root = schemas_dir(directory)
-    current = load_directory(root)
+    current = load_directory(root, every_file_listed=True)
     baseline = None
     if against:
         baseline = load_git_ref(root, against)
@@ -80,7 +81,10 @@ def check(
     result = check_schemas(current, baseline)
     text = RENDERERS[fmt](result)
     if output is not None:
-        output.write_text(text + "\n", encoding="utf-8")
+        try:
+            output.write_text(text + "\n", encoding="utf-8")
+        except OSError as exc:
+            raise ConfigError(f"cannot write {output}: {exc.strerror or exc}") from None
         print(f"lgsp: {'compatible' if result.compatible else 'INCOMPATIBLE'}; "
               f"{fmt} report written to {output}", file=sys.stderr)
     else:
@@ -113,6 +117,10 @@ def validate(
         data = json.loads(file.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ConfigError(f"{file} does not exist") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{file} is not UTF-8 text (byte {exc.start})") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read {file}: {exc.strerror or exc}") from None
     except json.JSONDecodeError as exc:
         raise ConfigError(f"{file} is not valid JSON: {exc}") from None
     records = data if isinstance(data, list) else [data]

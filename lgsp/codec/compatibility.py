@@ -1,10 +1,13 @@
 """Schema compatibility: Confluent's seven modes on top of Apache Avro's reader/writer checker.
 
-For one reader/writer pair, ``check_pair`` walks records field by field (so every violation has a
-path) and hands every other pair of types to ``avro.compatibility`` — the reference checker. It adds
-what that checker misses: a decimal whose precision or scale changed (the bytes still decode, to a
-different number), and a named type (record, enum, fixed) whose full name changed, e.g. moved to
-another namespace (readers resolving by full name, code generators and registries see a new type).
+For one reader/writer pair, ``check_pair`` walks records field by field, arrays' items, maps'
+values and unions branch by branch (so every violation has a path), and hands every other pair of
+types to ``avro.compatibility`` — the reference checker. A writer type read through a union (e.g.
+``X`` made optional, ``["null", X]``) is walked into the branch it resolves to, so every check runs
+there too. It adds what that checker misses: a decimal whose precision or scale changed (the bytes
+still decode, to a different number), and a named type (record, enum, fixed) whose full name
+changed, e.g. moved to another namespace (readers resolving by full name, code generators and
+registries see a new type); and it words a renamed named type as one sentence.
 
 Modes, as Confluent defines them for a new version N of a subject:
 
@@ -22,7 +25,7 @@ NONE                 no check
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -62,6 +65,30 @@ class CompatibilityMode(StrEnum):
     @property
     def forward(self) -> bool:
         return self.value.startswith(("FORWARD", "FULL"))
+
+
+class Rule(StrEnum):
+    """The stable name of a broken rule: in text, JSON (docs/schema-check.schema.json), JUnit
+    and GitHub annotations."""
+
+    # a reader/writer pair
+    FIELD_ADDED_WITHOUT_DEFAULT = "field_added_without_default"
+    FIELD_REMOVED_WITHOUT_DEFAULT = "field_removed_without_default"
+    TYPE_CHANGED = "type_changed"
+    ENUM_SYMBOL_REMOVED = "enum_symbol_removed"
+    FIXED_SIZE_CHANGED = "fixed_size_changed"
+    UNION_BRANCH_MISSING = "union_branch_missing"
+    DECIMAL_CHANGED = "decimal_changed"
+    NAMED_TYPE_MOVED = "named_type_moved"
+    NAMED_TYPE_RENAMED = "named_type_renamed"
+    INCOMPATIBLE = "incompatible"
+    """Apache Avro's verdict where the walk found nothing more precise."""
+    # one version
+    INVALID_DEFAULT = "invalid_default"
+    # the history (--against, --registry-url)
+    VERSION_REMOVED = "version_removed"
+    VERSION_CHANGED_IN_PLACE = "version_changed_in_place"
+    SCHEMA_ID_CHANGED = "schema_id_changed"
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,8 +132,7 @@ class Violation:
     mode: CompatibilityMode
     path: str
     """Where in the schema, e.g. ``signer.full_name`` (``.`` = the whole schema)."""
-    rule: str
-    """Stable rule name: field_added_without_default, type_changed, enum_symbol_removed, ..."""
+    rule: Rule
     message: str
 
     @property
@@ -115,19 +141,50 @@ class Violation:
         return self.reader if self.reader.version > self.writer.version else self.writer
 
     def describe(self) -> str:
+        if self.reader.version == self.writer.version:  # one version's rule, or the history's
+            return (f"{self.subject} v{self.reader.version}, {self.mode.value}, at {self.path}: "
+                    f"{self.message}")
         return (f"{self.subject} v{self.reader.version} (reader) vs v{self.writer.version} "
                 f"(writer), {self.mode.value}, at {self.path}: {self.message}")
 
 
+def _aliases(props: Mapping[str, object]) -> list[str]:
+    aliases = props.get("aliases")
+    return [a for a in aliases if isinstance(a, str)] if isinstance(aliases, list) else []
+
+
 def _names(schema: avro_schema.Schema) -> set[str]:
-    aliases = schema.props.get("aliases") or []
     namespace = getattr(schema, "namespace", None)
-    full = {a if "." in a or not namespace else f"{namespace}.{a}" for a in aliases}
+    full = {a if "." in a or not namespace else f"{namespace}.{a}"
+            for a in _aliases(schema.props)}
     return {getattr(schema, "fullname", ""), *full}
 
 
 def _field_names(f: avro_schema.Field) -> set[str]:
-    return {f.name, *(f.props.get("aliases") or [])}
+    return {f.name, *_aliases(f.props)}
+
+
+def _same_name(r: avro_schema.NamedSchema, w: avro_schema.NamedSchema) -> bool:
+    """Avro's name match: the same unqualified name, or the writer's full name among the
+    reader's aliases (a namespace move is judged apart, as ``named_type_moved``)."""
+    return r.name == w.name or w.fullname in _names(r)
+
+
+def _resolve(readers: list[avro_schema.Schema],
+             w: avro_schema.Schema) -> avro_schema.Schema | None:
+    """The reader union branch that writer data of type ``w`` is read with: the first of the
+    same type (and name, for records, enums and fixed), else the first it promotes to."""
+    for rb in readers:
+        if rb.type == w.type and (not isinstance(w, avro_schema.NamedSchema)
+                                  or (isinstance(rb, avro_schema.NamedSchema)
+                                      and _same_name(rb, w))):
+            return rb
+    checker = avro_compat.ReaderWriterCompatibilityChecker()
+    for rb in readers:
+        if (checker.get_compatibility(rb, w).compatibility
+                is avro_compat.SchemaCompatibilityType.compatible):
+            return rb
+    return None
 
 
 def _type_label(schema: avro_schema.Schema) -> str:
@@ -144,12 +201,20 @@ class _Walker:
         self.rw = (f"a reader of version {reader.version} cannot read data written with "
                    f"version {writer.version}")
 
-    def add(self, path: str, rule: str, message: str) -> None:
+    def add(self, path: str, rule: Rule, message: str) -> None:
         self.found.append(Violation(self.reader.subject, self.reader, self.writer, self.mode,
                                     path or ".", rule, message))
 
     def walk(self, r: avro_schema.Schema, w: avro_schema.Schema, path: str) -> None:
-        self._extra_checks(r, w, path)
+        if isinstance(w, avro_schema.UnionSchema):
+            readers = r.schemas if isinstance(r, avro_schema.UnionSchema) else [r]
+            self._unions(readers, w, path)
+            return
+        if isinstance(r, avro_schema.UnionSchema):  # e.g. X made optional: ["null", X]
+            self._branch(r.schemas, w, path)
+            return
+        if self._extra_checks(r, w, path):
+            return
         if isinstance(r, avro_schema.RecordSchema) and isinstance(w, avro_schema.RecordSchema):
             self._records(r, w, path)
             return
@@ -159,30 +224,22 @@ class _Walker:
         if isinstance(r, avro_schema.MapSchema) and isinstance(w, avro_schema.MapSchema):
             self.walk(r.values, w.values, f"{path}{{}}")
             return
-        if isinstance(w, avro_schema.UnionSchema):
-            readers = r.schemas if isinstance(r, avro_schema.UnionSchema) else [r]
-            self._unions(readers, w, path)
-            return
         result = avro_compat.ReaderWriterCompatibilityChecker().get_compatibility(r, w)
         if result.compatibility is avro_compat.SchemaCompatibilityType.compatible:
             return
         kinds = {i.value for i in result.incompatibilities}
         if "missing_enum_symbols" in kinds:
             symbols = sorted(set(getattr(w, "symbols", [])) - set(getattr(r, "symbols", [])))
-            self.add(path, "enum_symbol_removed",
+            self.add(path, Rule.ENUM_SYMBOL_REMOVED,
                      f"enum symbol(s) {', '.join(symbols)} written by version "
                      f"{self.writer.version} are unknown to version {self.reader.version} "
                      f"(no default symbol): {self.rw}")
         elif "fixed_size_mismatch" in kinds:
-            self.add(path, "fixed_size_changed",
+            self.add(path, Rule.FIXED_SIZE_CHANGED,
                      f"fixed size changed from {getattr(w, 'size', '?')} to "
                      f"{getattr(r, 'size', '?')}: {self.rw}")
-        elif "missing_union_branch" in kinds:
-            self.add(path, "union_branch_missing",
-                     f"the writer's type {_type_label(w)} is not among the reader's union "
-                     f"branches: {self.rw}")
         else:
-            self.add(path, "type_changed",
+            self.add(path, Rule.TYPE_CHANGED,
                      f"type changed from {_type_label(w)} (version {self.writer.version}) to "
                      f"{_type_label(r)} (version {self.reader.version}): {self.rw}")
 
@@ -199,8 +256,8 @@ class _Walker:
             if wf is None:
                 if not rf.has_default:
                     verb = "added" if self.reader.version > self.writer.version else "removed"
-                    self.add(here, "field_added_without_default" if verb == "added"
-                             else "field_removed_without_default",
+                    self.add(here, Rule.FIELD_ADDED_WITHOUT_DEFAULT if verb == "added"
+                             else Rule.FIELD_REMOVED_WITHOUT_DEFAULT,
                              f"field '{rf.name}' {verb} without a default: {self.rw}")
                 continue
             self.walk(rf.type, wf.type, here)
@@ -209,28 +266,37 @@ class _Walker:
                 path: str) -> None:
         """Every branch the writer may use must be readable by some reader branch."""
         for branch in w.schemas:
-            same_kind = [rb for rb in readers if rb.type == branch.type
-                         and getattr(rb, "name", None) == getattr(branch, "name", None)]
-            if same_kind:  # the same branch on both sides: compare inside it, with paths
-                self.walk(same_kind[0], branch, path)
-                continue
-            checker = avro_compat.ReaderWriterCompatibilityChecker()
-            if not any(checker.get_compatibility(rb, branch).compatibility
-                       is avro_compat.SchemaCompatibilityType.compatible for rb in readers):
-                target = ("union " + ", ".join(_type_label(rb) for rb in readers)
-                          if len(readers) > 1 else _type_label(readers[0]))
-                self.add(path, "union_branch_missing",
-                         f"{_type_label(branch)} values written by version "
-                         f"{self.writer.version} cannot be read as {target} by version "
-                         f"{self.reader.version}: {self.rw}")
+            self._branch(readers, branch, path)
 
-    def _extra_checks(self, r: avro_schema.Schema, w: avro_schema.Schema, path: str) -> None:
-        """What avro.compatibility lets through: decimal precision/scale, named-type full names."""
+    def _branch(self, readers: list[avro_schema.Schema], w: avro_schema.Schema,
+                path: str) -> None:
+        """Walk into the reader branch that data of type ``w`` resolves to (Avro's rule: the
+        first branch that matches it), so every check runs there too."""
+        chosen = _resolve(readers, w)
+        if chosen is not None:
+            self.walk(chosen, w, path)
+            return
+        target = (_type_label(readers[0]) if len(readers) == 1
+                  else "union " + ", ".join(_type_label(rb) for rb in readers) if readers
+                  else "an empty union")
+        self.add(path, Rule.UNION_BRANCH_MISSING,
+                 f"{_type_label(w)} values written by version {self.writer.version} cannot be "
+                 f"read as {target} by version {self.reader.version}: {self.rw}")
+
+    def _extra_checks(self, r: avro_schema.Schema, w: avro_schema.Schema, path: str) -> bool:
+        """What avro.compatibility lets through (decimal precision/scale, named-type full names)
+        or words badly (a renamed named type); True when nothing inside is worth comparing."""
+        if (isinstance(r, avro_schema.NamedSchema) and isinstance(w, avro_schema.NamedSchema)
+                and r.type == w.type and not _same_name(r, w)):
+            self.add(path, Rule.NAMED_TYPE_RENAMED,
+                     f"{r.type} {w.fullname} was renamed to {r.fullname} without an alias "
+                     f"naming {w.fullname}: readers resolve named types by name, so {self.rw}")
+            return True
         if r.props.get("logicalType") == "decimal" and w.props.get("logicalType") == "decimal":
             rp, rs = getattr(r, "precision", None), getattr(r, "scale", 0) or 0
             wp, ws = getattr(w, "precision", None), getattr(w, "scale", 0) or 0
             if (rp, rs) != (wp, ws):
-                self.add(path, "decimal_changed",
+                self.add(path, Rule.DECIMAL_CHANGED,
                          f"decimal changed from precision {wp}, scale {ws} (version "
                          f"{self.writer.version}) to precision {rp}, scale {rs} (version "
                          f"{self.reader.version}): the same bytes decode to a different number "
@@ -238,10 +304,11 @@ class _Walker:
         if (isinstance(r, avro_schema.NamedSchema) and isinstance(w, avro_schema.NamedSchema)
                 and r.type == w.type and r.name == w.name
                 and w.fullname not in _names(r)):
-            self.add(path, "named_type_moved",
+            self.add(path, Rule.NAMED_TYPE_MOVED,
                      f"{r.type} {w.fullname} became {r.fullname} (another namespace) without an "
                      f"alias: readers and generated code resolve types by full name, so "
                      f"{self.rw}")
+        return False
 
 
 def check_pair(reader: SchemaVersion, writer: SchemaVersion,
@@ -253,7 +320,7 @@ def check_pair(reader: SchemaVersion, writer: SchemaVersion,
         result = avro_compat.ReaderWriterCompatibilityChecker().get_compatibility(
             reader.parsed, writer.parsed)
         if result.compatibility is not avro_compat.SchemaCompatibilityType.compatible:
-            walker.add(".", "incompatible", f"{'; '.join(sorted(result.messages))}: "
+            walker.add(".", Rule.INCOMPATIBLE, f"{'; '.join(sorted(result.messages))}: "
                        f"{walker.rw}")
     return walker.found
 

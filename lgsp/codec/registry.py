@@ -16,7 +16,19 @@ from typing import Any, Protocol
 
 import fastavro
 
+from lgsp.codec.registry_index import parse_index
 from lgsp.errors import ConfigError, DecodeError
+
+
+def _read(file: Path | Traversable, missing: str) -> str:
+    try:
+        return file.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(missing) from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{file} is not UTF-8 text (byte {exc.start})") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read {file}: {exc.strerror or exc}") from None
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,12 +60,8 @@ class FileSchemaRegistry:
     def __init__(self, root: Path | Traversable | None = None) -> None:
         self.root: Path | Traversable = root if root is not None else resources.files("schemas")
         index_file = self.root / "registry.json"
-        try:
-            index = json.loads(index_file.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise ConfigError(f"no registry.json in {self.root}") from None
-        except json.JSONDecodeError as exc:
-            raise ConfigError(f"{index_file} is not valid JSON: {exc}") from None
+        index = parse_index(_read(index_file, f"no registry.json in {self.root}"),
+                            str(index_file))
         self.compatibility: dict[str, str] = {
             subject: str(cfg.get("compatibility", "BACKWARD"))
             for subject, cfg in index.get("subjects", {}).items()
@@ -65,7 +73,8 @@ class FileSchemaRegistry:
             schema_id = int(entry["id"])
             if schema_id in self._by_id:
                 raise ConfigError(f"schema id {schema_id} appears twice in registry.json")
-            text = (self.root / entry["file"]).read_text(encoding="utf-8")
+            text = _read(self.root / entry["file"], f"schema {entry['file']} is listed in "
+                         f"registry.json but missing in {self.root}")
             try:
                 definition = json.loads(text)
                 parsed = fastavro.parse_schema(definition, named_schemas=dict(named))

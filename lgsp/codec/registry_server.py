@@ -3,7 +3,8 @@ REST API that lgsp's client uses — subjects, versions, schemas by id, lookup, 
 and config — read-only, over real HTTP (``http.server``), so the REST path is tested here.
 
 Errors use Confluent's codes: 40401 subject not found, 40402 version not found, 40403 schema not
-found, 42201 invalid schema, 404 unknown endpoint.
+found, 42201 invalid schema (it does not parse, or a field's default is not a value of its type),
+404 unknown endpoint.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 import structlog
 
 from lgsp.codec.compatibility import CompatibilityMode, SchemaVersion, check_pair
+from lgsp.codec.schema_defaults import invalid_defaults
 from lgsp.codec.schema_sources import SchemaSet, load_directory
 from lgsp.errors import ConfigError, LifecycleError
 
@@ -70,9 +72,15 @@ class RegistryApi:
         versions = self.schemas.versions.get(subject) or []
         number = max((v.version for v in versions), default=0) + 1
         try:
-            return SchemaVersion.from_text(subject, number, "(request)", str(payload["schema"]))
+            candidate = SchemaVersion.from_text(subject, number, "(request)",
+                                                str(payload["schema"]))
         except (KeyError, ConfigError) as exc:
             raise _ApiError(422, 42201, f"Invalid schema: {exc}") from None
+        broken = invalid_defaults(candidate)
+        if broken:
+            raise _ApiError(422, 42201, "Invalid schema: " + "; ".join(
+                f"at {v.path}: {v.message}" for v in broken))
+        return candidate
 
     def get(self, parts: list[str]) -> Any:
         match parts:

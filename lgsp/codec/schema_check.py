@@ -9,10 +9,12 @@ from dataclasses import dataclass, field
 from lgsp.codec.compatibility import (
     CompatibilityMode,
     PairChecked,
+    Rule,
     SchemaVersion,
     Violation,
     check_history,
 )
+from lgsp.codec.schema_defaults import invalid_defaults
 from lgsp.codec.schema_sources import SchemaSet
 
 
@@ -20,7 +22,8 @@ from lgsp.codec.schema_sources import SchemaSet
 class CheckResult:
     pairs: list[PairChecked] = field(default_factory=list)
     registry_violations: list[Violation] = field(default_factory=list)
-    """Problems of the history itself: a version changed in place or removed, an id reused."""
+    """Problems of one version or of the history itself: an invalid default, a version changed
+    in place or removed, an id reused."""
     subjects: list[str] = field(default_factory=list)
 
     @property
@@ -43,26 +46,30 @@ def check_schemas(current: SchemaSet, baseline: SchemaSet | None = None) -> Chec
     for subject in result.subjects:
         versions = current.versions[subject]
         mode = current.modes.get(subject, CompatibilityMode.BACKWARD)
+        old = {} if baseline is None else {v.version: v
+                                             for v in baseline.versions.get(subject, [])}
+        for v in versions:
+            if v.version not in old:
+                result.registry_violations += invalid_defaults(v, mode)
         if baseline is None:
             result.pairs += check_history(versions, mode)
             continue
-        old = {v.version: v for v in baseline.versions.get(subject, [])}
         now = {v.version: v for v in versions}
         for number, before in sorted(old.items()):
             after = now.get(number)
             if after is None:
                 result.registry_violations.append(Violation(
-                    subject, before, before, mode, ".", "version_removed",
+                    subject, before, before, mode, ".", Rule.VERSION_REMOVED,
                     f"version {number} of {subject} was removed; data written with it may "
                     "still exist — keep every published version"))
             elif _canonical(after) != _canonical(before):
                 result.registry_violations.append(Violation(
-                    subject, after, before, mode, ".", "version_changed_in_place",
+                    subject, after, before, mode, ".", Rule.VERSION_CHANGED_IN_PLACE,
                     f"version {number} of {subject} was changed in place; publish the change "
                     f"as version {max(now) + 1} instead"))
             elif current.ids.get((subject, number)) != baseline.ids.get((subject, number)):
                 result.registry_violations.append(Violation(
-                    subject, after, before, mode, ".", "schema_id_changed",
+                    subject, after, before, mode, ".", Rule.SCHEMA_ID_CHANGED,
                     f"{subject} v{number} had schema id {baseline.ids.get((subject, number))}, "
                     f"now {current.ids.get((subject, number))}: ids are on the wire forever"))
         history = [old[n] for n in sorted(old)] + [now[n] for n in sorted(now) if n not in old]

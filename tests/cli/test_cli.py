@@ -17,11 +17,15 @@ from typer.main import get_command
 from lgsp.cli import app
 
 LGSP = [sys.executable, "-m", "lgsp"]
+SOURCE = Path(__file__).parents[2]
+"""The tree under test: ``python -m lgsp`` in another working directory would otherwise import
+whichever lgsp is installed (e.g. another checkout's editable install)."""
 
 
 def run(args: list[str], *, env_extra: dict[str, str] | None = None, timeout: float = 240,
         cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "CI": "true", **(env_extra or {})}
+    path = os.pathsep.join(p for p in (str(SOURCE), os.environ.get("PYTHONPATH")) if p)
+    env = {**os.environ, "CI": "true", "PYTHONPATH": path, **(env_extra or {})}
     return subprocess.run([*LGSP, *args], capture_output=True, text=True, timeout=timeout,
                           env=env, cwd=cwd, check=False)
 

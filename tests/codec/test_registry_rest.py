@@ -87,3 +87,23 @@ def test_simulation_takes_its_schemas_from_the_registry(server, kafka_bootstrap,
     report = asyncio.run(sim.run())
     assert report["totals"]["sent"] == report["totals"]["completed"] > 0
     assert set(report["schemas"]["document_versions_decoded"]) == {"1", "2"}
+
+
+def test_compatibility_endpoint_refuses_an_invalid_default_with_42201(server):
+    """Confluent refuses such a schema (42201); so does the served registry, not 'compatible'."""
+    import urllib.error
+    import urllib.request
+
+    v2 = json.loads((SCHEMAS / "document/v2.avsc").read_text())
+    v2["fields"].append({"name": "x", "type": "int", "default": "x"})
+    request = urllib.request.Request(  # noqa: S310 - the test server's own URL
+        f"{server.url}/compatibility/subjects/lgsp.document/versions?verbose=true",
+        data=json.dumps({"schema": json.dumps(v2)}).encode(), method="POST",
+        headers={"Content-Type": "application/vnd.schemaregistry.v1+json"})
+    with pytest.raises(urllib.error.HTTPError) as info:
+        urllib.request.urlopen(request, timeout=10)  # noqa: S310
+    assert info.value.code == 422
+    body = json.loads(info.value.read())
+    assert body["error_code"] == 42201
+    assert "default \"x\" of field 'x' is not a value of type int" in body["message"]
+    info.value.close()
