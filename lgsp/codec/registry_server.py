@@ -201,6 +201,8 @@ class RegistryServer:
     @property
     def url(self) -> str:
         host, port = self._server.server_address[:2]
+        if isinstance(host, bytes):  # an AF_UNIX-style address; ours is always TCP
+            host = host.decode()
         return f"http://{host}:{port}"
 
     def start(self) -> str:
