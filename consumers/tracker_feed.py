@@ -32,16 +32,13 @@ from lgsp.bus.consume_loop import Futures
 from lgsp.bus.ledger import LedgerEntry, LedgerKind
 from lgsp.codec.events import EventCodec
 from lgsp.domain.status import StatusEvent
+from lgsp.errors import SendFailed
 
 log = structlog.get_logger(__name__)
 
 LIVE_WITHIN_MS = 250
 """After a restart, a status read within this long of being written (once the log as it was at
 the restart has been read) means the tracker is live again: from then on, arrival times."""
-
-
-class SendFailedOnLedger(Exception):
-    """A send failure the sender reported through the ledger (its error as text)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,7 +149,7 @@ class TrackerFeed:
         elif entry.kind is LedgerKind.REFUSED and entry.fault is not None:
             self.tracker.detected_at_send(entry.fault, entry.how)
         elif entry.kind is LedgerKind.SEND_FAILED:
-            self.tracker.send_failed(entry, SendFailedOnLedger(entry.how))
+            self.tracker.send_failed(entry, SendFailed(entry.how))
         elif entry.kind is LedgerKind.END:
             self._ended.add(partition)
 

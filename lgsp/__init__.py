@@ -18,6 +18,7 @@ from lgsp.domain import (
 )
 from lgsp.errors import (
     BrokerError,
+    CaptureError,
     ConfigError,
     DecodeError,
     DeliveryError,
@@ -25,7 +26,11 @@ from lgsp.errors import (
     LgspError,
     LifecycleError,
     Rejected,
+    RunAborted,
+    SampleError,
+    SendFailed,
     SignatureError,
+    StageFailed,
 )
 from lgsp.metrics import RunMetrics, build_report
 from lgsp.profiles import load_topology
@@ -39,6 +44,7 @@ __all__ = [
     "AvroCodec",
     "BrokerConfig",
     "BrokerError",
+    "CaptureError",
     "ConfigError",
     "DecodeError",
     "DeliveryError",
@@ -52,12 +58,16 @@ __all__ = [
     "Pki",
     "RecipientConfig",
     "Rejected",
+    "RunAborted",
     "RunMetrics",
+    "SampleError",
+    "SendFailed",
     "SignatureAlgorithm",
     "SignatureError",
     "SignaturePolicy",
     "SignatureVerifier",
     "SignedDocument",
+    "StageFailed",
     "StatusCode",
     "StatusEvent",
     "Topology",

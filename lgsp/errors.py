@@ -5,11 +5,14 @@
     LgspError                              exit_code 1
     ├─ ConfigError(LgspError, ValueError)  bad profile, flag or env value          exit 2
     ├─ BrokerError                         unreachable, topic missing, embedded broker did not start
-    │  └─ StageFailed                      a consume stage ended on an unexpected error
+    │  ├─ StageFailed                      a consume stage ended on an unexpected error
+    │  └─ SendFailed                       our producer could not hand a record to Kafka
     ├─ RegistryError                       schema registry unreachable or answering an error
     ├─ LifecycleError                      used before start or after stop
     ├─ RunAborted                          the coordinator gave up on a run (a worker's fate)
     ├─ DocumentRefused                     refused before it reaches the bus (secret document)
+    ├─ CaptureError                        a capture file that cannot be read               exit 3
+    ├─ SampleError(LgspError, ValueError)  a sample record that does not fit its schema     exit 3
     └─ Rejected                            a record's counted fate, with a ``reason``
        ├─ DecodeError                      undecodable, unknown schema id, schema-invalid
        ├─ SignatureError                   tampered, bad signature, expired/revoked, unknown issuer
@@ -45,6 +48,11 @@ class StageFailed(BrokerError):
     like a killed one."""
 
 
+class SendFailed(BrokerError):
+    """Our own producer could not hand a record to Kafka (reported by the sender, e.g. through
+    the senders' ledger): not a loss on the bus."""
+
+
 class RegistryError(LgspError):
     """A schema registry (``--registry-url``) is unreachable or answered an error."""
 
@@ -69,6 +77,22 @@ class DocumentRefused(LgspError):
     """A document that must never be sent on the bus (e.g. marked secret)."""
 
     exit_code = 3
+
+
+class CaptureError(LgspError):
+    """A capture file that cannot be read (truncated, corrupt, not a capture)."""
+
+    exit_code = 3
+
+
+class SampleError(LgspError, ValueError):
+    """A sample record does not fit the schema; ``path`` says where."""
+
+    exit_code = 3
+
+    def __init__(self, path: str, message: str) -> None:
+        super().__init__(f"{path}: {message}")
+        self.path = path
 
 
 class Rejected(LgspError):

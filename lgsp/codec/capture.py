@@ -26,7 +26,7 @@ from typing import Any, BinaryIO
 import fastavro
 from fastavro.write import Writer
 
-from lgsp.errors import LgspError
+from lgsp.errors import CaptureError
 
 FORMAT_VERSION = 1
 CAPTURE_SCHEMA = fastavro.parse_schema({
@@ -53,12 +53,6 @@ _HEADER_SCHEMA = fastavro.parse_schema({
         {"name": "meta", "type": {"type": "map", "values": "bytes"}},
         {"name": "sync", "type": {"type": "fixed", "name": "Sync", "size": 16}}]})
 _MAGIC = b"Obj\x01"
-
-
-class CaptureError(LgspError):
-    """A capture file that cannot be read (truncated, corrupt, not a capture)."""
-
-    exit_code = 3
 
 
 @dataclass(frozen=True, slots=True)

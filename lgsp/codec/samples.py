@@ -13,14 +13,7 @@ from typing import Any
 from fastavro.validation import ValidationError, validate
 
 from lgsp.codec.registry import RegisteredSchema
-
-
-class SampleError(ValueError):
-    """A sample does not fit the schema; ``path`` says where."""
-
-    def __init__(self, path: str, message: str) -> None:
-        super().__init__(f"{path}: {message}")
-        self.path = path
+from lgsp.errors import SampleError
 
 
 def _bytes(value: Any, path: str) -> Any:

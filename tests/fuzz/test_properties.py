@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from lgsp.bus import headers
 from lgsp.codec import AvroCodec, EventCodec, FileSchemaRegistry, SignedDocument
 from lgsp.codec._wire import frame, read_header
-from lgsp.codec.capture import CaptureError, CaptureReader
+from lgsp.codec.capture import CaptureReader
 from lgsp.domain import (
     DOCUMENT_TYPES,
     Attachment,
@@ -30,7 +30,7 @@ from lgsp.domain import (
 )
 from lgsp.domain.agency import AgencyCode
 from lgsp.domain.document import document_id, notation, parse_document_id, parse_notation
-from lgsp.errors import ConfigError, DecodeError, DeliveryError
+from lgsp.errors import CaptureError, ConfigError, DecodeError, DeliveryError
 
 EVENTS = EventCodec(AvroCodec(FileSchemaRegistry()))
 UTC_START, UTC_END = dt.datetime(2000, 1, 1, tzinfo=dt.UTC), dt.datetime(2090, 1, 1, tzinfo=dt.UTC)

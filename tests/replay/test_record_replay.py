@@ -13,8 +13,9 @@ from aiokafka import AIOKafkaProducer
 
 from consumers.recorder import Recorder, RecordingLimits
 from lgsp.bus.admin import create_topics
-from lgsp.codec.capture import CaptureError, CaptureInfo, CaptureReader, CaptureWriter
+from lgsp.codec.capture import CaptureInfo, CaptureReader, CaptureWriter
 from lgsp.config import BrokerConfig
+from lgsp.errors import CaptureError
 from producers.replayer import ReplayConfig, Replayer, ReplayFilter, ReplayResult, parse_speed
 from tests.cli.test_cli import run
 from tests.conftest import wait_for
