@@ -3,7 +3,7 @@
 Run from the project root (``-m``, so the scenarios and ``lgsp`` are this checkout's):
 
     python -m benchmarks.repeat_scenarios [--runs 20] [--hog off|on|both]
-        [--scenario NAME ...] [--run-timeout 900] [--json FILE] [--list]
+        [--scenario NAME ...] [--run-timeout 900] [--json FILE] [--logs DIR] [--list]
 
 The scenarios are the e2e tests' own drivers and checks (``tests/e2e/scenarios.py``). Each run
 is one play in a child process of its own, on a fresh embedded broker (behind a cuttable proxy
@@ -66,6 +66,8 @@ class RunResult:
     duplicate_statuses: int | None = None
     failure: str | None = None
     """Why the run failed (raised, a check, timed out, no result); None when it passed."""
+    log: str = ""
+    """The child's output (kept with ``--logs``)."""
 
 
 # ---- the child: one play ------------------------------------------------------------------------
@@ -154,7 +156,8 @@ def run_child(name: str, *, hog: bool, index: int, timeout_s: float, workdir: Pa
     row = json.loads(result.read_text()) if result.exists() else {}
     if failure is not None:
         row["failure"] = failure
-    return RunResult(scenario=name, hog=hog, run=index, wall_s=round(wall_s, 1), **row)
+    return RunResult(scenario=name, hog=hog, run=index, wall_s=round(wall_s, 1), log=str(log),
+                     **row)
 
 
 def _sum(values: list[int | None]) -> int:
@@ -222,7 +225,7 @@ def render(rows: list[Row], results: list[RunResult], hogs: list[Hog], command: 
     if failed:
         lines.append("failures:")
         lines.extend(f"  {r.scenario} hog {'on' if r.hog else 'off'} run {r.run}: {r.failure}"
-                     for r in failed)
+                     + (f" (log: {r.log})" if Path(r.log).exists() else "") for r in failed)
     verdict = "FAIL" if any(row.bad for row in rows) else "PASS"
     runs = sum(row.runs for row in rows)
     lost = sum(row.lost for row in rows if row.lossless)
@@ -293,6 +296,8 @@ def parser() -> argparse.ArgumentParser:
                    help=f"seconds a run may take before it is killed and counted failed "
                         f"(default {DEFAULT_RUN_TIMEOUT_S:.0f})")
     p.add_argument("--json", type=Path, metavar="FILE", help="also write every run as JSON")
+    p.add_argument("--logs", type=Path, metavar="DIR",
+                   help="keep each run's output (its warnings: lost, incomplete) in DIR")
     p.add_argument("--list", action="store_true", help="list the scenarios and exit")
     p.add_argument("--play", choices=names, help=argparse.SUPPRESS)  # the child's job
     p.add_argument("--result", type=Path, help=argparse.SUPPRESS)
@@ -314,6 +319,11 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.json is not None and not args.json.parent.is_dir():
         parser().error(f"--json: no directory {args.json.parent}")
+    if args.logs is not None:
+        try:
+            args.logs.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            parser().error(f"--logs: cannot create {args.logs}: {exc.strerror}")
     # SIGTERM unwinds like Ctrl-C: the running child and the hog are killed on the way out
     signal.signal(signal.SIGTERM, _interrupt)
     chosen = [s for s in SCENARIOS if not args.scenario or s.name in args.scenario]
@@ -322,7 +332,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"lgsp-sim repeat harness · {os.cpu_count()} cores · Python "
           f"{platform.python_version()} · embedded broker per run · {args.runs} run(s) of "
           f"{len(chosen)} scenario(s) · hog {args.hog}", flush=True)
-    with tempfile.TemporaryDirectory(prefix="lgsp-repeat-") as workdir:
+    with (contextlib.nullcontext(str(args.logs)) if args.logs is not None
+          else tempfile.TemporaryDirectory(prefix="lgsp-repeat-")) as workdir:
         results, hogs, interrupted = campaign(chosen, runs=args.runs,
                                               hog_modes=HOG_MODES[args.hog],
                                               timeout_s=args.run_timeout, workdir=Path(workdir))
