@@ -204,7 +204,8 @@ def summarise(results: list[RunResult]) -> list[Row]:
     return rows
 
 
-def render(rows: list[Row], results: list[RunResult], hogs: list[Hog], command: str) -> str:
+def render(rows: list[Row], results: list[RunResult], hogs: list[Hog], command: str, *,
+           interrupted: bool = False) -> str:
     lines = [f"{'scenario':<24} {'hog':<4} {'runs':>4} {'lost':>6} {'incomplete':>10} "
              f"{'dupes absorbed (deliv/status)':>30} {'failures':>8} "
              f"{'wall s (median/max)':>20}"]
@@ -226,7 +227,8 @@ def render(rows: list[Row], results: list[RunResult], hogs: list[Hog], command: 
         lines.append("failures:")
         lines.extend(f"  {r.scenario} hog {'on' if r.hog else 'off'} run {r.run}: {r.failure}"
                      + (f" (log: {r.log})" if Path(r.log).exists() else "") for r in failed)
-    verdict = "FAIL" if any(row.bad for row in rows) else "PASS"
+    verdict = ("INTERRUPTED" if interrupted else "FAIL" if any(row.bad for row in rows)
+               else "PASS")
     runs = sum(row.runs for row in rows)
     lost = sum(row.lost for row in rows if row.lossless)
     incomplete = sum(row.incomplete for row in rows if row.lossless)
@@ -339,7 +341,7 @@ def main(argv: list[str] | None = None) -> int:
                                               timeout_s=args.run_timeout, workdir=Path(workdir))
     rows = summarise(results)
     print()
-    print(render(rows, results, hogs, command.strip()))
+    print(render(rows, results, hogs, command.strip(), interrupted=interrupted))
     if args.json is not None:
         args.json.write_text(json.dumps({
             "command": command.strip(), "cores": os.cpu_count(), "interrupted": interrupted,

@@ -162,3 +162,27 @@ def test_one_run_of_a_scenario_prints_its_row_and_passes(tmp_path):
     assert (run["scenario"], run["failure"], run["lost"], run["incomplete"]) == (
         "faults-every-kind", None, 0, 0)
     assert run["duplicate_deliveries"] == int(row[5])
+
+
+def test_a_terminated_harness_leaves_no_run_and_no_hog_behind(tmp_path):
+    """SIGTERM mid-run (hog on): the run's child, its broker and workers and the hog processes
+    all end; exit 130 and the table of what was done so far."""
+    marker = f"repeat-{time.time_ns()}"
+    harness = subprocess.Popen([*HARNESS, "--runs", "1", "--hog", "on", "--scenario",
+                                "crash-tracker"], cwd=ROOT, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True,
+                               env={**os.environ, "LGSP_TEST_MARKER": marker})
+    try:
+        # the harness, a hog process per core, the run's child and its broker
+        _until(lambda: len(processes_with(marker)) >= 3 + (os.cpu_count() or 1), 60,
+               "the run and the hog to start")
+        harness.send_signal(signal.SIGTERM)
+        stdout, _ = harness.communicate(timeout=60)
+    finally:
+        if harness.poll() is None:
+            harness.kill()
+            harness.wait()
+    assert harness.returncode == 130, stdout
+    assert "CPU hog:" in stdout, stdout
+    assert "INTERRUPTED: 0 runs" in stdout, stdout
+    _until(lambda: processes_with(marker) == [], 15, "every process of the harness to end")
