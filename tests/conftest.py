@@ -20,6 +20,9 @@ from lgsp.broker.embedded import EmbeddedBroker
 
 BROKER_START_TIMEOUT_S = 60
 
+# the scenario checks shared with benchmarks/repeat_scenarios.py: failing asserts show their values
+pytest.register_assert_rewrite("tests.e2e.scenarios")
+
 
 def _docker_engine_answers() -> bool:
     if not (os.environ.get("DOCKER_HOST") or Path("/var/run/docker.sock").exists()):

@@ -10,102 +10,43 @@ own embedded broker.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import signal
 import subprocess
 import time
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 
-from lgsp.broker.embedded import EmbeddedBroker, free_port
+from lgsp.broker.embedded import EmbeddedBroker
 from lgsp.broker.proxy import BrokerProxy
-from lgsp.config import BrokerConfig
-from lgsp.run import LoadRun
 from tests.cli.test_cli import LGSP
-from tests.conftest import wait_for
-from tests.e2e.test_load import config
+from tests.e2e.scenarios import Ground, cuttable_broker, scenario
 
 pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture
 def cuttable() -> Iterator[tuple[EmbeddedBroker, BrokerProxy]]:
-    port = free_port()
-    broker = EmbeddedBroker(advertised_port=port)
-    broker.start_sync()
-    proxy = BrokerProxy(port=port, target=broker.bootstrap)
-    proxy.start_sync()
-    try:
+    with cuttable_broker() as (broker, proxy):
         yield broker, proxy
-    finally:
-        proxy.stop()
-        broker.stop()
-
-
-async def _begun(load: LoadRun, run: asyncio.Task[Any]) -> None:
-    """Until the schedule has begun (the broker watch is on); a run failing first says why."""
-    await wait_for(lambda: load.watch is not None or run.done(), timeout_s=120,
-                   what="the schedule to begin")
-    if run.done():
-        run.result()
 
 
 def test_a_short_network_outage_loses_nothing(cuttable, pki_cache, run_id):
+    """The network to the broker is cut for 5 s mid-run: the watch sees one outage, the clients
+    retry, and every delivery completes; copies a retried produce left are absorbed."""
     _broker, proxy = cuttable
-    cfg = config(pki_cache, run_id, documents=None, duration_s=16.0, rate=15.0,
-                 ack_timeout_s=45.0, settle_timeout_s=90.0, broker_timeout_s=30.0)
-    load = LoadRun(cfg, BrokerConfig(bootstrap=proxy.address))
-
-    async def scenario() -> dict[str, Any]:
-        run = asyncio.create_task(load.run())
-        await _begun(load, run)
-        await asyncio.sleep(4.0)
-        proxy.stop()  # every client connection drops; new ones are refused
-        await asyncio.sleep(5.0)
-        proxy.start_sync()
-        return await run
-
-    report = asyncio.run(scenario())
-    assert "error" not in report["run"], report["run"].get("error")
-    assert load.watch is not None
-    assert load.watch.outages == 1, "the watch saw the outage"
-    t = report["totals"]
-    assert t["documents"] == 240
-    assert t["sent"] == t["delivered"] == t["completed"] > 240
-    assert (t["lost"], t["incomplete"], t["rejected"], t["dead_letters"]) == (0, 0, 0, 0)
-    # a produce retried across the cut may have reached the broker twice (at-least-once): the
-    # recipients and the tracker absorb such copies; nothing may be issued twice
-    assert set(report["unexpected_statuses"]) <= {"duplicate"}, report["unexpected_statuses"]
+    scenario("outage-short").run(Ground(bootstrap=proxy.address, proxy=proxy), pki_cache,
+                                 run_id)
 
 
 def test_a_broker_gone_for_good_ends_the_run_with_what_was_confirmed(cuttable, pki_cache,
                                                                       run_id):
+    """The network is cut for good: the run ends within the watch's 6 s and a bounded
+    wind-down, with exit code 4 and the deliveries confirmed before the cut."""
     _broker, proxy = cuttable
-    cfg = config(pki_cache, run_id, documents=None, duration_s=60.0, rate=15.0,
-                 broker_timeout_s=6.0)
-    load = LoadRun(cfg, BrokerConfig(bootstrap=proxy.address))
-
-    async def scenario() -> tuple[dict[str, Any], float]:
-        run = asyncio.create_task(load.run())
-        await _begun(load, run)
-        await asyncio.sleep(5.0)
-        proxy.stop()
-        cut = time.monotonic()
-        report = await run
-        return report, time.monotonic() - cut
-
-    report, ended_after_s = asyncio.run(scenario())
-    assert "lost the broker" in report["run"]["error"]
-    assert report["run"]["exit_code"] == 4
-    # the watch's 6 s, then a bounded wind-down (workers aborted, clients closed without waiting
-    # out their request timeouts)
-    assert 6.0 < ended_after_s < 6.0 + 40.0, ended_after_s
-    t = report["totals"]
-    assert 0 < t["delivered"] < t["sent"], "what was confirmed before the cut, and no more"
-    assert t["documents"] < 900
+    scenario("outage-broker-gone").run(Ground(bootstrap=proxy.address, proxy=proxy),
+                                       pki_cache, run_id)
 
 
 def test_the_cli_writes_the_report_and_exits_4(cuttable, pki_cache, tmp_path):

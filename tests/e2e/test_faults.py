@@ -3,7 +3,6 @@ checks (100 %, exact counts, no false positives), and revocations honoured durin
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import json
 import time
@@ -13,84 +12,42 @@ import jsonschema
 import pytest
 
 from lgsp.bus.revocations import publish_revocations
-from lgsp.config import BrokerConfig
-from lgsp.faults import EXPECTED, FaultKind, FaultPlan
-from lgsp.run import LoadRun
 from producers.sender import vietnam_today
 from tests.cli.test_cli import run as run_cli
 from tests.conftest import wait_for
 from tests.e2e.helpers import simulation
-from tests.e2e.test_load import config
+from tests.e2e.scenarios import (
+    Ground,
+    check_counts_agree_with_faults,
+    check_every_kind_detected,
+    check_no_false_positive,
+    scenario,
+)
 
 pytestmark = pytest.mark.e2e
-
-DOCUMENTS = 650
-RATE = 4 / 100  # every kind, 13 × 4 % = 52 % of the documents faulty
 
 
 @pytest.fixture(scope="module")
 def faulty_run(kafka_bootstrap, tmp_path_factory) -> dict[str, Any]:
     """Two worker processes, every fault kind at 4 %: one run shared by the assertions."""
     cache = tmp_path_factory.mktemp("faults-pki")
-    cfg = config(cache, "tfaults" + str(time.time_ns())[-8:], documents=DOCUMENTS, rate=130.0,
-                 faults=FaultPlan.parse([f"all={RATE}"]))
-    return asyncio.run(LoadRun(cfg, BrokerConfig(bootstrap=kafka_bootstrap), workers=2).run())
-
-
-def _kinds(report: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    return {k["kind"]: k for k in report["faults"]["kinds"]}
+    outcome = scenario("faults-every-kind").play(Ground(bootstrap=kafka_bootstrap), cache,
+                                                 "tfaults" + str(time.time_ns())[-8:])
+    return outcome.report
 
 
 def test_every_kind_is_injected_and_detected_by_its_check(faulty_run):
-    kinds = _kinds(faulty_run)
-    assert set(kinds) == {k.value for k in FaultKind}, "each kind drawn at least once"
-    for kind in FaultKind:
-        row = kinds[kind.value]
-        assert row["injected"] > 0
-        assert (row["detected"], row["missed"], row["undecided"]) == (row["injected"], 0, 0), \
-            row
-        assert row["by"] == {EXPECTED[kind]: row["injected"]}, row
-    faults = faulty_run["faults"]
-    assert faults["detection_share"] == 1.0
-    assert faults["injected"] == faults["detected"]
+    check_every_kind_detected(faulty_run)
 
 
 def test_no_false_positive_on_the_clean_documents(faulty_run):
-    assert faulty_run["faults"]["false_positives"] == {}
-    totals = faulty_run["totals"]
-    assert totals["lost"] == 0
-    assert totals["incomplete"] == 0
+    check_no_false_positive(faulty_run)
 
 
 def test_counts_elsewhere_in_the_report_agree_with_the_faults(faulty_run):
     """Each detection is also counted where it happened: rejections by reason, transport FAIL,
     dead letters, refusals at send, absorbed duplicates, unexpected statuses."""
-    kinds = _kinds(faulty_run)
-    by_reason = {"bad_signature": "bad-signature", "tampered": "tampered-content",
-                 "expired": "expired-certificate", "revoked": "revoked-certificate",
-                 "unknown_issuer": "unknown-issuer", "signer_not_sender": "foreign-signer",
-                 "schema_invalid": "schema-invalid", "undecodable": "undecodable"}
-    assert set(faulty_run["rejections"]) == set(by_reason)
-    for reason, kind in by_reason.items():  # one 02 per recipient of each faulty document
-        assert faulty_run["rejections"][reason] >= kinds[kind]["injected"]
-    assert faulty_run["signing"]["verification"]["failures"] == {
-        r: n for r, n in faulty_run["rejections"].items()
-        if r not in ("schema_invalid", "undecodable")}
-    assert faulty_run["dead_letters"] == {
-        "schema_invalid": faulty_run["rejections"]["schema_invalid"],
-        "undecodable": faulty_run["rejections"]["undecodable"]}
-    assert faulty_run["undeliverable_reasons"] == {
-        "unknown_recipient": kinds["unknown-recipient"]["injected"]}
-    assert faulty_run["refused_at_send"] == {
-        "secret_document": kinds["secret-document"]["injected"]}
-    absorbed = sum(r["duplicates_absorbed"] for r in faulty_run["routing"]["routes"])
-    assert absorbed == kinds["duplicate-delivery"]["injected"]
-    statuses = faulty_run["unexpected_statuses"]
-    # 04 before 03: a step missing, then late (out of order); 03 never sent: missing only
-    assert set(statuses) == {"missing_status", "out_of_order"}
-    assert statuses["out_of_order"] >= kinds["out-of-order-status"]["injected"]
-    assert statuses["missing_status"] - statuses["out_of_order"] >= \
-        kinds["dropped-status"]["injected"]
+    check_counts_agree_with_faults(faulty_run)
 
 
 async def test_a_revocation_published_during_the_run_is_honoured(kafka_bootstrap, pki_cache,
