@@ -87,6 +87,7 @@ class Simulation:
         self.first_generation = first_generation
         """A restarted worker with topic rotation: read from this generation on at first."""
         self.checkpoint_path = checkpoint
+        self.checkpoint: TrackerCheckpoint | None = None
         self.config = config
         self.broker = broker
         self.progress = progress or (lambda _event, _data: None)
@@ -253,7 +254,8 @@ class Simulation:
         feed = self._feed()
         checkpoint = None
         if self.checkpoint_path is not None:
-            checkpoint = TrackerCheckpoint(self.checkpoint_path, self.tracker, feed)
+            checkpoint = self.checkpoint = TrackerCheckpoint(
+                self.checkpoint_path, self.tracker, feed, held=self._generation_needed_now)
         if self.recover:
             if checkpoint is not None:
                 checkpoint.load()
@@ -431,8 +433,22 @@ class Simulation:
 
     def oldest_generation_held(self) -> int | None:
         """With topic rotation, the oldest generation this process still needs: one its loop
-        reads or drains, or (a tracker) that of its oldest delivery not over. The coordinator
-        deletes no generation a worker holds. None: no rotation, or nothing read yet."""
+        reads or drains, or (a tracker) that of its oldest delivery not over — and, for a
+        tracker process, the oldest one it needed when its checkpoint on disk was taken (a
+        restart resumes from there). The coordinator deletes no generation a worker holds.
+        None: no rotation, or nothing read yet."""
+        now = self._generation_needed_now()
+        checkpoint = self.checkpoint
+        if checkpoint is None or now is None:
+            return now
+        if not checkpoint.durable:  # a restart would rebuild from what is on the bus
+            return self.first_generation or 0
+        return min(now, checkpoint.held_when_saved if checkpoint.held_when_saved is not None
+                   else now)
+
+    def _generation_needed_now(self) -> int | None:
+        """What this process's live state needs (``oldest_generation_held`` without the
+        checkpoint's view)."""
         rotation, start_ns = self.config.rotation(), self._schedule_start_ns
         if rotation is None or start_ns is None:
             return None
