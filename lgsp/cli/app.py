@@ -13,6 +13,11 @@ import sys
 
 import typer
 
+try:  # typer >= 0.24 vendors click as typer._click; its errors are not click's
+    from typer._click.exceptions import ClickException, NoArgsIsHelpError, UsageError
+except ImportError:  # pragma: no cover - older typer runs on click itself
+    from click.exceptions import ClickException, NoArgsIsHelpError, UsageError
+
 from lgsp.errors import LgspError
 
 app = typer.Typer(
@@ -48,10 +53,32 @@ def _register() -> None:
 _register()
 
 
-def main() -> None:
-    """Entry point: click handles usage errors (exit 2) and --help; ``LgspError`` → one line."""
+def main(args: list[str] | None = None) -> None:
+    """Entry point: a usage error (click's, exit 2) or an ``LgspError`` becomes one line on
+    stderr with its exit code; ``--help`` and a bare group print their help."""
     try:
-        app()
-    except LgspError as exc:
-        print(f"lgsp: error: {exc}", file=sys.stderr)
+        code = app(args=args, prog_name="lgsp", standalone_mode=False)
+    except NoArgsIsHelpError as exc:
+        typer.echo(exc.format_message())  # a bare `lgsp` or `lgsp schemas`: the help
         sys.exit(exc.exit_code)
+    except UsageError as exc:
+        _error(usage_line(exc), exc.exit_code)
+    except ClickException as exc:
+        _error(exc.format_message(), exc.exit_code)
+    except typer.Abort:
+        _error("interrupted", 130)
+    except LgspError as exc:
+        _error(str(exc), exc.exit_code)
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+def usage_line(exc: UsageError) -> str:
+    """click's usage error (several lines and a box under rich) as one line with the hint."""
+    message = " ".join(exc.format_message().split())
+    where = exc.ctx.command_path if exc.ctx is not None else "lgsp"
+    return f"{message} (see '{where} --help')"
+
+
+def _error(message: str, code: int) -> None:
+    print(f"lgsp: error: {' '.join(message.split())}", file=sys.stderr)
+    sys.exit(code)

@@ -12,6 +12,7 @@ from typing import Annotated, Any
 import typer
 
 from lgsp.cli import options
+from lgsp.cli.durations import DURATION_HELP, duration
 
 
 def parse_time(text: str | None, flag: str) -> dt.datetime | None:
@@ -41,7 +42,8 @@ def record(
         "--to", help="Stop at records after this time (ISO 8601).")] = None,
     count: Annotated[int | None, typer.Option("--count", help="Stop after N records.")] = None,
     duration: Annotated[float | None, typer.Option(
-        "--duration", help="Stop after this many seconds.")] = None,
+        "--duration", parser=duration, metavar="DURATION",
+        help=f"Stop after this long ({DURATION_HELP}).")] = None,
     until_end: Annotated[bool, typer.Option(
         "--until-end", help="Stop at the end offsets seen at start.")] = False,
     security_protocol: options.SecurityProtocol = "PLAINTEXT",
@@ -100,7 +102,8 @@ def replay(
     speed: Annotated[str, typer.Option(
         "--speed", help="10 or 10x = ten times faster; 50% = half speed.")] = "1",
     max_gap: Annotated[float | None, typer.Option(
-        "--max-gap", help="Shorten recorded gaps longer than this, seconds.")] = None,
+        "--max-gap", parser=duration, metavar="DURATION",
+        help=f"Shorten recorded gaps longer than this ({DURATION_HELP}).")] = None,
     loop: Annotated[int, typer.Option("--loop", help="Play N times (needs --rewrite-ids).")] = 1,
     dry_run: Annotated[bool, typer.Option(
         "--dry-run", help="Show what would be sent and how long it would take.")] = False,

@@ -14,6 +14,7 @@ from typing import Annotated, Any
 import typer
 
 from lgsp.cli import options
+from lgsp.cli.durations import DURATION_HELP, duration
 from lgsp.cli.logging import configure_logging
 
 AUTO_ROTATE_AFTER_S = 180.0
@@ -34,8 +35,8 @@ def simulate(
         help="Open-loop send rate, documents/s (the peak of a workday shape and the end of "
              "a plain ramp; steps and ramp:A..B set their own rates).")] = 20.0,
     duration: Annotated[float | None, typer.Option(
-        "--duration", envvar="LGSP_DURATION",
-        help="Length of the schedule in seconds (default: documents / rate).")] = None,
+        "--duration", parser=duration, metavar="DURATION", envvar="LGSP_DURATION",
+        help=f"Length of the schedule ({DURATION_HELP}; default: documents / rate).")] = None,
     shape: Annotated[str, typer.Option(
         "--shape", envvar="LGSP_SHAPE",
         help="Load shape: constant, ramp[:FROM..TO], steps:R1xD1,R2xD2,... "
@@ -43,9 +44,9 @@ def simulate(
              "Monday-morning peak, compressed into --duration; --rate is the peak).")
     ] = "constant",
     warmup: Annotated[float, typer.Option(
-        "--warmup", envvar="LGSP_WARMUP",
-        help="Seconds at the start whose documents are sent and counted but left out of "
-             "latency figures.")] = 0.0,
+        "--warmup", parser=duration, metavar="DURATION", envvar="LGSP_WARMUP",
+        help="Time at the start whose documents are sent and counted but left out of "
+             f"latency figures ({DURATION_HELP}).")] = 0.0,
     workers: Annotated[int, typer.Option(
         "--workers", "-w", envvar="LGSP_WORKERS",
         help="Worker processes sharing the load by sending agency (use the cores).")] = 1,
@@ -68,10 +69,11 @@ def simulate(
         "--metrics-port", envvar="LGSP_METRICS_PORT",
         help="Serve live Prometheus metrics on this port during the run.")] = None,
     rotate_topics: Annotated[float | None, typer.Option(
-        "--rotate-topics", envvar="LGSP_ROTATE_TOPICS",
-        help="Rotate the run's topics every SECONDS of schedule and drop finished ones, so a "
-             "broker that keeps every byte (the embedded one) stays within memory. Default: "
-             "60 on the embedded broker for schedules over 3 minutes; 0 = never.")] = None,
+        "--rotate-topics", parser=duration, metavar="DURATION", envvar="LGSP_ROTATE_TOPICS",
+        help="Rotate the run's topics every DURATION of schedule and drop finished ones, so a "
+             "broker that keeps every byte (the embedded one) stays within memory "
+             f"({DURATION_HELP}). Default: 1m on the embedded broker for schedules over 3 "
+             "minutes; 0 = never.")] = None,
     find_max: Annotated[bool, typer.Option(
         "--find-max", help="Search the highest sustainable rate (latency bound from --slo "
                            "p99(send_to_arrived), backlog not growing); --rate is the first "
@@ -84,21 +86,26 @@ def simulate(
     ] = "rsa2048",
     seed: Annotated[int, typer.Option("--seed", help="Seed of the traffic model.")] = 1,
     step_delay: Annotated[float, typer.Option(
-        "--step-delay", help="Recipient processing delay between statuses 03..06, seconds.")
+        "--step-delay", parser=duration, metavar="DURATION",
+        help=f"Recipient processing delay between statuses 03..06 ({DURATION_HELP}).")
     ] = 0.05,
     intake_delay: Annotated[float, typer.Option(
-        "--intake-delay", help="Seconds each recipient platform spends taking in a document "
-                               "before 01, in line (simulates a slow recipient system).")
+        "--intake-delay", parser=duration, metavar="DURATION",
+        help="Time each recipient platform spends taking in a document before 01, in line "
+             f"(simulates a slow recipient system; {DURATION_HELP}).")
     ] = 0.0,
     ack_timeout: Annotated[float, typer.Option(
-        "--ack-timeout", help="A delivery without status 01 after this many seconds is lost.")
+        "--ack-timeout", parser=duration, metavar="DURATION",
+        help=f"A delivery without status 01 after this long is lost ({DURATION_HELP}).")
     ] = 30.0,
     broker_timeout: Annotated[float, typer.Option(
-        "--broker-timeout", help="End the run (exit 4, with the report of what was confirmed) "
-                                 "once the broker has been unreachable this many seconds; "
-                                 "shorter outages are ridden out (clients retry).")] = 30.0,
+        "--broker-timeout", parser=duration, metavar="DURATION",
+        help="End the run (exit 4, with the report of what was confirmed) once the broker has "
+             "been unreachable this long; shorter outages are ridden out (clients retry; "
+             f"{DURATION_HELP}).")] = 30.0,
     settle_timeout: Annotated[float, typer.Option(
-        "--settle-timeout", help="Seconds to wait after the last send for lifecycles to end.")
+        "--settle-timeout", parser=duration, metavar="DURATION",
+        help=f"How long to wait after the last send for lifecycles to end ({DURATION_HELP}).")
     ] = 60.0,
     signature_policy: Annotated[str, typer.Option(
         "--signature-policy",
