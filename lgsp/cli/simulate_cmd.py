@@ -21,6 +21,8 @@ AUTO_ROTATE_AFTER_S = 180.0
 AUTO_ROTATE_PERIOD_S = 60.0
 
 
+@options.broker_options(bootstrap_help="Kafka HOST:PORT to use instead of the embedded broker "
+                                       "(default: start the embedded broker).")
 def simulate(
     profile: Annotated[list[str] | None, typer.Option(
         "--profile", "-p", envvar="LGSP_PROFILE",
@@ -79,7 +81,8 @@ def simulate(
                            "p99(send_to_arrived), backlog not growing); --rate is the first "
                            "guess, --duration each trial's length.")] = False,
     fan_out: Annotated[float | None, typer.Option(
-        "--fan-out", help="Mean recipients per document (default: the traffic profile's 2.9).")
+        "--fan-out", help="Mean recipients per document, 1 to 12 (default: the traffic "
+                          "profile's 2.9).")
     ] = None,
     sig_alg: Annotated[str, typer.Option(
         "--sig-alg", envvar="LGSP_SIG_ALG", help="rsa2048 (default), ed25519 or p256.")
@@ -156,15 +159,8 @@ def simulate(
     log_level: Annotated[str, typer.Option(
         "--log-level", envvar="LGSP_LOG_LEVEL", help="debug, info, warning, error.")
     ] = "warning",
-    bootstrap: options.Bootstrap = None,
-    security_protocol: options.SecurityProtocol = "PLAINTEXT",
-    sasl_mechanism: options.SaslMechanism = None,
-    sasl_username: options.SaslUsername = None,
-    sasl_password: options.SaslPassword = None,
-    ssl_cafile: options.SslCafile = None,
-    ssl_certfile: options.SslCertfile = None,
-    ssl_keyfile: options.SslKeyfile = None,
     partitions: options.Partitions = 4,
+    connection: options.BrokerOptions = options.NOT_GIVEN,
 ) -> None:
     """Send signed documents across the four tiers, track every delivery, report the metrics.
 
@@ -179,7 +175,7 @@ def simulate(
     from lgsp.config import RecipientConfig, SignaturePolicy
     from lgsp.errors import ConfigError
     from lgsp.faults import FaultPlan
-    from lgsp.metrics.slo import Slo
+    from lgsp.metrics.slo import Slo, check_stages
     from lgsp.signing.keys import SignatureAlgorithm
 
     configure_logging(log_format, log_level)
@@ -187,10 +183,11 @@ def simulate(
         policy = SignaturePolicy(signature_policy)
     except ValueError:
         raise ConfigError("--signature-policy must be require-agency or require-both") from None
-    broker = options.broker_config(bootstrap, security_protocol, sasl_mechanism, sasl_username,
-                                   sasl_password, ssl_cafile, ssl_certfile, ssl_keyfile,
-                                   partitions)
+    broker = connection.config(partitions=partitions)
+    bootstrap = connection.bootstrap
     gates = [Slo.parse(text) for text in slo or []]
+    check_stages(gates)
+    _check_fan_out(fan_out)
     config = SimulationConfig(
         profiles=tuple(profile) if profile else DEFAULT_PROFILES,
         documents=documents if documents is not None or duration is not None
@@ -250,6 +247,19 @@ def _rotation(requested: float | None, config: Any, bootstrap: str | None) -> fl
     long_run = config.load_shape().duration_s > AUTO_ROTATE_AFTER_S  # a bad --shape fails here
     return AUTO_ROTATE_PERIOD_S if bootstrap is None and long_run and not config.record_path \
         else None
+
+
+def _check_fan_out(fan_out: float | None) -> None:
+    """--fan-out within 1..the traffic profile's fan_out_max (0 used to mean the default)."""
+    from lgsp.errors import ConfigError
+    from lgsp.profiles import load_traffic
+
+    if fan_out is None:
+        return
+    most = int(load_traffic().get("fan_out_max", 12))
+    if not 1 <= fan_out <= most:
+        raise ConfigError(f"--fan-out {fan_out:g} must be from 1 to {most} recipients per "
+                          "document (the mean; leave it out for the traffic profile's 2.9)")
 
 
 def _versions(text: str | None) -> tuple[int, ...]:
