@@ -34,7 +34,8 @@ def _csv(text: str | None) -> list[str]:
 
 @options.broker_options(bootstrap_help="Kafka HOST:PORT to record from (required).")
 def record(
-    out: Annotated[Path, typer.Option("--out", "-o", help="Capture file to write.")],
+    out: Annotated[Path, typer.Option(
+        "--out", "-o", callback=options.output_file, help="Capture file to write.")],
     topics: Annotated[str, typer.Option("--topics", help="Comma-separated topics to record.")],
     from_time: Annotated[str | None, typer.Option(
         "--from", help="Start at this time (ISO 8601); default: the earliest offset.")] = None,
@@ -92,7 +93,8 @@ def _progress_line(verb: str) -> Any:
 @options.broker_options(bootstrap_help="Kafka HOST:PORT to replay into (required unless "
                                        "--dry-run; replay never starts a broker).")
 def replay(
-    capture: Annotated[Path, typer.Argument(help="Capture file from lgsp record.")],
+    capture: Annotated[Path, typer.Argument(
+        help="Capture file from lgsp record.", exists=True, dir_okay=False, readable=True)],
     speed: Annotated[str, typer.Option(
         "--speed", help="10 or 10x = ten times faster; 50% = half speed.")] = "1",
     max_gap: Annotated[float | None, typer.Option(

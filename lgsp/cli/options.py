@@ -27,6 +27,18 @@ Partitions = Annotated[int, typer.Option(
     "--partitions", envvar="LGSP_PARTITIONS", help="Partitions per topic created by a run.")]
 
 
+def output_file(value: Path | None) -> Path | None:
+    """``callback=`` of an option naming a file to write: refused before any work if it is a
+    directory or its directory does not exist (a run would otherwise fail at its end)."""
+    if value is None:
+        return None
+    if value.is_dir():
+        raise typer.BadParameter(f"{value} is a directory; give a file name")
+    if not value.parent.is_dir():
+        raise typer.BadParameter(f"the directory {value.parent} of {value.name} does not exist")
+    return value
+
+
 def _pem(flag: str, envvar: str, text: str) -> Any:
     return typer.Option(flag, envvar=envvar, help=text, exists=True, dir_okay=False,
                         readable=True, rich_help_panel=PANEL)

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
+from lgsp.cli.options import output_file
 from lgsp.errors import ConfigError
 
 
@@ -28,9 +29,11 @@ def report(
         help="A saved JSON report; or 'merge' followed by the reports of the hosts of one load.",
         metavar="REPORT.json | merge REPORT.json...")],
     html: Annotated[Path | None, typer.Option(
-        "--html", help="Write the self-contained HTML report to this file.")] = None,
+        "--html", callback=output_file,
+        help="Write the self-contained HTML report to this file.")] = None,
     out: Annotated[Path | None, typer.Option(
-        "--out", "-o", help="merge: write the merged JSON report here.")] = None,
+        "--out", "-o", callback=output_file,
+        help="merge: write the merged JSON report here.")] = None,
     slo: Annotated[list[str] | None, typer.Option(
         "--slo", help="Check gates against the report (repeatable); breach: exit 6.")] = None,
     json_out: Annotated[bool, typer.Option(

@@ -13,6 +13,8 @@ from typing import Annotated
 
 import typer
 
+from lgsp.cli.options import output_file
+
 schemas_app = typer.Typer(help="Avro schemas: list, compatibility check for CI, sample validation.",
                           no_args_is_help=True)
 
@@ -56,7 +58,8 @@ def check(
     fmt: Annotated[str, typer.Option(
         "--format", help="text, json, junit or github (workflow annotations).")] = "text",
     output: Annotated[Path | None, typer.Option(
-        "--output", "-o", help="Write the result to this file instead of stdout.")] = None,
+        "--output", "-o", callback=output_file,
+        help="Write the result to this file instead of stdout.")] = None,
 ) -> None:
     """Every schema parses and every subject's versions are compatible under its mode."""
     from lgsp.cli.compat_output import RENDERERS
@@ -92,7 +95,9 @@ def check(
 @schemas_app.command("validate")
 def validate(
     subject: Annotated[str, typer.Argument(help="e.g. lgsp.document")],
-    file: Annotated[Path, typer.Argument(help="JSON file: one record or a list of records.")],
+    file: Annotated[Path, typer.Argument(
+        help="JSON file: one record or a list of records.", exists=True, dir_okay=False,
+        readable=True)],
     version: Annotated[int | None, typer.Option("--version", help="Default: latest.")] = None,
     directory: SchemasDir = None,
 ) -> None:
@@ -115,6 +120,9 @@ def validate(
         raise ConfigError(f"{file} does not exist") from None
     except json.JSONDecodeError as exc:
         raise ConfigError(f"{file} is not valid JSON: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{file} is not UTF-8 JSON ({exc.reason} at byte {exc.start})") \
+            from None
     records = data if isinstance(data, list) else [data]
     failures = 0
     for index, record in enumerate(records):

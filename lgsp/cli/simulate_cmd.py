@@ -66,7 +66,8 @@ def simulate(
         "--slo", help="A gate the run must pass, e.g. 'p99(send_to_arrived) < 250ms' or "
                       "'lost == 0' (repeatable; see docs/slo.md). Breach: exit 6.")] = None,
     html: Annotated[Path | None, typer.Option(
-        "--html", help="Write the self-contained HTML report (charts) to this file.")] = None,
+        "--html", callback=options.output_file,
+        help="Write the self-contained HTML report (charts) to this file.")] = None,
     metrics_port: Annotated[int | None, typer.Option(
         "--metrics-port", envvar="LGSP_METRICS_PORT",
         help="Serve live Prometheus metrics on this port during the run.")] = None,
@@ -135,14 +136,15 @@ def simulate(
                          "add up to 100% at most. The report shows each kind's detection.")
     ] = None,
     report: Annotated[Path | None, typer.Option(
-        "--report", help="Write the JSON report to this file.")] = None,
+        "--report", callback=options.output_file,
+        help="Write the JSON report to this file.")] = None,
     record: Annotated[Path | None, typer.Option(
-        "--record", help="Record every topic of the run into this capture file "
-                         "(for lgsp replay).")] = None,
+        "--record", callback=options.output_file,
+        help="Record every topic of the run into this capture file (for lgsp replay).")] = None,
     json_out: Annotated[bool, typer.Option(
         "--json", help="Print the JSON report on stdout instead of tables.")] = False,
     pki_cache: Annotated[Path | None, typer.Option(
-        "--pki-cache", envvar="LGSP_PKI_CACHE",
+        "--pki-cache", envvar="LGSP_PKI_CACHE", file_okay=False,
         help="Key cache directory (default ~/.cache/lgsp-sim/keys).")] = None,
     run_id: Annotated[str | None, typer.Option(
         "--run-id", help="Names the run's topics (default: random).")] = None,
@@ -199,7 +201,7 @@ def simulate(
         recipient=RecipientConfig(step_delay_s=step_delay, intake_delay_s=intake_delay,
                                   signature_policy=policy),
         lenient_lgsp=lenient_lgsp, run_id=run_id, pki_cache=pki_cache, keep_topics=keep_topics,
-        document_versions=_versions(document_versions), registry_url=registry_url,
+        document_versions=_versions(document_versions, registry_url), registry_url=registry_url,
         record_path=record, faults=FaultPlan.parse(inject or []))
     config = dataclasses.replace(config, rotate_s=_rotation(rotate_topics, config, bootstrap))
     if not find_max:
@@ -262,16 +264,27 @@ def _check_fan_out(fan_out: float | None) -> None:
                           "document (the mean; leave it out for the traffic profile's 2.9)")
 
 
-def _versions(text: str | None) -> tuple[int, ...]:
+def _versions(text: str | None, registry_url: str | None) -> tuple[int, ...]:
+    """--document-versions as numbers; with the schema files, each must be one of theirs (a
+    --registry-url is asked when the run starts)."""
+    from lgsp.codec.events import DOCUMENT
+    from lgsp.codec.registry import FileSchemaRegistry
     from lgsp.errors import ConfigError
 
     if not text:
         return ()
     try:
-        return tuple(int(v) for v in text.split(","))
+        versions = tuple(int(v) for v in text.split(","))
     except ValueError:
         raise ConfigError(f"--document-versions {text!r} must be comma-separated numbers, "
                           "e.g. 1,2") from None
+    if registry_url is None:
+        known = [s.version for s in FileSchemaRegistry().versions(DOCUMENT)]
+        if unknown := sorted(set(versions) - set(known)):
+            raise ConfigError(f"--document-versions: {DOCUMENT} has no version "
+                              f"{', '.join(map(str, unknown))}; known: "
+                              f"{', '.join(map(str, known))}")
+    return versions
 
 
 async def _run(run: RunSettings) -> dict[str, Any]:
