@@ -10,15 +10,16 @@ traceback. Commands signal a failed verdict by raising ``typer.Exit(code)``.
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 import typer
 
-try:  # typer >= 0.24 vendors click as typer._click; its errors are not click's
-    from typer._click.exceptions import ClickException, NoArgsIsHelpError, UsageError
-except ImportError:  # pragma: no cover - older typer runs on click itself
-    from click.exceptions import ClickException, NoArgsIsHelpError, UsageError
-
 from lgsp.errors import LgspError
+
+# typer now vendors click (typer/_click, private: "not to be used by external applications"),
+# so `click.UsageError` would catch nothing; its public BadParameter leads to the classes.
+UsageError: type[Any] = typer.BadParameter.__mro__[1]
+ClickException: type[Any] = UsageError.__mro__[1]
 
 app = typer.Typer(
     name="lgsp",
@@ -58,10 +59,10 @@ def main(args: list[str] | None = None) -> None:
     stderr with its exit code; ``--help`` and a bare group print their help."""
     try:
         code = app(args=args, prog_name="lgsp", standalone_mode=False)
-    except NoArgsIsHelpError as exc:
-        typer.echo(exc.format_message())  # a bare `lgsp` or `lgsp schemas`: the help
-        sys.exit(exc.exit_code)
     except UsageError as exc:
+        if type(exc).__name__ == "NoArgsIsHelpError":  # a bare `lgsp` or `lgsp schemas`
+            typer.echo(exc.format_message())  # the group's help, as click shows it
+            sys.exit(exc.exit_code)
         _error(usage_line(exc), exc.exit_code)
     except ClickException as exc:
         _error(exc.format_message(), exc.exit_code)
@@ -72,7 +73,7 @@ def main(args: list[str] | None = None) -> None:
     sys.exit(code if isinstance(code, int) else 0)
 
 
-def usage_line(exc: UsageError) -> str:
+def usage_line(exc: Any) -> str:
     """click's usage error (several lines and a box under rich) as one line with the hint."""
     message = " ".join(exc.format_message().split())
     where = exc.ctx.command_path if exc.ctx is not None else "lgsp"
