@@ -34,8 +34,7 @@ def _csv(text: str | None) -> list[str]:
 
 @options.broker_options(bootstrap_help="Kafka HOST:PORT to record from (required).")
 def record(
-    out: Annotated[Path, typer.Option(
-        "--out", "-o", callback=options.output_file, help="Capture file to write.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Capture file to write.")],
     topics: Annotated[str, typer.Option("--topics", help="Comma-separated topics to record.")],
     from_time: Annotated[str | None, typer.Option(
         "--from", help="Start at this time (ISO 8601); default: the earliest offset.")] = None,
@@ -56,6 +55,7 @@ def record(
     from lgsp.errors import ConfigError
 
     configure_logging("auto", "warning")
+    options.check_output_files(out=out)
     if connection.bootstrap is None:
         raise ConfigError("lgsp record needs --bootstrap HOST:PORT (or LGSP_BOOTSTRAP): the "
                           "cluster to record from")

@@ -27,16 +27,21 @@ Partitions = Annotated[int, typer.Option(
     "--partitions", envvar="LGSP_PARTITIONS", help="Partitions per topic created by a run.")]
 
 
-def output_file(value: Path | None) -> Path | None:
-    """``callback=`` of an option naming a file to write: refused before any work if it is a
-    directory or its directory does not exist (a run would otherwise fail at its end)."""
-    if value is None:
-        return None
-    if value.is_dir():
-        raise typer.BadParameter(f"{value} is a directory; give a file name")
-    if not value.parent.is_dir():
-        raise typer.BadParameter(f"the directory {value.parent} of {value.name} does not exist")
-    return value
+def check_output_files(**files: Path | None) -> None:
+    """Refuse, before any work, a file to write that is a directory or whose directory does not
+    exist (a run would otherwise fail at its end). Keyword: the option's name, ``html_out`` for
+    ``--html-out``. Checked in the command, not when parsing: a path may exist only where the
+    command runs (docker-compose.yml's ``/reports``)."""
+    from lgsp.errors import ConfigError
+
+    for name, path in files.items():
+        flag = "--" + name.replace("_", "-")
+        if path is None:
+            continue
+        if path.is_dir():
+            raise ConfigError(f"{flag} {path} is a directory; give a file name")
+        if not path.parent.is_dir():
+            raise ConfigError(f"{flag} {path}: the directory {path.parent} does not exist")
 
 
 def _pem(flag: str, envvar: str, text: str) -> Any:

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from lgsp.cli.options import output_file
+from lgsp.cli.options import check_output_files
 from lgsp.errors import ConfigError
 
 
@@ -29,11 +29,9 @@ def report(
         help="A saved JSON report; or 'merge' followed by the reports of the hosts of one load.",
         metavar="REPORT.json | merge REPORT.json...")],
     html: Annotated[Path | None, typer.Option(
-        "--html", callback=output_file,
-        help="Write the self-contained HTML report to this file.")] = None,
+        "--html", help="Write the self-contained HTML report to this file.")] = None,
     out: Annotated[Path | None, typer.Option(
-        "--out", "-o", callback=output_file,
-        help="merge: write the merged JSON report here.")] = None,
+        "--out", "-o", help="merge: write the merged JSON report here.")] = None,
     slo: Annotated[list[str] | None, typer.Option(
         "--slo", help="Check gates against the report (repeatable); breach: exit 6.")] = None,
     json_out: Annotated[bool, typer.Option(
@@ -50,6 +48,7 @@ def report(
     from lgsp.metrics.report_merge import merge_reports
     from lgsp.metrics.slo import Slo
 
+    check_output_files(html=html, out=out)
     gates = [Slo.parse(text) for text in slo or []]
     if files[0] == "merge":
         paths = [Path(f) for f in files[1:]]

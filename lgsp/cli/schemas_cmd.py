@@ -13,7 +13,7 @@ from typing import Annotated
 
 import typer
 
-from lgsp.cli.options import output_file
+from lgsp.cli.options import check_output_files
 
 schemas_app = typer.Typer(help="Avro schemas: list, compatibility check for CI, sample validation.",
                           no_args_is_help=True)
@@ -58,8 +58,7 @@ def check(
     fmt: Annotated[str, typer.Option(
         "--format", help="text, json, junit or github (workflow annotations).")] = "text",
     output: Annotated[Path | None, typer.Option(
-        "--output", "-o", callback=output_file,
-        help="Write the result to this file instead of stdout.")] = None,
+        "--output", "-o", help="Write the result to this file instead of stdout.")] = None,
 ) -> None:
     """Every schema parses and every subject's versions are compatible under its mode."""
     from lgsp.cli.compat_output import RENDERERS
@@ -67,6 +66,7 @@ def check(
     from lgsp.codec.schema_sources import load_directory, load_git_ref
     from lgsp.errors import ConfigError
 
+    check_output_files(output=output)
     if fmt not in RENDERERS:
         raise ConfigError(f"--format must be one of {', '.join(RENDERERS)}")
     if against and registry_url:

@@ -66,8 +66,7 @@ def simulate(
         "--slo", help="A gate the run must pass, e.g. 'p99(send_to_arrived) < 250ms' or "
                       "'lost == 0' (repeatable; see docs/slo.md). Breach: exit 6.")] = None,
     html: Annotated[Path | None, typer.Option(
-        "--html", callback=options.output_file,
-        help="Write the self-contained HTML report (charts) to this file.")] = None,
+        "--html", help="Write the self-contained HTML report (charts) to this file.")] = None,
     metrics_port: Annotated[int | None, typer.Option(
         "--metrics-port", envvar="LGSP_METRICS_PORT",
         help="Serve live Prometheus metrics on this port during the run.")] = None,
@@ -136,10 +135,9 @@ def simulate(
                          "add up to 100% at most. The report shows each kind's detection.")
     ] = None,
     report: Annotated[Path | None, typer.Option(
-        "--report", callback=options.output_file,
-        help="Write the JSON report to this file.")] = None,
+        "--report", help="Write the JSON report to this file.")] = None,
     record: Annotated[Path | None, typer.Option(
-        "--record", callback=options.output_file,
+        "--record",
         help="Record every topic of the run into this capture file (for lgsp replay).")] = None,
     json_out: Annotated[bool, typer.Option(
         "--json", help="Print the JSON report on stdout instead of tables.")] = False,
@@ -181,6 +179,7 @@ def simulate(
     from lgsp.signing.keys import SignatureAlgorithm
 
     configure_logging(log_format, log_level)
+    options.check_output_files(report=report, html=html, record=record)
     try:
         policy = SignaturePolicy(signature_policy)
     except ValueError:

@@ -151,6 +151,9 @@ CASES = [
     pytest.param(["report", "{d}/binary.json"], "not a JSON report", id="report-not-utf8"),
     pytest.param(["report", "{d}/list.json"], "not an lgsp run report", id="report-not-a-report"),
     pytest.param(["report", "merge"], "needs the reports to merge", id="report-merge-nothing"),
+    pytest.param(["report", "{d}/list.json", "--html", "{d}/no/dir/r.html"],
+                 "--html {d}/no/dir/r.html: the directory {d}/no/dir does not exist",
+                 id="report-html-in-missing-directory"),
     # schemas and registry
     pytest.param(["schemas", "validate", "lgsp.nope", "{d}/list.json"], "'lgsp.nope' is not in",
                  id="schemas-unknown-subject"),
@@ -164,6 +167,8 @@ CASES = [
                  id="schemas-unknown-format"),
     pytest.param(["schemas", "list", "--dir", "{d}/nodir"], "no registry.json",
                  id="schemas-dir-missing"),
+    pytest.param(["schemas", "check", "--output", "{d}"], "--output {d} is a directory",
+                 id="schemas-output-is-a-directory"),
     pytest.param(["registry", "serve", "--port", "70000"], "less than or equal to 65535",
                  id="registry-port-out-of-range"),
     pytest.param(["registry", "serve", "--port", "{busy}"], "cannot serve the registry",
@@ -219,7 +224,7 @@ def test_a_mistake_is_one_line_and_exit_2(args, message, files, busy_port):
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1, shown
     assert lines[0].startswith("lgsp: error: "), shown
-    assert message in lines[0], shown
+    assert message.format(d=files) in lines[0], shown
 
 
 def test_a_capture_that_is_not_avro_is_bad_input_exit_3(files):
