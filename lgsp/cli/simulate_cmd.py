@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import math
 import signal
 import sys
 from dataclasses import dataclass
@@ -186,6 +187,8 @@ def simulate(
         raise ConfigError("--signature-policy must be require-agency or require-both") from None
     broker = connection.config(partitions=partitions)
     bootstrap = connection.bootstrap
+    if not math.isfinite(rate):
+        raise ConfigError(f"--rate {rate} must be a finite number of documents per second")
     gates = [Slo.parse(text) for text in slo or []]
     check_stages(gates)
     _check_fan_out(fan_out)

@@ -39,6 +39,8 @@ CASES = [
                  id="step-delay-negative"),
     pytest.param([*SIM, "--rate", "abc"], "Invalid value for '--rate'", id="rate-a-word"),
     pytest.param([*SIM, "--rate", "-3"], "--rate must be > 0", id="rate-negative"),
+    pytest.param([*SIM, "--rate", "inf"], "--rate inf must be a finite number",
+                 id="rate-infinite"),
     pytest.param([*SIM, "--documents", "-1"], "--documents must be >= 0", id="documents-negative"),
     pytest.param([*SIM, "--workers", "0"], "--workers must be at least 1", id="workers-zero"),
     pytest.param([*SIM, "--seed", "abc"], "Invalid value for '--seed'", id="seed-a-word"),
@@ -151,6 +153,8 @@ CASES = [
     pytest.param(["report", "{d}/text.json"], "not a JSON report", id="report-malformed-json"),
     pytest.param(["report", "{d}/binary.json"], "not a JSON report", id="report-not-utf8"),
     pytest.param(["report", "{d}/list.json"], "not an lgsp run report", id="report-not-a-report"),
+    pytest.param(["report", "{d}/cut.json"], "an incomplete lgsp run report (no topology",
+                 id="report-cut-short"),
     pytest.param(["report", "merge"], "needs the reports to merge", id="report-merge-nothing"),
     pytest.param(["report", "{d}/list.json", "--html", "{d}/no/dir/r.html"],
                  "--html {d}/no/dir/r.html: the directory {d}/no/dir does not exist",
@@ -197,6 +201,7 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (d / "text.json").write_text("hello\n", "utf-8")
     (d / "binary.json").write_bytes(b"\xff\xfe\x00")
     (d / "list.json").write_text("[1, 2]", "utf-8")
+    (d / "cut.json").write_text('{"run": {"config": {}}, "totals": {}}', "utf-8")
     (d / "empty.cap").write_bytes(b"")
     return d
 
