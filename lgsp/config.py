@@ -46,9 +46,7 @@ class BrokerConfig:
                 raise ConfigError("SASL needs --sasl-username and --sasl-password "
                                   "(or LGSP_SASL_USERNAME / LGSP_SASL_PASSWORD)")
         if self.bootstrap is not None:
-            host, _, port = self.bootstrap.rpartition(":")
-            if not host or not port.isdigit():
-                raise ConfigError(f"--bootstrap {self.bootstrap!r} must be HOST:PORT")
+            _check_bootstrap(self.bootstrap)
         if self.partitions < 1:
             raise ConfigError("--partitions must be at least 1")
 
@@ -86,6 +84,20 @@ class BrokerConfig:
         return {**self.common_kwargs(), "group_id": group_id, "enable_auto_commit": False,
                 "auto_offset_reset": "earliest", "fetch_max_wait_ms": self.fetch_max_wait_ms,
                 "max_partition_fetch_bytes": self.max_batch_size}
+
+
+def _check_bootstrap(bootstrap: str) -> None:
+    """HOST:PORT[,HOST:PORT...] with ports 1..65535 and no URL scheme (aiokafka takes none)."""
+    for server in bootstrap.split(","):
+        host, _, port = server.strip().rpartition(":")
+        if "://" in server:
+            raise ConfigError(f"--bootstrap {bootstrap!r} must be HOST:PORT without a scheme, "
+                              f"e.g. {server.split('://', 1)[1]}")
+        if not host or not port.isdigit():
+            raise ConfigError(f"--bootstrap {bootstrap!r} must be HOST:PORT (several: "
+                              "HOST:PORT,HOST:PORT)")
+        if not 1 <= int(port) <= 65535:
+            raise ConfigError(f"--bootstrap {bootstrap!r}: port {port} is not in 1..65535")
 
 
 class SignaturePolicy(StrEnum):

@@ -7,11 +7,19 @@ import sys
 
 import structlog
 
+LEVELS = ("debug", "info", "warning", "error")
+FORMATS = ("json", "console", "auto")
+
 
 def configure_logging(fmt: str = "auto", level: str = "info") -> None:
+    """Set structlog up once; an unknown format or level is a ``ConfigError`` (exit 2)."""
+    from lgsp.errors import ConfigError
+
+    if fmt not in FORMATS:
+        raise ConfigError(f"--log-format {fmt!r} must be one of {', '.join(FORMATS)}")
+    if level.lower() not in LEVELS:
+        raise ConfigError(f"--log-level {level!r} must be one of {', '.join(LEVELS)}")
     numeric = logging.getLevelName(level.upper())
-    if not isinstance(numeric, int):
-        numeric = logging.INFO
     if fmt == "auto":
         fmt = "console" if sys.stderr.isatty() else "json"
     renderer: structlog.typing.Processor = (

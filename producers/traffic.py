@@ -85,10 +85,12 @@ class TrafficModel:
                  fan_out_mean: float | None = None) -> None:
         self.topology = topology
         self.rng = random.Random(seed)
-        self.fan_out_mean = float(fan_out_mean or traffic.get("fan_out_mean", 2.9))
+        self.fan_out_mean = float(traffic.get("fan_out_mean", 2.9) if fan_out_mean is None
+                                  else fan_out_mean)
         self.fan_out_max = int(traffic.get("fan_out_max", 12))
-        if self.fan_out_mean < 1:
-            raise ConfigError("--fan-out must be at least 1 recipient per document")
+        if not 1 <= self.fan_out_mean <= self.fan_out_max:
+            raise ConfigError(f"--fan-out {self.fan_out_mean:g} must be from 1 to the traffic "
+                              f"profile's fan_out_max {self.fan_out_max} recipients per document")
         self._recipients_cfg = traffic["recipients"]
         self._types = _weighted(traffic["document_types"])
         for name in self._types[0]:

@@ -10,10 +10,16 @@ traceback. Commands signal a failed verdict by raising ``typer.Exit(code)``.
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 import typer
 
 from lgsp.errors import LgspError
+
+# typer now vendors click (typer/_click, private: "not to be used by external applications"),
+# so `click.UsageError` would catch nothing; its public BadParameter leads to the classes.
+UsageError: type[Any] = typer.BadParameter.__mro__[1]
+ClickException: type[Any] = UsageError.__mro__[1]
 
 app = typer.Typer(
     name="lgsp",
@@ -48,10 +54,32 @@ def _register() -> None:
 _register()
 
 
-def main() -> None:
-    """Entry point: click handles usage errors (exit 2) and --help; ``LgspError`` → one line."""
+def main(args: list[str] | None = None) -> None:
+    """Entry point: a usage error (click's, exit 2) or an ``LgspError`` becomes one line on
+    stderr with its exit code; ``--help`` and a bare group print their help."""
     try:
-        app()
+        code = app(args=args, prog_name="lgsp", standalone_mode=False)
+    except UsageError as exc:
+        if type(exc).__name__ == "NoArgsIsHelpError":  # a bare `lgsp` or `lgsp schemas`
+            typer.echo(exc.format_message())  # the group's help, as click shows it
+            sys.exit(exc.exit_code)
+        _error(usage_line(exc), exc.exit_code)
+    except ClickException as exc:
+        _error(exc.format_message(), exc.exit_code)
+    except typer.Abort:
+        _error("interrupted", 130)
     except LgspError as exc:
-        print(f"lgsp: error: {exc}", file=sys.stderr)
-        sys.exit(exc.exit_code)
+        _error(str(exc), exc.exit_code)
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+def usage_line(exc: Any) -> str:
+    """click's usage error (several lines and a box under rich) as one line with the hint."""
+    message = " ".join(exc.format_message().split())
+    where = exc.ctx.command_path if exc.ctx is not None else "lgsp"
+    return f"{message} (see '{where} --help')"
+
+
+def _error(message: str, code: int) -> None:
+    print(f"lgsp: error: {' '.join(message.split())}", file=sys.stderr)
+    sys.exit(code)

@@ -13,13 +13,16 @@ import typer
 
 def broker(
     port: Annotated[int | None, typer.Option(
-        "--port", envvar="LGSP_BROKER_PORT", help="Loopback port (default: a free one).")] = None,
+        "--port", envvar="LGSP_BROKER_PORT", min=1, max=65535,
+        help="Loopback port, 1..65535 (default: a free one).")] = None,
     tls_cert: Annotated[Path | None, typer.Option(
-        "--tls-cert", help="Serve TLS only, with this PEM certificate (for 127.0.0.1), through "
-                           "a socat proxy in front of the broker; clients use "
-                           "--security-protocol SSL --ssl-cafile CA.")] = None,
+        "--tls-cert", exists=True, dir_okay=False, readable=True,
+        help="Serve TLS only, with this PEM certificate (for 127.0.0.1), through "
+             "a socat proxy in front of the broker; clients use "
+             "--security-protocol SSL --ssl-cafile CA.")] = None,
     tls_key: Annotated[Path | None, typer.Option(
-        "--tls-key", help="The PEM private key of --tls-cert.")] = None,
+        "--tls-key", exists=True, dir_okay=False, readable=True,
+        help="The PEM private key of --tls-cert.")] = None,
 ) -> None:
     """Start the embedded Kafka-compatible broker on 127.0.0.1 and keep it up until Ctrl-C.
 

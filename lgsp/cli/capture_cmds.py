@@ -12,6 +12,7 @@ from typing import Annotated, Any
 import typer
 
 from lgsp.cli import options
+from lgsp.cli.durations import DURATION_HELP, duration
 
 
 def parse_time(text: str | None, flag: str) -> dt.datetime | None:
@@ -31,26 +32,21 @@ def _csv(text: str | None) -> list[str]:
     return [p.strip() for p in text.split(",") if p.strip()] if text else []
 
 
+@options.broker_options(bootstrap_help="Kafka HOST:PORT to record from (required).")
 def record(
     out: Annotated[Path, typer.Option("--out", "-o", help="Capture file to write.")],
     topics: Annotated[str, typer.Option("--topics", help="Comma-separated topics to record.")],
-    bootstrap: options.Bootstrap = None,
     from_time: Annotated[str | None, typer.Option(
         "--from", help="Start at this time (ISO 8601); default: the earliest offset.")] = None,
     to_time: Annotated[str | None, typer.Option(
         "--to", help="Stop at records after this time (ISO 8601).")] = None,
     count: Annotated[int | None, typer.Option("--count", help="Stop after N records.")] = None,
     duration: Annotated[float | None, typer.Option(
-        "--duration", help="Stop after this many seconds.")] = None,
+        "--duration", parser=duration, metavar="DURATION",
+        help=f"Stop after this long ({DURATION_HELP}).")] = None,
     until_end: Annotated[bool, typer.Option(
         "--until-end", help="Stop at the end offsets seen at start.")] = False,
-    security_protocol: options.SecurityProtocol = "PLAINTEXT",
-    sasl_mechanism: options.SaslMechanism = None,
-    sasl_username: options.SaslUsername = None,
-    sasl_password: options.SaslPassword = None,
-    ssl_cafile: options.SslCafile = None,
-    ssl_certfile: options.SslCertfile = None,
-    ssl_keyfile: options.SslKeyfile = None,
+    connection: options.BrokerOptions = options.NOT_GIVEN,
 ) -> None:
     """Record topics into a self-describing Avro capture file (values byte for byte)."""
     from consumers.recorder import Recorder, RecordingLimits
@@ -59,7 +55,8 @@ def record(
     from lgsp.logs import configure_logging
 
     configure_logging("auto", "warning")
-    if bootstrap is None:
+    options.check_output_files(out=out)
+    if connection.bootstrap is None:
         raise ConfigError("lgsp record needs --bootstrap HOST:PORT (or LGSP_BOOTSTRAP): the "
                           "cluster to record from")
     end_time = parse_time(to_time, "--to")
@@ -67,8 +64,7 @@ def record(
         until_end = True  # a recording of a finite thing by default
     if end_time is not None and end_time <= dt.datetime.now(dt.UTC):
         until_end = True  # --to in the past: partitions that never pass it end at their end
-    broker = options.broker_config(bootstrap, security_protocol, sasl_mechanism, sasl_username,
-                                   sasl_password, ssl_cafile, ssl_certfile, ssl_keyfile, 1)
+    broker = connection.config()
     limits = RecordingLimits(from_time=parse_time(from_time, "--from"),
                              to_time=end_time, count=count,
                              duration_s=duration, until_end=until_end)
@@ -94,13 +90,16 @@ def _progress_line(verb: str) -> Any:
     return show
 
 
+@options.broker_options(bootstrap_help="Kafka HOST:PORT to replay into (required unless "
+                                       "--dry-run; replay never starts a broker).")
 def replay(
-    capture: Annotated[Path, typer.Argument(help="Capture file from lgsp record.")],
-    bootstrap: options.Bootstrap = None,
+    capture: Annotated[Path, typer.Argument(
+        help="Capture file from lgsp record.", exists=True, dir_okay=False, readable=True)],
     speed: Annotated[str, typer.Option(
         "--speed", help="10 or 10x = ten times faster; 50% = half speed.")] = "1",
     max_gap: Annotated[float | None, typer.Option(
-        "--max-gap", help="Shorten recorded gaps longer than this, seconds.")] = None,
+        "--max-gap", parser=duration, metavar="DURATION",
+        help=f"Shorten recorded gaps longer than this ({DURATION_HELP}).")] = None,
     loop: Annotated[int, typer.Option("--loop", help="Play N times (needs --rewrite-ids).")] = 1,
     dry_run: Annotated[bool, typer.Option(
         "--dry-run", help="Show what would be sent and how long it would take.")] = False,
@@ -109,8 +108,9 @@ def replay(
     to_time: Annotated[str | None, typer.Option(
         "--to", help="Only records at or before this time (ISO 8601).")] = None,
     topic: Annotated[str | None, typer.Option("--topic", help="Only these topics (a,b).")] = None,
-    tier: Annotated[str | None, typer.Option("--tier", help="Only documents sent by these "
-                                                             "tiers (central,commune...).")] = None,
+    tier: Annotated[str | None, typer.Option(
+        "--tier", help="Only documents sent by these tiers: central, province, district, "
+                       "commune (e.g. central,commune).")] = None,
     agency: Annotated[str | None, typer.Option(
         "--agency", help="Only documents from or to these agency codes.")] = None,
     document_type: Annotated[str | None, typer.Option(
@@ -138,13 +138,7 @@ def replay(
     profile: Annotated[list[str] | None, typer.Option(
         "--profile", help="Profiles that give agencies their tier (for --tier).")] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Result as JSON on stdout.")] = False,
-    security_protocol: options.SecurityProtocol = "PLAINTEXT",
-    sasl_mechanism: options.SaslMechanism = None,
-    sasl_username: options.SaslUsername = None,
-    sasl_password: options.SaslPassword = None,
-    ssl_cafile: options.SslCafile = None,
-    ssl_certfile: options.SslCertfile = None,
-    ssl_keyfile: options.SslKeyfile = None,
+    connection: options.BrokerOptions = options.NOT_GIVEN,
 ) -> None:
     """Play a capture back on an absolute clock, filtered, without duplicates; print the timing
     fidelity (scheduled vs actual send time)."""
@@ -166,6 +160,8 @@ def replay(
         priorities = frozenset(int(p) for p in _csv(priority))
     except ValueError:
         raise ConfigError(f"--priority {priority!r} must be numbers 0-4") from None
+    if not priorities <= set(range(5)):
+        raise ConfigError(f"--priority {priority!r} must be numbers 0-4")
     start, end = parse_time(from_time, "--from"), parse_time(to_time, "--to")
     selection = ReplayFilter(
         topics=frozenset(_csv(topic)), agencies=frozenset(_csv(agency)),
@@ -178,14 +174,16 @@ def replay(
                           rewrite_ids=rewrite_ids, salt=salt, use_ledger=not no_ledger,
                           skip_corrupt=skip_corrupt)
     topology = load_topology(list(profile) if profile else available_profiles()) if tier else None
+    unknown = sorted(selection.tiers - set(topology.tiers)) if topology else []
+    if topology and unknown:
+        raise ConfigError(f"--tier {', '.join(unknown)}: not a tier of the profiles; tiers: "
+                          f"{', '.join(topology.tiers)}")
     broker = None
     if not dry_run:
-        if bootstrap is None:
+        if connection.bootstrap is None:
             raise ConfigError("lgsp replay needs --bootstrap HOST:PORT (or LGSP_BOOTSTRAP) "
                               "unless --dry-run")
-        broker = options.broker_config(bootstrap, security_protocol, sasl_mechanism,
-                                       sasl_username, sasl_password, ssl_cafile, ssl_certfile,
-                                       ssl_keyfile, 1)
+        broker = connection.config()
     replayer = Replayer(capture, broker=broker, config=config, selection=selection,
                         topology=topology, progress=_progress_line("sent"))
     if dry_run:

@@ -19,8 +19,9 @@ registry_app = typer.Typer(help="A Confluent-compatible schema registry over the
 def serve(
     directory: SchemasDir = None,
     host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option("--port", envvar="LGSP_REGISTRY_PORT",
-                                      help="Port (0 = a free one).")] = 8081,
+    port: Annotated[int, typer.Option(
+        "--port", envvar="LGSP_REGISTRY_PORT", min=0, max=65535,
+        help="Port, 0..65535 (0 = a free one).")] = 8081,
 ) -> None:
     """Serve subjects, versions, schemas by id, lookups, compatibility checks and config
     (read-only) until Ctrl-C. Prints the URL to pass as --registry-url."""

@@ -8,7 +8,12 @@ from typing import Annotated, Any
 
 import typer
 
+from lgsp.cli.options import check_output_files
 from lgsp.errors import ConfigError
+
+SECTIONS = ("run", "totals", "topology", "signing", "routing", "schedule", "rejections",
+            "undeliverable_reasons", "dead_letters", "unexpected_statuses")
+"""Sections of a run report (docs/report.schema.json) the tables and the HTML report read."""
 
 
 def _load(path: Path) -> dict[str, Any]:
@@ -20,6 +25,12 @@ def _load(path: Path) -> dict[str, Any]:
         raise ConfigError(f"{path}: not a JSON report ({exc})") from None
     if not isinstance(data, dict) or "totals" not in data or "run" not in data:
         raise ConfigError(f"{path}: not an lgsp run report (no run/totals)")
+    damaged = [name for name in SECTIONS if not isinstance(data.get(name), dict)]
+    if not damaged and not isinstance(data["run"].get("config"), dict):
+        damaged = ["run.config"]
+    if damaged:
+        raise ConfigError(f"{path}: an incomplete lgsp run report (no {', '.join(damaged)} "
+                          "section); write it again with lgsp simulate --report")
     return data
 
 
@@ -47,6 +58,7 @@ def report(
     from lgsp.metrics.report_merge import merge_reports
     from lgsp.metrics.slo import Slo
 
+    check_output_files(html=html, out=out)
     gates = [Slo.parse(text) for text in slo or []]
     if files[0] == "merge":
         paths = [Path(f) for f in files[1:]]

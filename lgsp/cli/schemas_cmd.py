@@ -14,6 +14,8 @@ from typing import Annotated
 
 import typer
 
+from lgsp.cli.options import check_output_files
+
 schemas_app = typer.Typer(help="Avro schemas: list, compatibility check for CI, sample validation.",
                           no_args_is_help=True)
 
@@ -65,6 +67,7 @@ def check(
     from lgsp.codec.schema_sources import load_directory, load_git_ref
     from lgsp.errors import ConfigError
 
+    check_output_files(output=output)
     if fmt not in RENDERERS:
         raise ConfigError(f"--format must be one of {', '.join(RENDERERS)}")
     if against and registry_url:
@@ -96,7 +99,9 @@ def check(
 @schemas_app.command("validate")
 def validate(
     subject: Annotated[str, typer.Argument(help="e.g. lgsp.document")],
-    file: Annotated[Path, typer.Argument(help="JSON file: one record or a list of records.")],
+    file: Annotated[Path, typer.Argument(
+        help="JSON file: one record or a list of records.", exists=True, dir_okay=False,
+        readable=True)],
     version: Annotated[int | None, typer.Option("--version", help="Default: latest.")] = None,
     directory: SchemasDir = None,
 ) -> None:
@@ -118,7 +123,8 @@ def validate(
     except FileNotFoundError:
         raise ConfigError(f"{file} does not exist") from None
     except UnicodeDecodeError as exc:
-        raise ConfigError(f"{file} is not UTF-8 text (byte {exc.start})") from None
+        raise ConfigError(f"{file} is not UTF-8 JSON ({exc.reason} at byte {exc.start})") \
+            from None
     except OSError as exc:
         raise ConfigError(f"cannot read {file}: {exc.strerror or exc}") from None
     except json.JSONDecodeError as exc:

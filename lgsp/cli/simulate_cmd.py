@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import math
 import signal
 import sys
 from dataclasses import dataclass
@@ -14,12 +15,15 @@ from typing import Annotated, Any
 import typer
 
 from lgsp.cli import options
+from lgsp.cli.durations import DURATION_HELP, duration
 from lgsp.logs import configure_logging
 
 AUTO_ROTATE_AFTER_S = 180.0
 AUTO_ROTATE_PERIOD_S = 60.0
 
 
+@options.broker_options(bootstrap_help="Kafka HOST:PORT to use instead of the embedded broker "
+                                       "(default: start the embedded broker).")
 def simulate(
     profile: Annotated[list[str] | None, typer.Option(
         "--profile", "-p", envvar="LGSP_PROFILE",
@@ -34,8 +38,8 @@ def simulate(
         help="Open-loop send rate, documents/s (the peak of a workday shape and the end of "
              "a plain ramp; steps and ramp:A..B set their own rates).")] = 20.0,
     duration: Annotated[float | None, typer.Option(
-        "--duration", envvar="LGSP_DURATION",
-        help="Length of the schedule in seconds (default: documents / rate).")] = None,
+        "--duration", parser=duration, metavar="DURATION", envvar="LGSP_DURATION",
+        help=f"Length of the schedule ({DURATION_HELP}; default: documents / rate).")] = None,
     shape: Annotated[str, typer.Option(
         "--shape", envvar="LGSP_SHAPE",
         help="Load shape: constant, ramp[:FROM..TO], steps:R1xD1,R2xD2,... "
@@ -43,9 +47,9 @@ def simulate(
              "Monday-morning peak, compressed into --duration; --rate is the peak).")
     ] = "constant",
     warmup: Annotated[float, typer.Option(
-        "--warmup", envvar="LGSP_WARMUP",
-        help="Seconds at the start whose documents are sent and counted but left out of "
-             "latency figures.")] = 0.0,
+        "--warmup", parser=duration, metavar="DURATION", envvar="LGSP_WARMUP",
+        help="Time at the start whose documents are sent and counted but left out of "
+             f"latency figures ({DURATION_HELP}).")] = 0.0,
     workers: Annotated[int, typer.Option(
         "--workers", "-w", envvar="LGSP_WORKERS",
         help="Worker processes sharing the load by sending agency (use the cores).")] = 1,
@@ -68,37 +72,44 @@ def simulate(
         "--metrics-port", envvar="LGSP_METRICS_PORT",
         help="Serve live Prometheus metrics on this port during the run.")] = None,
     rotate_topics: Annotated[float | None, typer.Option(
-        "--rotate-topics", envvar="LGSP_ROTATE_TOPICS",
-        help="Rotate the run's topics every SECONDS of schedule and drop finished ones, so a "
-             "broker that keeps every byte (the embedded one) stays within memory. Default: "
-             "60 on the embedded broker for schedules over 3 minutes; 0 = never.")] = None,
+        "--rotate-topics", parser=duration, metavar="DURATION", envvar="LGSP_ROTATE_TOPICS",
+        help="Rotate the run's topics every DURATION of schedule and drop finished ones, so a "
+             "broker that keeps every byte (the embedded one) stays within memory "
+             f"({DURATION_HELP}). Default: 1m on the embedded broker for schedules over 3 "
+             "minutes; 0 = never.")] = None,
     find_max: Annotated[bool, typer.Option(
         "--find-max", help="Search the highest sustainable rate (latency bound from --slo "
                            "p99(send_to_arrived), backlog not growing); --rate is the first "
                            "guess, --duration each trial's length.")] = False,
     fan_out: Annotated[float | None, typer.Option(
-        "--fan-out", help="Mean recipients per document (default: the traffic profile's 2.9).")
+        "--fan-out", help="Mean recipients per document, 1 to 12 (default: the traffic "
+                          "profile's 2.9).")
     ] = None,
     sig_alg: Annotated[str, typer.Option(
         "--sig-alg", envvar="LGSP_SIG_ALG", help="rsa2048 (default), ed25519 or p256.")
     ] = "rsa2048",
     seed: Annotated[int, typer.Option("--seed", help="Seed of the traffic model.")] = 1,
     step_delay: Annotated[float, typer.Option(
-        "--step-delay", help="Recipient processing delay between statuses 03..06, seconds.")
+        "--step-delay", parser=duration, metavar="DURATION",
+        help=f"Recipient processing delay between statuses 03..06 ({DURATION_HELP}).")
     ] = 0.05,
     intake_delay: Annotated[float, typer.Option(
-        "--intake-delay", help="Seconds each recipient platform spends taking in a document "
-                               "before 01, in line (simulates a slow recipient system).")
+        "--intake-delay", parser=duration, metavar="DURATION",
+        help="Time each recipient platform spends taking in a document before 01, in line "
+             f"(simulates a slow recipient system; {DURATION_HELP}).")
     ] = 0.0,
     ack_timeout: Annotated[float, typer.Option(
-        "--ack-timeout", help="A delivery without status 01 after this many seconds is lost.")
+        "--ack-timeout", parser=duration, metavar="DURATION",
+        help=f"A delivery without status 01 after this long is lost ({DURATION_HELP}).")
     ] = 30.0,
     broker_timeout: Annotated[float, typer.Option(
-        "--broker-timeout", help="End the run (exit 4, with the report of what was confirmed) "
-                                 "once the broker has been unreachable this many seconds; "
-                                 "shorter outages are ridden out (clients retry).")] = 30.0,
+        "--broker-timeout", parser=duration, metavar="DURATION",
+        help="End the run (exit 4, with the report of what was confirmed) once the broker has "
+             "been unreachable this long; shorter outages are ridden out (clients retry; "
+             f"{DURATION_HELP}).")] = 30.0,
     settle_timeout: Annotated[float, typer.Option(
-        "--settle-timeout", help="Seconds to wait after the last send for lifecycles to end.")
+        "--settle-timeout", parser=duration, metavar="DURATION",
+        help=f"How long to wait after the last send for lifecycles to end ({DURATION_HELP}).")
     ] = 60.0,
     signature_policy: Annotated[str, typer.Option(
         "--signature-policy",
@@ -127,12 +138,12 @@ def simulate(
     report: Annotated[Path | None, typer.Option(
         "--report", help="Write the JSON report to this file.")] = None,
     record: Annotated[Path | None, typer.Option(
-        "--record", help="Record every topic of the run into this capture file "
-                         "(for lgsp replay).")] = None,
+        "--record",
+        help="Record every topic of the run into this capture file (for lgsp replay).")] = None,
     json_out: Annotated[bool, typer.Option(
         "--json", help="Print the JSON report on stdout instead of tables.")] = False,
     pki_cache: Annotated[Path | None, typer.Option(
-        "--pki-cache", envvar="LGSP_PKI_CACHE",
+        "--pki-cache", envvar="LGSP_PKI_CACHE", file_okay=False,
         help="Key cache directory (default ~/.cache/lgsp-sim/keys).")] = None,
     run_id: Annotated[str | None, typer.Option(
         "--run-id", help="Names the run's topics (default: random).")] = None,
@@ -149,15 +160,8 @@ def simulate(
     log_level: Annotated[str, typer.Option(
         "--log-level", envvar="LGSP_LOG_LEVEL", help="debug, info, warning, error.")
     ] = "warning",
-    bootstrap: options.Bootstrap = None,
-    security_protocol: options.SecurityProtocol = "PLAINTEXT",
-    sasl_mechanism: options.SaslMechanism = None,
-    sasl_username: options.SaslUsername = None,
-    sasl_password: options.SaslPassword = None,
-    ssl_cafile: options.SslCafile = None,
-    ssl_certfile: options.SslCertfile = None,
-    ssl_keyfile: options.SslKeyfile = None,
     partitions: options.Partitions = 4,
+    connection: options.BrokerOptions = options.NOT_GIVEN,
 ) -> None:
     """Send signed documents across the four tiers, track every delivery, report the metrics.
 
@@ -170,19 +174,23 @@ def simulate(
     from lgsp.config import RecipientConfig, SignaturePolicy
     from lgsp.errors import ConfigError
     from lgsp.faults import FaultPlan
-    from lgsp.metrics.slo import Slo
+    from lgsp.metrics.slo import Slo, check_stages
     from lgsp.run import DEFAULT_PROFILES, HostShard, SimulationConfig
     from lgsp.signing.keys import SignatureAlgorithm
 
     configure_logging(log_format, log_level)
+    options.check_output_files(report=report, html=html, record=record)
     try:
         policy = SignaturePolicy(signature_policy)
     except ValueError:
         raise ConfigError("--signature-policy must be require-agency or require-both") from None
-    broker = options.broker_config(bootstrap, security_protocol, sasl_mechanism, sasl_username,
-                                   sasl_password, ssl_cafile, ssl_certfile, ssl_keyfile,
-                                   partitions)
+    broker = connection.config(partitions=partitions)
+    bootstrap = connection.bootstrap
+    if not math.isfinite(rate):
+        raise ConfigError(f"--rate {rate} must be a finite number of documents per second")
     gates = [Slo.parse(text) for text in slo or []]
+    check_stages(gates)
+    _check_fan_out(fan_out)
     config = SimulationConfig(
         profiles=tuple(profile) if profile else DEFAULT_PROFILES,
         documents=documents if documents is not None or duration is not None
@@ -194,7 +202,7 @@ def simulate(
         recipient=RecipientConfig(step_delay_s=step_delay, intake_delay_s=intake_delay,
                                   signature_policy=policy),
         lenient_lgsp=lenient_lgsp, run_id=run_id, pki_cache=pki_cache, keep_topics=keep_topics,
-        document_versions=_versions(document_versions), registry_url=registry_url,
+        document_versions=_versions(document_versions, registry_url), registry_url=registry_url,
         record_path=record, faults=FaultPlan.parse(inject or []))
     config = dataclasses.replace(config, rotate_s=_rotation(rotate_topics, config, bootstrap))
     if not find_max:
@@ -244,16 +252,40 @@ def _rotation(requested: float | None, config: Any, bootstrap: str | None) -> fl
         else None
 
 
-def _versions(text: str | None) -> tuple[int, ...]:
+def _check_fan_out(fan_out: float | None) -> None:
+    """--fan-out within 1..the traffic profile's fan_out_max (0 used to mean the default)."""
+    from lgsp.errors import ConfigError
+    from lgsp.profiles import load_traffic
+
+    if fan_out is None:
+        return
+    most = int(load_traffic().get("fan_out_max", 12))
+    if not 1 <= fan_out <= most:
+        raise ConfigError(f"--fan-out {fan_out:g} must be from 1 to {most} recipients per "
+                          "document (the mean; leave it out for the traffic profile's 2.9)")
+
+
+def _versions(text: str | None, registry_url: str | None) -> tuple[int, ...]:
+    """--document-versions as numbers; with the schema files, each must be one of theirs (a
+    --registry-url is asked when the run starts)."""
+    from lgsp.codec.events import DOCUMENT
+    from lgsp.codec.registry import FileSchemaRegistry
     from lgsp.errors import ConfigError
 
     if not text:
         return ()
     try:
-        return tuple(int(v) for v in text.split(","))
+        versions = tuple(int(v) for v in text.split(","))
     except ValueError:
         raise ConfigError(f"--document-versions {text!r} must be comma-separated numbers, "
                           "e.g. 1,2") from None
+    if registry_url is None:
+        known = [s.version for s in FileSchemaRegistry().versions(DOCUMENT)]
+        if unknown := sorted(set(versions) - set(known)):
+            raise ConfigError(f"--document-versions: {DOCUMENT} has no version "
+                              f"{', '.join(map(str, unknown))}; known: "
+                              f"{', '.join(map(str, known))}")
+    return versions
 
 
 async def _run(run: RunSettings) -> dict[str, Any]:

@@ -12,7 +12,8 @@ def topology(
     profile: Annotated[list[str] | None, typer.Option(
         "--profile", "-p", envvar="LGSP_PROFILE",
         help="Province profile(s), as for simulate. Default: thanh-hoa.")] = None,
-    sample: Annotated[int, typer.Option("--sample", help="Children shown per node.")] = 3,
+    sample: Annotated[int, typer.Option(
+        "--sample", min=0, help="Children shown per node (0 or more).")] = 3,
     json_out: Annotated[bool, typer.Option("--json", help="Counts as JSON.")] = False,
 ) -> None:
     """Show the agencies of a run: counts per tier, platforms and a sample of the tree."""

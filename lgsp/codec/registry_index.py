@@ -13,7 +13,7 @@ from functools import cache
 from importlib import resources
 from typing import Any, cast
 
-from jsonschema import (  # type: ignore[import-untyped]  # no stubs installed
+from jsonschema import (
     Draft202012Validator,
     ValidationError,
 )

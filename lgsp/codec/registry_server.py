@@ -194,7 +194,11 @@ class RegistryServer:
 
     def __init__(self, directory: Path, *, host: str = "127.0.0.1", port: int = 0) -> None:
         self.api = RegistryApi(load_directory(directory))
-        self._server = ThreadingHTTPServer((host, port), _handler(self.api))
+        try:
+            self._server = ThreadingHTTPServer((host, port), _handler(self.api))
+        except OSError as exc:  # unknown host, port taken, no permission
+            raise ConfigError(f"cannot serve the registry on {host}:{port}: "
+                              f"{exc.strerror or exc}; pick another --host or --port") from None
         self._server.daemon_threads = True
         self._thread: threading.Thread | None = None
 

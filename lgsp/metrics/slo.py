@@ -37,6 +37,7 @@ __all__ = [
     "SLO_EXIT_CODE",
     "Slo",
     "SloVerdict",
+    "check_stages",
     "evaluate",
 ]
 
@@ -52,9 +53,10 @@ OPERATORS: Final[Mapping[str, Callable[[float, float], bool]]] = {
     "==": operator.eq, "!=": operator.ne,
 }
 LATENCY_FUNCTIONS: Final = ("p50", "p90", "p99", "p99.9", "p99.99", "max", "mean")
-LATENCY_STAGES: Final = tuple(s.value for s in Stage if s is not Stage.HOP_LGSP_TO_LGSP)
-"""The stages a report usually holds (hops are named by what they cross); any stage in the
-report is accepted."""
+LATENCY_STAGES: Final = tuple(s.value for s in Stage)
+"""Every stage a run records (``lgsp.metrics.stages.Stage``; hops are named by what they cross):
+a gate for a run is checked against these before it starts (``check_stages``); a saved report's
+gates accept any stage the report holds."""
 COUNTERS: Final = ("documents", "sent", "delivered", "completed", "rejected", "undeliverable",
                    "lost", "incomplete", "duplicates_absorbed", "recalled", "send_failed",
                    "dead_letters", "refused_at_send", "send_errors")
@@ -225,6 +227,15 @@ class SloVerdict:
         return {"expression": self.expression, "metric": self.metric, "op": self.op,
                 "threshold": self.threshold, "unit": self.unit, "actual": self.actual,
                 "passed": self.passed, "status": self.status, "reason": self.reason}
+
+
+def check_stages(slos: list[Slo], stages: tuple[str, ...] = LATENCY_STAGES) -> None:
+    """Refuse, before a run, a latency gate on a stage the run never records: it could only
+    end as "no data" (exit 6) after the whole run."""
+    for slo in slos:
+        if slo.stage is not None and slo.stage not in stages:
+            raise ConfigError(f"SLO {slo.expression!r}: unknown stage {slo.stage!r}; a run "
+                              f"records {', '.join(stages)}")
 
 
 def evaluate(slos: list[Slo], report: Mapping[str, Any]) -> list[SloVerdict]:

@@ -112,8 +112,8 @@ class SimulationConfig:
         if duration is None:
             if self.shape.startswith("steps:"):
                 return LoadShape.parse(self.shape, rate=self.rate, duration_s=None)
-            if self.shape != "constant":
-                raise ConfigError(f"--shape {self.shape} needs --duration")
+            if self.shape != "constant":  # the parser names an unknown shape, or asks for one
+                return LoadShape.parse(self.shape, rate=self.rate, duration_s=None)
             duration = (self.documents or 0) / self.rate
         return LoadShape.parse(self.shape, rate=self.rate, duration_s=duration)
 

@@ -7,7 +7,14 @@ import pytest
 
 from lgsp.errors import ConfigError
 from lgsp.metrics.histogram import Histogram
-from lgsp.metrics.slo import LATENCY_FUNCTIONS, SLO_EXIT_CODE, Slo, SloVerdict, evaluate
+from lgsp.metrics.slo import (
+    LATENCY_FUNCTIONS,
+    SLO_EXIT_CODE,
+    Slo,
+    SloVerdict,
+    check_stages,
+    evaluate,
+)
 
 
 def _stage(count, mean, p50, p90, p99, p999, p9999, top):
@@ -359,6 +366,20 @@ class TestVerdictJson:
         verdict = judge("lost == 0")
         assert isinstance(verdict, SloVerdict)
         assert verdict == judge("lost == 0")
+
+
+class TestCheckStages:
+    def test_a_stage_no_run_records_is_refused_before_the_run(self):
+        """A typo in a stage would otherwise run the whole load and end as "no data" (exit 6)."""
+        with pytest.raises(ConfigError) as caught:
+            check_stages([Slo.parse("lost == 0"), Slo.parse("p99(send_to_arived) < 3ms")])
+        assert str(caught.value).startswith(
+            "SLO 'p99(send_to_arived) < 3ms': unknown stage 'send_to_arived'; a run records "
+            "schedule_lag, sign, produce_ack, hop.submit")
+
+    @pytest.mark.parametrize("stage", ["send_to_arrived", "hop.lgsp_to_lgsp", "verify"])
+    def test_stages_a_run_records_pass(self, stage):
+        check_stages([Slo.parse(f"p99({stage}) < 1s")])
 
 
 def test_exit_code_is_distinct():
