@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from lgsp.bus.rotation import Rotation
+from lgsp.codec.rest_registry import RestSchemaRegistry
 from lgsp.config import RecipientConfig
 from lgsp.errors import ConfigError
 from lgsp.faults import FaultPlan
@@ -84,6 +85,8 @@ class SimulationConfig:
             raise ConfigError("--broker-timeout must be > 0 seconds")
         if self.ack_timeout_s <= 0 or self.settle_timeout_s <= 0:
             raise ConfigError("--ack-timeout and --settle-timeout must be > 0 seconds")
+        if self.registry_url is not None:
+            RestSchemaRegistry(self.registry_url)  # checks the URL's form; no request yet
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)

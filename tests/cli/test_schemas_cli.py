@@ -253,7 +253,7 @@ class TestUnreadableInput:
 
     def test_output_into_a_missing_directory_is_exit_2(self, repo):
         line = one_line_error(run(["schemas", "check", "-o", "no/such/dir/out.xml"], cwd=repo))
-        assert "cannot write no/such/dir/out.xml" in line
+        assert "--output no/such/dir/out.xml: the directory no/such/dir does not exist" in line
 
     def test_validate_with_a_non_utf8_sample_is_exit_2(self, tmp_path):
         sample = tmp_path / "sample.json"
