@@ -112,6 +112,12 @@ async def run_worker(spec: WorkerSpec, channel: Channel) -> int:
                 pass
             case Abort():
                 raise RunAborted("the run was aborted by the coordinator before it began")
+            case Stop() | Finish() | Eof():  # the run ended before it began (Ctrl-C, a failure)
+                await simulation.stop()
+                channel.send(Result(to_state(simulation.metrics),
+                                    {"send_s": 0.0, "run": simulation.run_facts(),
+                                     "stopped_early": True}))
+                return 0
             case other:
                 raise LifecycleError(f"worker {spec.shard} was told {other!r} before Begin")
         # every role counts on the schedule's clock (series intervals, the warm-up's end) and
