@@ -13,6 +13,7 @@ committed.
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 
 import pytest
@@ -20,6 +21,8 @@ from aiokafka import AIOKafkaProducer, ConsumerRecord
 
 from lgsp.bus.admin import create_topics, delete_topics
 from lgsp.bus.consume_loop import ConsumeLoop, DeadLetters
+from lgsp.bus.rotation import Rotation, TopicRotator
+from lgsp.bus.topics import TopicNames
 from lgsp.codec import AvroCodec, EventCodec, FileSchemaRegistry
 from lgsp.config import BrokerConfig
 from lgsp.metrics.run import RunMetrics
@@ -49,8 +52,10 @@ async def _produce(broker: BrokerConfig, records: list[tuple[str, int]]) -> None
 
 
 def _loop(broker: BrokerConfig, run_id: str, topics: list[str], seen: list[Any],
-          producer: AIOKafkaProducer, *, commit: bool = True) -> ConsumeLoop:
+          producer: AIOKafkaProducer, *, commit: bool = True, slow_s: float = 0.0) -> ConsumeLoop:
     async def handle(record: ConsumerRecord[bytes, bytes], _out: list[Any]) -> None:
+        if slow_s:
+            await asyncio.sleep(slow_s)  # a slow stage: the backlog grows
         seen.append((record.topic, record.partition, record.offset))
 
     events = EventCodec(AvroCodec(FileSchemaRegistry()))
@@ -119,3 +124,71 @@ class TestRotatedGenerations:
                                           + [(names[0], 1, 1), (names[1], 2, 0)])
         finally:
             await producer.stop()
+
+
+class TestDrainingBeforeLettingGo:
+    async def test_a_generation_that_leaves_is_read_to_its_end_first(self, generations, run_id):
+        """A slow stage (20 ms a record) is told to move on from g1 while most of g1 is still
+        unread: it keeps reading g1 until its end, then lets go of it."""
+        broker, names = generations
+        records = [(names[0], p) for p in PARTITIONS for _ in range(10)]
+        await _produce(broker, records)
+        seen: list[Any] = []
+        producer = AIOKafkaProducer(**broker.producer_kwargs())
+        await producer.start()
+        loop = _loop(broker, run_id, names[:1], seen, producer, slow_s=0.02)
+        try:
+            await loop.start()
+            await wait_for(lambda: len(seen) >= 1, timeout_s=30, what="the first record")
+            loop.want(names[1:2])
+            assert names[0] in loop.holds, "g1 must be held while unread"
+            await wait_for(lambda: names[0] not in loop.reading or loop.failure is not None,
+                           timeout_s=60, what="g1 let go")
+            assert loop.failure is None, f"the stage died: {loop.failure!r}"
+            assert sum(1 for t, _p, _o in seen if t == names[0]) == len(records)
+            assert loop.holds == {names[1]}
+        finally:
+            await loop.stop()
+            await producer.stop()
+
+    async def test_read_through_is_behind_while_the_loop_lags(self, generations, run_id):
+        """A stage that has not read everything judges time up to its last record, not now."""
+        broker, names = generations
+        await _produce(broker, [(names[0], 0)] * 30)
+        seen: list[Any] = []
+        producer = AIOKafkaProducer(**broker.producer_kwargs())
+        await producer.start()
+        loop = _loop(broker, run_id, names[:1], seen, producer, slow_s=0.05)
+        try:
+            await loop.start()
+            await wait_for(lambda: len(seen) >= 1, timeout_s=30, what="the first record")
+            await wait_for(lambda: loop.read_through_ms() is not None, timeout_s=10,
+                           what="a fetch that shows the backlog")
+            assert loop.read_through_ms() <= time.time() * 1000
+            await wait_for(lambda: len(seen) == 30, timeout_s=60, what="the backlog read")
+            await wait_for(lambda: loop.read_through_ms() is None, timeout_s=10,
+                           what="read to the end")
+        finally:
+            await loop.stop()
+            await producer.stop()
+
+
+class TestRotatorHolds:
+    async def test_a_held_generation_is_not_deleted_when_its_time_comes(self, kafka_bootstrap,
+                                                                       run_id):
+        """Generations 0 and 1 are both past their deletion time; a reader holds 1: only 0
+        goes."""
+        broker = BrokerConfig(bootstrap=kafka_bootstrap)
+        rotator = TopicRotator(Rotation(1.0, keep_s=0.0), TopicNames(run_id), ["LGSP-H26"],
+                               broker)
+        await rotator.prepare()
+        try:
+            far = int(60e9)  # every generation created so far is over by the clock
+            await rotator.tick(far, held_from=1)
+            assert rotator.deleted == 0
+            await rotator.tick(far, held_from=1)
+            assert rotator.deleted == 0, "held generation 1 was deleted"
+            await rotator.tick(far, held_from=2)
+            assert rotator.deleted == 1
+        finally:
+            await rotator.delete_remaining()
