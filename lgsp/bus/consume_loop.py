@@ -20,7 +20,7 @@ from typing import Any
 
 import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
-from aiokafka.errors import OffsetOutOfRangeError
+from aiokafka.errors import KafkaError, OffsetOutOfRangeError
 
 from lgsp.codec.events import EventCodec
 from lgsp.config import BrokerConfig
@@ -39,6 +39,8 @@ DRAIN_TIMEOUT_S = 60.0
 with a warning: a topic deleted under the loop never reports a high watermark again)."""
 COMMITTED_TIMEOUT_S = 2.0
 OUT_OF_RANGE_BACKOFF_S = 0.05
+MAX_RENEWALS = 5
+"""Consumers replaced after an internal error within a minute before the error ends the stage."""
 
 
 class DeadLetters:
@@ -109,10 +111,17 @@ class ConsumeLoop:
         # never committed), so the client must never reset one on its own: its "earliest" asks
         # ListOffsets, which the embedded broker can answer past records not yet read (they
         # would be skipped). An out-of-range answer is retried at the same offset instead.
-        self._consumer = (AIOKafkaConsumer(*topics, **broker.consumer_kwargs(group))
-                          if partitions is None
-                          else AIOKafkaConsumer(**{**broker.consumer_kwargs(group),
-                                                   "auto_offset_reset": "none"}))
+        # A loop that never commits needs no group: without one, aiokafka runs no group
+        # coordinator, whose routine dies on an assert when ``assign`` replaces the assignment
+        # while it looks for the coordinator (a restarted tracker re-assigns at once).
+        self._consumer_kwargs: dict[str, Any] = (
+            broker.consumer_kwargs(group) if partitions is None
+            else {**broker.consumer_kwargs(group if commit else None),
+                  "auto_offset_reset": "none"})
+        self._topics = topics
+        self._consumer = self._new_consumer()
+        self._renewals: list[float] = []
+        """When the consumer was replaced after an internal error (bounded per minute)."""
         self._handler = handler
         self._dead_letters = dead_letters
         self._max_records = max_records
@@ -287,7 +296,44 @@ class ConsumeLoop:
             self.failure = exc
             log.error("stage_failed", stage=self.name, error=repr(exc))
 
+    def _new_consumer(self) -> AIOKafkaConsumer:
+        if self._partitions is None:
+            return AIOKafkaConsumer(*self._topics, **self._consumer_kwargs)
+        return AIOKafkaConsumer(**self._consumer_kwargs)
+
+    async def _renew_consumer(self, error: KafkaError) -> None:
+        """Replace a consumer that an internal error left unusable, and go on from the loop's
+        own positions (what was not committed is read again: at least once). aiokafka's group
+        coordinator dies on an assert when the assignment changes while it is still looking for
+        the coordinator — on a busy machine, at a generation's turn. Only a loop with fixed
+        partitions can do this (it knows every position); more than ``MAX_RENEWALS`` a minute
+        and the error ends the stage."""
+        now = time.monotonic()
+        self._renewals = [t for t in self._renewals if now - t < 60.0] + [now]
+        if self._partitions is None or len(self._renewals) > MAX_RENEWALS:
+            raise error
+        log.warning("consumer_renewed", stage=self.name, error=repr(error),
+                    renewals_in_last_minute=len(self._renewals))
+        old, self._consumer = self._consumer, self._new_consumer()
+        try:
+            async with asyncio.timeout(STOP_TIMEOUT_S):
+                await old.stop()
+        except (TimeoutError, KafkaError) as exc:
+            log.warning("consumer_stop_failed", stage=self.name, error=repr(exc))
+        await self._consumer.start()
+        self._assigned = frozenset()  # assign again, every partition at the loop's position
+
     async def _one_batch(self) -> None:
+        try:
+            await self._work_one_batch()
+        except KafkaError as exc:
+            if exc.retriable:
+                log.warning("consume_retried", stage=self.name, error=repr(exc))
+                await asyncio.sleep(OUT_OF_RANGE_BACKOFF_S)
+                return
+            await self._renew_consumer(exc)
+
+    async def _work_one_batch(self) -> None:
         await self._reassign()
         try:
             batch = await self._consumer.getmany(timeout_ms=50, max_records=self._max_records)

@@ -18,6 +18,8 @@ from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaProducer, ConsumerRecord
+from aiokafka.errors import KafkaError
+from structlog.testing import capture_logs
 
 from lgsp.bus.admin import create_topics, delete_topics
 from lgsp.bus.consume_loop import ConsumeLoop, DeadLetters
@@ -192,3 +194,36 @@ class TestRotatorHolds:
             assert rotator.deleted == 1
         finally:
             await rotator.delete_remaining()
+
+
+class TestClientFailure:
+    async def test_a_consumer_broken_inside_the_client_is_replaced_and_nothing_is_lost(
+            self, generations, run_id):
+        """aiokafka's group coordinator can die on an internal assert (the assignment changed
+        while it looked for the coordinator); the next fetch raises it. The loop replaces its
+        consumer and reads on from its own positions: every record once, the stage alive."""
+        broker, names = generations
+        seen: list[Any] = []
+        producer = AIOKafkaProducer(**broker.producer_kwargs())
+        await producer.start()
+        loop = _loop(broker, run_id, names[:1], seen, producer)
+        try:
+            await loop.start()
+            await _produce(broker, [(names[0], p) for p in PARTITIONS])
+            await wait_for(lambda: len(seen) == len(PARTITIONS), timeout_s=30, what="first")
+            broken = loop._consumer  # the fault is injected into the client itself
+
+            async def coordination_died(*_args: Any, **_kwargs: Any) -> Any:
+                raise KafkaError("Unexpected error during coordination AssertionError()")
+
+            broken.getmany = coordination_died  # type: ignore[method-assign]
+            with capture_logs() as logs:
+                await _produce(broker, [(names[0], p) for p in PARTITIONS])
+                await wait_for(lambda: len(seen) == 2 * len(PARTITIONS)
+                               or loop.failure is not None, timeout_s=30, what="the rest")
+            assert loop.failure is None, f"the stage died: {loop.failure!r}"
+            assert [e["event"] for e in logs].count("consumer_renewed") == 1
+            assert len(set(seen)) == len(seen) == 2 * len(PARTITIONS)
+        finally:
+            await loop.stop()
+            await producer.stop()
