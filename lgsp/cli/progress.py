@@ -27,8 +27,12 @@ NOTICES = {"bus_workers": _bus_workers, "restarted": _restarted}
 
 
 def live_line(data: dict[str, Any]) -> str:
-    """One line: schedule, achieved rate, in flight, latency so far, errors."""
-    return (f"{data['elapsed_s']:>6.1f} s · rate {data['achieved_rate']:.0f}/s "
+    """One line: schedule, achieved rate, in flight, latency so far, errors.
+
+    The rates are those of the last second of snapshots while the schedule runs, and of the
+    whole schedule once it is over (documents due or sent / the schedule's length)."""
+    over = " over the schedule" if data.get("schedule_done") else ""
+    return (f"{data['elapsed_s']:>6.1f} s · rate {data['achieved_rate']:.0f}/s{over} "
             f"(target {data['target_rate']:.0f}/s) · sent {data['sent']:,} of {data['target']:,} "
             f"due · in flight {data['pending']:,} · send→01 p50 {data['p50_ms']:.0f} ms "
             f"p99 {data['p99_ms']:.0f} ms · errors {data['errors']:,} · "

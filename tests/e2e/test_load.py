@@ -268,3 +268,24 @@ def test_ctrl_c_while_workers_start_exits_130_and_leaves_nothing(kafka_bootstrap
                 proc.kill()
         assert proc.returncode == 130, f"SIGINT after {delay} s"
     assert processes_with(marker) == []
+
+
+def test_live_lines_never_count_more_sent_than_due_and_end_on_the_schedule_rate(
+        kafka_bootstrap, pki_cache, run_id):
+    """Issue 17: every live line said "sent 189 of 188 due", and the last line of a steady 40/s
+    run read "rate 55/s (target 87/s)". Two workers snapshot on the same ticks; on schedule,
+    sent never exceeds due, and once the schedule is over the line gives its whole rates."""
+    lines: list[dict[str, Any]] = []
+    load = LoadRun(config(pki_cache, run_id, documents=None, rate=40.0, duration_s=3.0),
+                   BrokerConfig(bootstrap=kafka_bootstrap), workers=2,
+                   progress=lambda event, data: lines.append(dict(data)) if event == "live"
+                   else None)
+    report = asyncio.run(load.run())
+    assert_all_delivered(report, 120)
+    assert len(lines) >= 3, lines
+    shown = [(line["sent"], line["target"]) for line in lines]
+    assert all(sent <= due for sent, due in shown), shown
+    last = lines[-1]
+    assert last["schedule_done"], last
+    assert (last["sent"], last["target"]) == (120, 120), last
+    assert (last["target_rate"], last["achieved_rate"]) == (40.0, 40.0), last
