@@ -326,8 +326,19 @@ class LoadShape:
                 prev = offset
             k = max(k, stop)
 
+    def last_offset_s(self) -> float | None:
+        """Seconds from the start to the last document's intended time (None: no document).
+        A shape can end in a quiet stretch (a workday's evening): the schedule is over then."""
+        count = self.expected_count()
+        if count == 0:
+            return None
+        k = count - 1
+        piece = next(p for p in self._pieces if p.n0 <= k < p.n1 and p.n1 != p.n0)
+        return next(piece.offsets(k, k + 1, 0)) / _NS
+
     def describe(self) -> dict[str, Any]:
         """JSON-able summary for reports and ``--dry-run``."""
+        last = self.last_offset_s()
         return {
             "shape": self.name,
             "spec": self.spec,
@@ -335,6 +346,7 @@ class LoadShape:
             "mean_rate": round(self.mean_rate, 6),
             "duration_s": round(self.duration_s, 9),
             "expected_documents": self.expected_count(),
+            "last_document_s": None if last is None else round(last, 3),
             "segments_total": len(self._pieces),
             "segments": [s.to_json() for s in self.segments[:DESCRIBED_SEGMENTS]],
         }

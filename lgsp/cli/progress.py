@@ -88,5 +88,8 @@ class ProgressDisplay:
             return live_line(data)
         if event == "trial":
             return (f"find-max trial {data['trial']}: {data['rate']:.0f} documents/s for "
-                    f"{data['duration_s']:.0f} s")
+                    f"{data['duration_s']:g} s")
+        if event == "lengthened":
+            return (f"find-max: too short to judge the backlog at {data['rate']:.0f}/s "
+                    f"({data['why']}); trying {data['duration_s']:g} s")
         return None

@@ -18,6 +18,16 @@ def _lat(summary: dict[str, Any]) -> str:
     return f"{summary['p50']:.1f} / {summary['p99']:.1f} / {summary['max']:.1f}"
 
 
+def _throughput(totals: dict[str, Any], load: dict[str, Any] | None) -> str:
+    """Documents/s and what the seconds are: schedule start → every delivery settled."""
+    text = (f"{totals['documents_per_s']} documents/s over {totals['duration_s']:g} s "
+            "(schedule start → every delivery settled")
+    if load and load.get("last_document_s") is not None:
+        text += (f"; the {load['duration_s']:g} s schedule's last document was due at "
+                 f"{load['last_document_s']:g} s")
+    return text + ")"
+
+
 def render_report(report: dict[str, Any], console: Console | None = None) -> None:
     console = console or Console(width=None if Console().is_terminal else 150)
     run, totals, signing = report["run"], report["totals"], report["signing"]
@@ -32,8 +42,8 @@ def render_report(report: dict[str, Any], console: Console | None = None) -> Non
     load = report.get("load")
     if load:
         console.print(f"load: {load.get('spec', load.get('shape'))} · peak "
-                      f"{load.get('peak_rate')} /s · {load.get('duration_s')} s · warm-up "
-                      f"{cfg.get('warmup_s', 0)} s excluded from latency")
+                      f"{load.get('peak_rate'):g} /s · {load.get('duration_s'):g} s · warm-up "
+                      f"{cfg.get('warmup_s', 0):g} s excluded from latency")
 
     t = Table(title="Deliveries (document × recipient)", title_justify="left")
     for col in ("documents", "deliveries", "delivered 01", "completed 06", "rejected 02",
@@ -45,7 +55,7 @@ def render_report(report: dict[str, Any], console: Console | None = None) -> Non
     console.print(t)
     console.print(f"send→01 p50/p99/max {_lat(totals['send_to_arrived_ms'])} ms · "
                   f"send→06 {_lat(totals['send_to_completed_ms'])} ms · "
-                  f"{totals['documents_per_s']} documents/s over {totals['duration_s']} s · "
+                  f"{_throughput(totals, load)} · "
                   f"schedule lag p99 {report['schedule']['lag_ms']['p99']} ms")
 
     _latency_table(console, report)
@@ -138,12 +148,18 @@ def _find_max(console: Console, report: dict[str, Any]) -> None:
     if not found:
         return
     t = Table(title="find-max trials", title_justify="left")
-    for col in ("rate /s", "achieved /s", "send→01 p99 ms", "lag p99 ms", "sustained", "why not"):
+    for col in ("rate /s", "s", "achieved /s", "send→01 p99 ms", "lag p99 ms", "sustained",
+                "why not"):
         t.add_column(col, justify="right")
     for trial in found["trials"]:
-        t.add_row(f"{trial['rate']:.0f}", f"{trial['achieved_rate']:.0f}",
-                  f"{trial['send_to_arrived_p99_ms']:.1f}", f"{trial['schedule_lag_p99_ms']:.1f}",
-                  "yes" if trial["sustained"] else "[red]no[/]", "; ".join(trial["reasons"]))
+        too_short = trial.get("too_short")
+        verdict = ("[yellow]too short[/]" if too_short else
+                   "yes" if trial["sustained"] else "[red]no[/]")
+        t.add_row(f"{trial['rate']:.0f}", f"{trial.get('duration_s', 0):g}",
+                  f"{trial['achieved_rate']:.0f}", f"{trial['send_to_arrived_p99_ms']:.1f}",
+                  f"{trial['schedule_lag_p99_ms']:.1f}", verdict,
+                  f"too short to judge the backlog: {too_short}; run again twice as long"
+                  if too_short else "; ".join(trial["reasons"]))
     console.print(t)
     console.print(f"[bold]max sustainable rate: {found['max_rate']:.0f} documents/s[/] — "
                   f"{found['decided']}")
