@@ -32,10 +32,12 @@ def live_line(data: dict[str, Any]) -> str:
     The rates are those of the last second of snapshots while the schedule runs, and of the
     whole schedule once it is over (documents due or sent / the schedule's length)."""
     over = " over the schedule" if data.get("schedule_done") else ""
+    latency = ("send→01 not measured in the warm-up" if data.get("in_warmup") and
+               not data["p99_ms"] else
+               f"send→01 p50 {data['p50_ms']:.0f} ms p99 {data['p99_ms']:.0f} ms")
     return (f"{data['elapsed_s']:>6.1f} s · rate {data['achieved_rate']:.0f}/s{over} "
             f"(target {data['target_rate']:.0f}/s) · sent {data['sent']:,} of {data['target']:,} "
-            f"due · in flight {data['pending']:,} · send→01 p50 {data['p50_ms']:.0f} ms "
-            f"p99 {data['p99_ms']:.0f} ms · errors {data['errors']:,} · "
+            f"due · in flight {data['pending']:,} · {latency} · errors {data['errors']:,} · "
             f"behind {data['behind_ms']:.0f} ms")
 
 

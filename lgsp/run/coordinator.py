@@ -528,6 +528,7 @@ class LoadRun:
         if self.host.count == 1:  # the schedule's own count of documents due by now
             live["target"] = self.shape.due_by(as_of_s, self.config.documents)
         live["schedule_done"] = as_of_s >= self.shape.duration_s
+        live["in_warmup"] = as_of_s < self.config.warmup_s  # latency leaves it out, as the report
         previous = self.live
         span = (at_ns - previous["at_ns"]) / 1e9 if previous.get("at_ns") else 0.0
         if live["schedule_done"] and self.shape.duration_s > 0:
