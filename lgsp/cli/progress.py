@@ -89,9 +89,9 @@ class ProgressDisplay:
         if event == "live":
             return live_line(data)
         if event == "trial":
-            return (f"find-max trial {data['trial']}: {data['rate']:.0f} documents/s for "
+            return (f"find-max trial {data['trial']}: {data['rate']:.3g} documents/s for "
                     f"{data['duration_s']:g} s")
         if event == "lengthened":
-            return (f"find-max: too short to judge the backlog at {data['rate']:.0f}/s "
+            return (f"find-max: too short to judge the backlog at {data['rate']:.3g}/s "
                     f"({data['why']}); trying {data['duration_s']:g} s")
         return None

@@ -172,13 +172,13 @@ def _find_max(console: Console, report: dict[str, Any]) -> None:
         too_short = trial.get("too_short")
         verdict = ("[yellow]too short[/]" if too_short else
                    "yes" if trial["sustained"] else "[red]no[/]")
-        t.add_row(f"{trial['rate']:.0f}", f"{trial.get('duration_s', 0):g}",
-                  f"{trial['achieved_rate']:.0f}", f"{trial['send_to_arrived_p99_ms']:.1f}",
+        t.add_row(f"{trial['rate']:.3g}", f"{trial.get('duration_s', 0):g}",
+                  f"{trial['achieved_rate']:.3g}", f"{trial['send_to_arrived_p99_ms']:.1f}",
                   f"{trial['schedule_lag_p99_ms']:.1f}", verdict,
                   f"too short to judge the backlog: {too_short}; run again twice as long"
                   if too_short else "; ".join(trial["reasons"]))
     console.print(t)
-    console.print(f"[bold]max sustainable rate: {found['max_rate']:.0f} documents/s[/] — "
+    console.print(f"[bold]max sustainable rate: {found['max_rate']:.3g} documents/s[/] — "
                   f"{found['decided']}")
 
 

@@ -183,9 +183,9 @@ async def find_max_rate(new_run: Callable[[SimulationConfig], Any], config: Simu
     if best is None:
         best = report
     converged = high is not None and low and high / low <= PRECISION
-    decided = (f"{low:.0f} documents/s is the highest rate that sustained: send→01 p99 within "
+    decided = (f"{low:.3g} documents/s is the highest rate that sustained: send→01 p99 within "
                f"{bound:.0f} ms, senders on schedule, no growing backlog, nothing lost"
-               + (f"; {high:.0f}/s did not" if high else
+               + (f"; {high:.3g}/s did not" if high else
                   "; no trial failed (raise --rate to search higher)")
                + ("" if converged or high is None else
                   f" (stopped after {len(trials)} trials, {high / low - 1:.0%} apart)")
