@@ -57,7 +57,8 @@ class RunCollector(Collector):
         yield GaugeMetricFamily("lgsp_schedule_behind_seconds",
                                 "How far the slowest worker's sends are behind the schedule",
                                 value=live.get("behind_ms", 0.0) / 1000)
-        yield GaugeMetricFamily("lgsp_achieved_rate", "Documents sent per second (last second)",
+        yield GaugeMetricFamily("lgsp_achieved_rate", "Documents sent per second: over the last "
+                                "second, over the whole schedule once it is over",
                                 value=live.get("achieved_rate", 0.0))
         latency = live.get("send_to_arrived")
         if isinstance(latency, Histogram):
