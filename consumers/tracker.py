@@ -205,9 +205,9 @@ class DeliveryTracker:
             delivery.arrived_ns = now_ns
             stats.delivered += 1
             self.metrics.series.arrived(now_ns, now_ns - delivery.intended_ns)
-            self.live_arrived.record_ns(now_ns - delivery.intended_ns)
-            if self.metrics.measured(delivery.intended_ns):
-                stats.send_to_arrived.record_ns(now_ns - delivery.intended_ns)
+            if self.metrics.measured(delivery.intended_ns):  # live figures leave the warm-up
+                stats.send_to_arrived.record_ns(now_ns - delivery.intended_ns)  # out too
+                self.live_arrived.record_ns(now_ns - delivery.intended_ns)
         elif code is StatusCode.REJECTED:
             stats.rejected += 1
             self.metrics.series.count(series.ERRORS, now_ns)

@@ -283,6 +283,21 @@ class LoadShape:
         elapsed = t_s - float(piece.start)
         return float(piece.n0) + (piece.r0f + piece.rate_at(t_s)) / 2 * elapsed
 
+    def due_by(self, t_s: float, limit: int | None = None) -> int:
+        """Documents whose intended time is at or before ``t_s``: what a sender on schedule has
+        sent by then (document 0 is due at the first instant of a sending stretch, so
+        ``floor(∫0..t r) + 1`` while the rate is on, the whole documents so far in a quiet
+        stretch); at most ``expected_count()`` or ``limit``."""
+        count = self.expected_count() if limit is None else min(self.expected_count(), limit)
+        if t_s < 0:
+            return 0
+        due = self.integral(t_s)
+        if t_s >= self.duration_s:
+            return count
+        piece = self._pieces[bisect_right(self._starts, t_s) - 1]
+        whole = math.ceil(due) if piece.n1 == piece.n0 else math.floor(due) + 1
+        return min(whole, count)
+
     def expected_count(self) -> int:
         """Documents the shape holds: ``floor(∫0..duration r)``."""
         return math.floor(self._total)
@@ -311,8 +326,19 @@ class LoadShape:
                 prev = offset
             k = max(k, stop)
 
+    def last_offset_s(self) -> float | None:
+        """Seconds from the start to the last document's intended time (None: no document).
+        A shape can end in a quiet stretch (a workday's evening): the schedule is over then."""
+        count = self.expected_count()
+        if count == 0:
+            return None
+        k = count - 1
+        piece = next(p for p in self._pieces if p.n0 <= k < p.n1 and p.n1 != p.n0)
+        return next(piece.offsets(k, k + 1, 0)) / _NS
+
     def describe(self) -> dict[str, Any]:
         """JSON-able summary for reports and ``--dry-run``."""
+        last = self.last_offset_s()
         return {
             "shape": self.name,
             "spec": self.spec,
@@ -320,6 +346,7 @@ class LoadShape:
             "mean_rate": round(self.mean_rate, 6),
             "duration_s": round(self.duration_s, 9),
             "expected_documents": self.expected_count(),
+            "last_document_s": None if last is None else round(last, 3),
             "segments_total": len(self._pieces),
             "segments": [s.to_json() for s in self.segments[:DESCRIBED_SEGMENTS]],
         }

@@ -213,6 +213,7 @@ class AgencySender:
         """Register the deliveries with the tracker and hand the record to the producer."""
         tier = self.topology.agency(document.sender).tier
         self.metrics.record_document(tier, len(document.recipients))
+        self.metrics.series.count(series.DUE, intended_ns, len(document.recipients))
         self.expect(document, intended_ns)
         if fault is not None and self.on_fault is not None:  # into the tracker's ledger
             self.on_fault(document, fault, (UNKNOWN_RECIPIENT,)

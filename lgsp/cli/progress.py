@@ -27,11 +27,17 @@ NOTICES = {"bus_workers": _bus_workers, "restarted": _restarted}
 
 
 def live_line(data: dict[str, Any]) -> str:
-    """One line: schedule, achieved rate, in flight, latency so far, errors."""
-    return (f"{data['elapsed_s']:>6.1f} s · rate {data['achieved_rate']:.0f}/s "
+    """One line: schedule, achieved rate, in flight, latency so far, errors.
+
+    The rates are those of the last second of snapshots while the schedule runs, and of the
+    whole schedule once it is over (documents due or sent / the schedule's length)."""
+    over = " over the schedule" if data.get("schedule_done") else ""
+    latency = ("send→01 not measured in the warm-up" if data.get("in_warmup") and
+               not data["p99_ms"] else
+               f"send→01 p50 {data['p50_ms']:.0f} ms p99 {data['p99_ms']:.0f} ms")
+    return (f"{data['elapsed_s']:>6.1f} s · rate {data['achieved_rate']:.0f}/s{over} "
             f"(target {data['target_rate']:.0f}/s) · sent {data['sent']:,} of {data['target']:,} "
-            f"due · in flight {data['pending']:,} · send→01 p50 {data['p50_ms']:.0f} ms "
-            f"p99 {data['p99_ms']:.0f} ms · errors {data['errors']:,} · "
+            f"due · in flight {data['pending']:,} · {latency} · errors {data['errors']:,} · "
             f"behind {data['behind_ms']:.0f} ms")
 
 
@@ -83,6 +89,9 @@ class ProgressDisplay:
         if event == "live":
             return live_line(data)
         if event == "trial":
-            return (f"find-max trial {data['trial']}: {data['rate']:.0f} documents/s for "
-                    f"{data['duration_s']:.0f} s")
+            return (f"find-max trial {data['trial']}: {data['rate']:.3g} documents/s for "
+                    f"{data['duration_s']:g} s")
+        if event == "lengthened":
+            return (f"find-max: too short to judge the backlog at {data['rate']:.3g}/s "
+                    f"({data['why']}); trying {data['duration_s']:g} s")
         return None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
@@ -16,6 +17,24 @@ def _lat(summary: dict[str, Any]) -> str:
     if not summary.get("count"):
         return "-"
     return f"{summary['p50']:.1f} / {summary['p99']:.1f} / {summary['max']:.1f}"
+
+
+def _lat_short(summary: dict[str, Any]) -> str:
+    """p50/p99/max in ms, compact (a routing row must fit 100 columns)."""
+    if not summary.get("count"):
+        return "-"
+    return "/".join(f"{summary[k]:.1f}" if summary[k] < 10 else f"{summary[k]:.0f}"
+                    for k in ("p50", "p99", "max"))
+
+
+def _throughput(totals: dict[str, Any], load: dict[str, Any] | None) -> str:
+    """Documents/s and what the seconds are: schedule start → every delivery settled."""
+    text = (f"{totals['documents_per_s']} documents/s over {totals['duration_s']:g} s "
+            "(schedule start → every delivery settled")
+    if load and load.get("last_document_s") is not None:
+        text += (f"; the {load['duration_s']:g} s schedule's last document was due at "
+                 f"{load['last_document_s']:g} s")
+    return text + ")"
 
 
 def render_report(report: dict[str, Any], console: Console | None = None) -> None:
@@ -32,12 +51,14 @@ def render_report(report: dict[str, Any], console: Console | None = None) -> Non
     load = report.get("load")
     if load:
         console.print(f"load: {load.get('spec', load.get('shape'))} · peak "
-                      f"{load.get('peak_rate')} /s · {load.get('duration_s')} s · warm-up "
-                      f"{cfg.get('warmup_s', 0)} s excluded from latency")
+                      f"{load.get('peak_rate'):g} /s · {load.get('duration_s'):g} s · warm-up "
+                      f"{cfg.get('warmup_s', 0):g} s excluded from latency")
 
-    t = Table(title="Deliveries (document × recipient)", title_justify="left")
-    for col in ("documents", "deliveries", "delivered 01", "completed 06", "rejected 02",
-                "undeliverable", "lost", "incomplete", "dupes absorbed", "dead letters"):
+    t = Table(title="Deliveries (document × recipient): 01 delivered, 06 completed, "
+                    "02 rejected, FAIL undeliverable, dupes absorbed", title_justify="left",
+              box=box.SIMPLE_HEAD)
+    for col in ("documents", "deliveries", "01", "06", "02", "FAIL", "lost", "incomplete",
+                "dupes", "dead letters"):
         t.add_column(col, justify="right")
     t.add_row(*(str(totals[k]) for k in ("documents", "sent", "delivered", "completed", "rejected",
                                          "undeliverable", "lost", "incomplete",
@@ -45,7 +66,7 @@ def render_report(report: dict[str, Any], console: Console | None = None) -> Non
     console.print(t)
     console.print(f"send→01 p50/p99/max {_lat(totals['send_to_arrived_ms'])} ms · "
                   f"send→06 {_lat(totals['send_to_completed_ms'])} ms · "
-                  f"{totals['documents_per_s']} documents/s over {totals['duration_s']} s · "
+                  f"{_throughput(totals, load)} · "
                   f"schedule lag p99 {report['schedule']['lag_ms']['p99']} ms")
 
     _latency_table(console, report)
@@ -65,20 +86,25 @@ def render_report(report: dict[str, Any], console: Console | None = None) -> Non
                   f"{signing['verify_cost_us']['mean']} · p99 {signing['verify_cost_us']['p99']}")
 
     r = Table(title="Routing: deliveries per route (01 delivered, 06 completed, 02 rejected, "
-                    "FAIL undeliverable); latency p50 / p99 / max ms", title_justify="left")
-    for col in ("route", "path", "sent", "01", "06", "02", "FAIL", "lost", "dupes", "hops",
-                "send→01", "send→06"):
-        r.add_column(col, justify="right")
-    for route in report["routing"]["routes"]:
-        r.add_row(route["route"], route["path"], *(str(route[k]) for k in (
-            "sent", "delivered", "completed", "rejected", "undeliverable", "lost",
-            "duplicates_absorbed")), str(route["mean_hops"]),
-            _lat(route["send_to_arrived_ms"]), _lat(route["send_to_completed_ms"]))
-    for path, route in report["routing"]["by_path"].items():
-        r.add_row("[bold]all[/]", f"[bold]{path}[/]", *(str(route[k]) for k in (
-            "sent", "delivered", "completed", "rejected", "undeliverable", "lost",
-            "duplicates_absorbed")), str(route["mean_hops"]),
-            _lat(route["send_to_arrived_ms"]), _lat(route["send_to_completed_ms"]))
+                    "FAIL undeliverable); latency p50/p99/max ms", title_justify="left",
+              box=box.SIMPLE_HEAD, padding=(0, 0))
+    routes = [*report["routing"]["routes"],
+              *({"route": "all", "path": path, **route}
+                for path, route in report["routing"]["by_path"].items())]
+    rows = [[route["route"], route["path"], *(str(route[k]) for k in (
+        "sent", "delivered", "completed", "rejected", "undeliverable", "lost",
+        "duplicates_absorbed")), str(route["mean_hops"]),
+        _lat_short(route["send_to_arrived_ms"]), _lat_short(route["send_to_completed_ms"])]
+        for route in routes]
+    for i, col in enumerate(("route", "path", "sent", "01", "06", "02", "FAIL", "lost", "dupes",
+                             "hops", "send→01", "send→06")):
+        # no cell is cut (two routes shown as "central…" were two different routes)
+        r.add_column(col, justify="left" if i < 2 else "right", no_wrap=True,
+                     min_width=max(len(col), *(len(row[i]) for row in rows)))
+    for row, route in zip(rows, routes, strict=True):
+        if route["route"] == "all":
+            row[:2] = [f"[bold]{row[0]}[/]", f"[bold]{row[1]}[/]"]
+        r.add_row(*row)
     console.print(r)
     fan = report["routing"]["fan_out"]
     console.print(f"fan-out mean {fan['mean']} recipients per document")
@@ -124,7 +150,8 @@ def _latency_table(console: Console, report: dict[str, Any]) -> None:
     t = Table(title="Latency by stage, ms (send→01/06 from the intended send time, on the "
                     "sender's clock; warm-up excluded from send→01/06, produce_ack and hops; "
                     "schedule_lag, sign and verify cover every document)", title_justify="left")
-    for col in ("stage", "count", "mean", "p50", "p90", "p99", "p99.9", "p99.99", "max"):
+    t.add_column("stage", justify="right", no_wrap=True)
+    for col in ("count", "mean", "p50", "p90", "p99", "p99.9", "p99.99", "max"):
         t.add_column(col, justify="right")
     for stage, q in latency.items():
         if q["count"]:
@@ -138,14 +165,20 @@ def _find_max(console: Console, report: dict[str, Any]) -> None:
     if not found:
         return
     t = Table(title="find-max trials", title_justify="left")
-    for col in ("rate /s", "achieved /s", "send→01 p99 ms", "lag p99 ms", "sustained", "why not"):
+    for col in ("rate /s", "s", "achieved /s", "send→01 p99 ms", "lag p99 ms", "sustained",
+                "why not"):
         t.add_column(col, justify="right")
     for trial in found["trials"]:
-        t.add_row(f"{trial['rate']:.0f}", f"{trial['achieved_rate']:.0f}",
-                  f"{trial['send_to_arrived_p99_ms']:.1f}", f"{trial['schedule_lag_p99_ms']:.1f}",
-                  "yes" if trial["sustained"] else "[red]no[/]", "; ".join(trial["reasons"]))
+        too_short = trial.get("too_short")
+        verdict = ("[yellow]too short[/]" if too_short else
+                   "yes" if trial["sustained"] else "[red]no[/]")
+        t.add_row(f"{trial['rate']:.3g}", f"{trial.get('duration_s', 0):g}",
+                  f"{trial['achieved_rate']:.3g}", f"{trial['send_to_arrived_p99_ms']:.1f}",
+                  f"{trial['schedule_lag_p99_ms']:.1f}", verdict,
+                  f"too short to judge the backlog: {too_short}; run again twice as long"
+                  if too_short else "; ".join(trial["reasons"]))
     console.print(t)
-    console.print(f"[bold]max sustainable rate: {found['max_rate']:.0f} documents/s[/] — "
+    console.print(f"[bold]max sustainable rate: {found['max_rate']:.3g} documents/s[/] — "
                   f"{found['decided']}")
 
 

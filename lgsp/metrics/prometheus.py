@@ -3,7 +3,8 @@
 A custom collector reads the coordinator's latest merged snapshot at scrape time: counters of
 documents and deliveries, the in-flight gauge, the schedule lag and a histogram of send → 01 on
 the senders' clocks, whose buckets are read from the merged HDR histogram (exact counts ≤ each
-bound, not a second sampling).
+bound, not a second sampling). Like the report's ``latency.send_to_arrived``, the histogram leaves
+out the documents intended in the warm-up; the counters count every document and delivery.
 """
 
 from __future__ import annotations
@@ -56,7 +57,8 @@ class RunCollector(Collector):
         yield GaugeMetricFamily("lgsp_schedule_behind_seconds",
                                 "How far the slowest worker's sends are behind the schedule",
                                 value=live.get("behind_ms", 0.0) / 1000)
-        yield GaugeMetricFamily("lgsp_achieved_rate", "Documents sent per second (last second)",
+        yield GaugeMetricFamily("lgsp_achieved_rate", "Documents sent per second: over the last "
+                                "second, over the whole schedule once it is over",
                                 value=live.get("achieved_rate", 0.0))
         latency = live.get("send_to_arrived")
         if isinstance(latency, Histogram):
@@ -72,7 +74,9 @@ def _histogram(latency: Histogram) -> HistogramMetricFamily:
     buckets.append(("+Inf", float(latency.count)))
     total_s = latency.mean_us * latency.count / 1e6
     return HistogramMetricFamily("lgsp_send_to_arrived_seconds",
-                                 "Intended send time to status 01, on the sender's clock",
+                                 "Intended send time to status 01, on the sender's clock; "
+                                 "warm-up documents excluded, as in the report's latency "
+                                 "(lgsp_delivered counts them)",
                                  buckets=buckets, sum_value=total_s)
 
 

@@ -19,11 +19,14 @@ SERIES_DIGITS = 2
 
 TARGET = "target"
 SENT = "sent"
+DUE = "due"
+"""Deliveries (document × recipient) of the documents intended in the interval: what ``arrived``
+is held against to see a backlog, exactly, whatever the fan-out of a few documents."""
 ARRIVED = "arrived"
 COMPLETED = "completed"
 ERRORS = "errors"
 """Lost, rejected, undeliverable, failed sends and dead letters, when counted."""
-COUNTS = (TARGET, SENT, ARRIVED, COMPLETED, ERRORS)
+COUNTS = (TARGET, SENT, DUE, ARRIVED, COMPLETED, ERRORS)
 
 
 @dataclass(slots=True)

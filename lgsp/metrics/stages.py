@@ -38,6 +38,12 @@ class Stage(StrEnum):
         return self.value.startswith("hop.")
 
     @property
+    def warmup_excluded(self) -> bool:
+        """Whether documents of the warm-up are left out of it: they are of the latencies, not
+        of the schedule lag and the sign and verify costs (which cover every document)."""
+        return self not in _COVER_WARMUP
+
+    @property
     def label(self) -> str:
         """How reports name it for people."""
         return _LABELS.get(self) or f"hop: {self.value[4:].replace('_', ' ')}"
@@ -53,6 +59,8 @@ class Stage(StrEnum):
         return cls("hop." + ("vdxp" if here == national_axis else "lgsp") + "_to_"
                    + ("vdxp" if there == national_axis else "lgsp"))
 
+
+_COVER_WARMUP = frozenset({Stage.SCHEDULE_LAG, Stage.SIGN, Stage.VERIFY})
 
 _LABELS = {
     Stage.SCHEDULE_LAG: "schedule lag (intended → submitted)",

@@ -15,6 +15,9 @@ from lgsp.signing.keys import SignatureAlgorithm
 from producers.load_shape import LoadShape
 
 DEFAULT_PROFILES = ("thanh-hoa", "hai-duong")
+SERIES_POINTS = 20
+"""A run's series has at least this many intervals (unless they would be under 0.1 s)."""
+ROUND_INTERVALS_S = (0.1, 0.2, 0.25, 0.5, 1.0, 2.0, 2.5, 5.0)
 
 
 @dataclass(kw_only=True, frozen=True, slots=True)
@@ -32,8 +35,8 @@ class SimulationConfig:
     """Length of the schedule; None = ``documents / rate``."""
     warmup_s: float = 0.0
     """Documents intended in the first seconds are sent and counted but left out of latency."""
-    interval_s: float = 5.0
-    """Width of the interval series."""
+    interval_s: float | None = None
+    """Width of the interval series; None = ``series_interval_s()``'s choice for the schedule."""
     rotate_s: float | None = None
     """Rotate the run's topics every so many seconds of schedule (bounded broker memory)."""
     fan_out_mean: float | None = None
@@ -77,7 +80,7 @@ class SimulationConfig:
                               "rotation (--rotate-topics)")
         if self.warmup_s < 0:
             raise ConfigError("--warmup must be >= 0 seconds")
-        if self.interval_s <= 0:
+        if self.interval_s is not None and self.interval_s <= 0:
             raise ConfigError("the series interval must be > 0 seconds")
         if self.rate <= 0:
             raise ConfigError("--rate must be > 0 documents per second")
@@ -88,8 +91,20 @@ class SimulationConfig:
         if self.registry_url is not None:
             RestSchemaRegistry(self.registry_url)  # checks the URL's form; no request yet
 
+    def series_interval_s(self) -> float:
+        """The series interval: the one given, else the largest round width (0.1 s .. 5 s) that
+        cuts the schedule into at least ``SERIES_POINTS`` intervals (5 s for 100 s and more)."""
+        if self.interval_s is not None:
+            return self.interval_s
+        try:
+            wanted = self.load_shape().duration_s / SERIES_POINTS
+        except ConfigError:  # no schedule to cut (e.g. --documents 0)
+            return ROUND_INTERVALS_S[-1]
+        return max((w for w in ROUND_INTERVALS_S if w <= wanted), default=ROUND_INTERVALS_S[0])
+
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
+        data["interval_s"] = self.series_interval_s()
         data["signature_algorithm"] = self.signature_algorithm.value
         data["recipient"]["signature_policy"] = self.recipient.signature_policy.value
         data["pki_cache"] = str(self.pki_cache) if self.pki_cache else None

@@ -517,24 +517,31 @@ class LoadRun:
                     latency.merge(Histogram.decode(value))
                 elif key == "behind_ms":
                     live[key] = max(live.get(key, 0.0), value)
-                elif key == "at_ns":  # the oldest snapshot: "due" is counted at that instant
-                    live[key] = min(live.get(key, value), value)
+                elif key == "at_ns":  # the newest sender's snapshot: "due" is counted then
+                    live[key] = max(live.get(key, value), value)
                 else:
                     live[key] = live.get(key, 0) + value
+        # workers snapshot on the same ticks of the schedule clock (ms apart), so the newest
+        # instant is one at which every sender had counted what it sent: sent <= due on schedule
+        at_ns = live.get("at_ns", time.monotonic_ns())
+        as_of_s = (at_ns - start_ns) / 1e9
         if self.host.count == 1:  # the schedule's own count of documents due by now
-            shape = self.shape
-            as_of_s = (live.get("at_ns", start_ns) - start_ns) / 1e9
-            due = shape.integral(min(max(as_of_s, 0.0), shape.duration_s))
-            if self.config.documents is not None:
-                due = min(due, self.config.documents)
-            live["target"] = int(due)
+            live["target"] = self.shape.due_by(as_of_s, self.config.documents)
+        live["schedule_done"] = as_of_s >= self.shape.duration_s
+        live["in_warmup"] = as_of_s < self.config.warmup_s  # latency leaves it out, as the report
         previous = self.live
-        span = live["elapsed_s"] - previous.get("elapsed_s", 0.0)
-        if previous and span > 0:
+        span = (at_ns - previous["at_ns"]) / 1e9 if previous.get("at_ns") else 0.0
+        if live["schedule_done"] and self.shape.duration_s > 0:
+            # the schedule is over: its rates as a whole, not those of the last second's tail
+            live["target_rate"] = round(live["target"] / self.shape.duration_s, 1)
+            live["achieved_rate"] = round(live["sent"] / self.shape.duration_s, 1)
+        elif span > 0:  # both rates over the same span of snapshot time
             live["target_rate"] = round((live["target"] - previous["target"]) / span, 1)
             live["achieved_rate"] = round((live["sent"] - previous["sent"]) / span, 1)
-        else:
-            live["target_rate"] = live["achieved_rate"] = 0.0
+        else:  # no newer snapshot since the last line
+            live["target_rate"] = previous.get("target_rate", 0.0)
+            live["achieved_rate"] = previous.get("achieved_rate", 0.0)
+        live["at_ns"] = at_ns
         found = latency.percentiles_us(50, 99)
         live["p50_ms"] = round(found[50] / 1000, 1)
         live["p99_ms"] = round(found[99] / 1000, 1)

@@ -99,7 +99,7 @@ class Simulation:
         self.topics = self.run_plan.topics
         self.topology: Topology = self.run_plan.topology
         self.traffic = self.run_plan.traffic()
-        self.metrics = RunMetrics(series=IntervalSeries(interval_s=config.interval_s,
+        self.metrics = RunMetrics(series=IntervalSeries(interval_s=config.series_interval_s(),
                                                         warmup_s=config.warmup_s))
         self.events = EventCodec(AvroCodec(
             FileSchemaRegistry() if config.registry_url is None

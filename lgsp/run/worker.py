@@ -136,18 +136,18 @@ async def run_worker(spec: WorkerSpec, channel: Channel) -> int:
             simulation.send_schedule(simulation.plan(), start_ns, stop=stop)
             if parts.sends else simulation.follow_senders())
         background.append(sending)
-        await _serve(simulation, channel, stop, until=sending)
+        await _serve(simulation, channel, stop, until=sending, ticks_from=start_ns)
         sending.result()
         send_s = (max(time.monotonic_ns() - start_ns, 0) / 1e9  # from the schedule start
                   if parts.sends else 0.0)
         channel.send(Sent())
         settling = asyncio.create_task(simulation.settle(finish=False))
         background.append(settling)
-        await _serve(simulation, channel, stop, until=settling)
+        await _serve(simulation, channel, stop, until=settling, ticks_from=start_ns)
         settling.result()
         channel.send(Settled())
         finish = asyncio.create_task(_until_finish(channel, stop))
-        await _serve(simulation, channel, stop, until=finish, read=False)
+        await _serve(simulation, channel, stop, until=finish, read=False, ticks_from=start_ns)
         simulation.finish_tracking()
         await simulation.stop()
         channel.send(Result(to_state(simulation.metrics),
@@ -213,10 +213,18 @@ async def _until_finish(channel: Channel, stop: asyncio.Event) -> None:
 
 
 async def _serve(simulation: Simulation, channel: Channel, stop: asyncio.Event, *,
-                 until: asyncio.Task[Any], read: bool = True) -> None:
-    """Send snapshots and obey ``stop`` until ``until`` is done."""
+                 until: asyncio.Task[Any], ticks_from: int, read: bool = True) -> None:
+    """Send snapshots and obey ``stop`` until ``until`` is done.
+
+    Snapshots are taken on ticks of ``SNAPSHOT_EVERY_S`` counted from ``ticks_from`` (the
+    schedule start, on the host's monotonic clock that every worker shares), so the workers'
+    snapshots of one tick are taken within milliseconds of each other and their counts add up to
+    figures of one moment."""
+    every_ns = round(SNAPSHOT_EVERY_S * 1e9)
     while not until.done():
-        await asyncio.wait([until], timeout=SNAPSHOT_EVERY_S)
+        now = time.monotonic_ns()
+        next_tick = ticks_from + (max(now - ticks_from, 0) // every_ns + 1) * every_ns
+        await asyncio.wait([until], timeout=(next_tick - now) / 1e9)
         channel.send(Snapshot(simulation.snapshot(), simulation.oldest_generation_held()))
         while read and (message := channel.poll()) is not None:
             match message:

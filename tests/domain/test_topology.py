@@ -58,4 +58,4 @@ class TestProfiles:
             load_topology(["thanh-hoa", "thanh-hoa"])
 
     def test_shipped_profiles_are_listed(self):
-        assert available_profiles() == ["hai-duong", "thanh-hoa"]
+        assert available_profiles() == ["hai-duong", "thanh-hoa", "thanh-hoa-2024"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import os
 import urllib.request
@@ -150,7 +151,9 @@ def test_two_hosts_reports_merge_into_the_whole_load(kafka_bootstrap, pki_cache,
 
 
 def test_metrics_port_serves_the_runs_counters(kafka_bootstrap, pki_cache, run_id):
-    load = LoadRun(config(pki_cache, run_id, documents=100, rate=50.0),
+    """The counters count every delivery; the latency histogram, like the report's latency,
+    leaves the warm-up out (issue 17: it counted warm-up documents the report left out)."""
+    load = LoadRun(config(pki_cache, run_id, documents=100, rate=50.0, warmup_s=0.5),
                    BrokerConfig(bootstrap=kafka_bootstrap))
 
     async def scrape_during_run() -> tuple[dict[str, Any], str, str]:
@@ -171,8 +174,10 @@ def test_metrics_port_serves_the_runs_counters(kafka_bootstrap, pki_cache, run_i
     values = _samples(after)
     assert values["lgsp_sent_total"] == 100
     assert values["lgsp_delivered_total"] == report["totals"]["delivered"]
-    assert values['lgsp_send_to_arrived_seconds_bucket{le="+Inf"}'] == \
-        report["totals"]["delivered"]
+    measured = report["latency"]["send_to_arrived"]["count"]
+    assert 0 < measured < report["totals"]["delivered"], report["latency"]["send_to_arrived"]
+    assert values['lgsp_send_to_arrived_seconds_bucket{le="+Inf"}'] == measured
+    assert values["lgsp_send_to_arrived_seconds_count"] == measured
 
 
 def _get(url: str) -> str:
@@ -190,20 +195,31 @@ def _samples(text: str) -> dict[str, float]:
 
 
 def test_find_max_doubles_while_trials_sustain_and_says_why(kafka_bootstrap, pki_cache, run_id):
+    """Trials double the rate while they sustain it. A trial too short to judge its backlog on
+    this (busy) machine is no failure: the same rate runs again, twice as long."""
     broker = BrokerConfig(bootstrap=kafka_bootstrap)
-    cfg = config(pki_cache, run_id, documents=None, duration_s=3.0, rate=10.0)
+    cfg = config(pki_cache, run_id, documents=None, duration_s=4.0, rate=10.0)
     events: list[tuple[str, dict[str, Any]]] = []
     report = asyncio.run(find_max_rate(
         lambda c: LoadRun(c, broker), cfg, [Slo.parse("p99(send_to_arrived) < 2s")],
-        stop=asyncio.Event(), progress=lambda e, d: events.append((e, d)), max_trials=2))
+        stop=asyncio.Event(), progress=lambda e, d: events.append((e, d)), max_trials=3))
     found = report["find_max"]
-    assert [t["rate"] for t in found["trials"]] == [10.0, 20.0]
-    assert all(t["sustained"] for t in found["trials"])
-    assert found["max_rate"] == 20.0
+    trials = found["trials"]
+    assert len(trials) == 3, trials
+    for trial, following in itertools.pairwise(trials):
+        if trial["too_short"]:
+            assert trial["sustained"] is None, trial
+            assert (following["rate"], following["duration_s"]) == (trial["rate"],
+                                                                     2 * trial["duration_s"])
+    judged = [t for t in trials if not t["too_short"]]
+    assert judged, trials
+    assert [t["rate"] for t in judged] == [10.0, 20.0, 40.0][:len(judged)], trials
+    assert all(t["sustained"] for t in judged[:2]), trials  # 10/s and 20/s within 2 s
     assert found["latency_bound_ms"] == 2000.0
-    assert "raise --rate" in found["decided"]
-    assert report["totals"]["documents"] == 60
-    assert [d["rate"] for e, d in events if e == "trial"] == [10.0, 20.0]
+    assert found["max_rate"] == max(t["rate"] for t in judged if t["sustained"])
+    assert [d["rate"] for e, d in events if e == "trial"] == [t["rate"] for t in trials]
+    assert report["totals"]["documents"] == found["max_rate"] * report["run"]["config"][
+        "duration_s"]
 
 
 class TestCommandLine:
@@ -268,3 +284,24 @@ def test_ctrl_c_while_workers_start_exits_130_and_leaves_nothing(kafka_bootstrap
                 proc.kill()
         assert proc.returncode == 130, f"SIGINT after {delay} s"
     assert processes_with(marker) == []
+
+
+def test_live_lines_never_count_more_sent_than_due_and_end_on_the_schedule_rate(
+        kafka_bootstrap, pki_cache, run_id):
+    """Issue 17: every live line said "sent 189 of 188 due", and the last line of a steady 40/s
+    run read "rate 55/s (target 87/s)". Two workers snapshot on the same ticks; on schedule,
+    sent never exceeds due, and once the schedule is over the line gives its whole rates."""
+    lines: list[dict[str, Any]] = []
+    load = LoadRun(config(pki_cache, run_id, documents=None, rate=40.0, duration_s=3.0),
+                   BrokerConfig(bootstrap=kafka_bootstrap), workers=2,
+                   progress=lambda event, data: lines.append(dict(data)) if event == "live"
+                   else None)
+    report = asyncio.run(load.run())
+    assert_all_delivered(report, 120)
+    assert len(lines) >= 3, lines
+    shown = [(line["sent"], line["target"]) for line in lines]
+    assert all(sent <= due for sent, due in shown), shown
+    last = lines[-1]
+    assert last["schedule_done"], last
+    assert (last["sent"], last["target"]) == (120, 120), last
+    assert (last["target_rate"], last["achieved_rate"]) == (40.0, 40.0), last

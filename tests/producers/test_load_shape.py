@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import itertools
 import json
 import math
@@ -56,6 +57,19 @@ class TestEveryShape:
         shape = LoadShape.parse(spec, rate=rate, duration_s=duration)
         for k, offset in enumerate(shape.offsets_ns()):
             assert shape.integral(offset / NS) == pytest.approx(k, abs=1e-5)
+
+    @pytest.mark.parametrize(("spec", "rate", "duration"), SHAPES)
+    def test_due_by_counts_the_documents_intended_by_then(self, spec, rate, duration):
+        """What the live line calls "due" is what a sender on schedule has sent by then: never
+        one fewer (the "sent 189 of 188 due" of issue 17), never one more."""
+        shape = LoadShape.parse(spec, rate=rate, duration_s=duration)
+        offsets = list(shape.offsets_ns())
+        step = shape.duration_s / 997  # not a divisor of any document's time
+        for i in range(-1, 1000):
+            t_s = i * step
+            intended = bisect.bisect_right(offsets, round(t_s * NS)) if t_s >= 0 else 0
+            assert shape.due_by(t_s) == intended, t_s
+        assert shape.due_by(shape.duration_s + 1, limit=7) == min(7, len(offsets))
 
     @pytest.mark.parametrize(("spec", "rate", "duration"), SHAPES)
     def test_describe_is_json(self, spec, rate, duration):

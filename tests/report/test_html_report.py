@@ -576,3 +576,85 @@ def test_injected_faults_are_shown_with_what_was_missed(
     assert "badge-fail" in summary.attrs["class"]
     assert "6 of 7 detected (85.71%)" in summary.all_text()
     assert "02 bad_signature 1" in summary.all_text()
+
+
+# ---------------------------------------------------------------- what the page says (issue 17)
+def _heat(t: float) -> str:
+    """charts.js ``heat``: pale green at 0, pale yellow at 0.5, pale red at 1."""
+    stops = [(218, 242, 222), (255, 240, 190), (255, 200, 190)]
+    i, u = (0, t * 2) if t < 0.5 else (1, (t - 0.5) * 2)
+    return "rgb(" + ",".join(str(round(a + (b - a) * u))
+                             for a, b in zip(stops[i], stops[i + 1], strict=True)) + ")"
+
+
+def _cell_fills(dom: Node) -> dict[str, str]:
+    return {n.attrs["data-route"]: n.attrs["fill"]
+            for n in _element(dom, "chart-routes").by_class("mark")}
+
+
+def _worst_p99(report: dict[str, Any]) -> dict[str, float]:
+    worst: dict[str, float] = {}
+    for r in report["routing"]["routes"]:
+        key = f"{r['sender_tier']}->{r['recipient_tier']}"
+        worst[key] = max(worst.get(key, 0.0), r["send_to_arrived_ms"]["p99"])
+    return worst
+
+
+def test_route_colours_are_against_the_p99_gate(full: tuple[dict[str, Any], str, Node]) -> None:
+    """A pair well within the 250 ms gate is not red just for being the run's slowest."""
+    report, _, dom = full
+    box = _element(dom, "chart-routes")
+    assert box.attrs["data-scale"] == "gate"
+    assert "p99(send_to_arrived) < 250ms" in _element(dom, "route-scale").all_text()
+    fills = _cell_fills(dom)
+    for pair, p99 in _worst_p99(report).items():
+        assert fills[pair] == _heat(min(p99 / 250.0, 1.0)), (pair, p99)
+    assert max(_worst_p99(report).values()) < 250  # so no cell is the red of the threshold
+    assert _heat(1.0) not in fills.values()
+
+
+def test_without_a_gate_the_route_colours_say_they_are_relative(tmp_path: Path) -> None:
+    report = realistic_report()
+    report["slo"] = [v for v in report["slo"] if v["metric"] != "p99(send_to_arrived)"]
+    _, dom = open_in_chromium(report, tmp_path)
+    assert_rendered_cleanly(dom)
+    assert _element(dom, "chart-routes").attrs["data-scale"] == "relative"
+    assert "relative to this run" in _element(dom, "route-scale").all_text()
+    worst = _worst_p99(report)
+    slowest = max(worst, key=worst.__getitem__)
+    assert _cell_fills(dom)[slowest] == _heat(1.0)
+
+
+def test_the_latency_table_says_which_stages_leave_the_warm_up_out(
+        full: tuple[dict[str, Any], str, Node]) -> None:
+    """The terminal explained it; the HTML table said "warm-up excluded" for every row."""
+    report, _, dom = full
+    shown = {}
+    for row in _element(dom, "latency-table").walk():
+        if row.tag == "tr" and "data-stage" in row.attrs:
+            shown[row.attrs["data-stage"]] = row.by_class("warmup")[0].all_text()
+    assert shown == {name: ("included" if name in ("schedule_lag", "sign", "verify") else
+                            "excluded" if not name.startswith("hop.") or name in (
+                                "hop.submit", "hop.deliver") else "?")
+                     for name in report["latency"]}
+    hint = _element(dom, "latency-warmup").all_text()
+    assert "schedule lag and the sign and verify costs cover every document" in hint
+
+
+def test_a_workday_rate_chart_shows_the_shape_over_the_whole_schedule(tmp_path: Path) -> None:
+    """A workday is drawn as its scheduled curve and the axis runs to the schedule's end (the
+    quiet evening included), not as the few intervals that had traffic."""
+    report = realistic_report()
+    segments = [{"start_s": 0.0, "end_s": 6.0, "from_rate": 0.0, "to_rate": 0.0},
+                {"start_s": 6.0, "end_s": 8.0, "from_rate": 0.0, "to_rate": 50.0},
+                {"start_s": 8.0, "end_s": 14.0, "from_rate": 50.0, "to_rate": 10.0},
+                {"start_s": 14.0, "end_s": 120.0, "from_rate": 0.0, "to_rate": 0.0}]
+    report["load"].update({"shape": "workday", "spec": "workday", "duration_s": 120,
+                           "segments_total": len(segments), "segments": segments})
+    _, dom = open_in_chromium(report, tmp_path)
+    assert_rendered_cleanly(dom)
+    chart = _element(dom, "chart-rate")
+    assert "scheduled (workday)" in chart.all_text()
+    ticks = [float(n.all_text()) for n in chart.by_class("tick")
+             if re.fullmatch(r"\d+(\.\d+)?", n.all_text())]
+    assert max(ticks) >= 120

@@ -2,6 +2,7 @@
 "use strict";
 var NS = "http://www.w3.org/2000/svg";
 var PALETTE = {target: "#8c959f", achieved: "#0969da", errors: "#cf222e", p50: "#0969da",
+  shape: "#6639ba",
   p99: "#bf8700", max: "#cf222e", send_to_arrived: "#0969da", send_to_completed: "#e36209"};
 var MUTED = "#59636e", RED = "#cf222e", GREEN = "#1a7f37";
 
@@ -100,7 +101,8 @@ function logScale(d0, d1, r0, r1) {
 /* A line chart with a circle mark per data point (hover: the value). o = {width, height,
    series: [{key, name, color, dash, points: [{x, y, tip} or null for a gap]}], xDomain,
    xTicks: [{v, label}], xLabel, yLabel, yLog: "auto" | bool, bands: [{x0, x1, label}],
-   annotate: [{x, y, text, color}], steps: bool (points also carry x0, x1: the interval)}.
+   annotate: [{x, y, text, color}], steps: bool (points also carry x0, x1: the interval; a
+   series with line: true is drawn through its points instead, without marks)}.
    Returns the number of marks drawn. */
 function lineChart(box, o) {
   var W = o.width || 580, H = o.height || 330, m = {l: 66, r: 20, t: 40, b: 50};
@@ -153,7 +155,7 @@ function lineChart(box, o) {
     s.points.forEach(function (p) {
       if (!p || num(p.y) === null) { pen = false; return; }
       var py = y(p.y).toFixed(1);
-      if (o.steps) {  /* a value per interval: flat across it, the mark at its middle */
+      if (o.steps && !s.line) {  /* a value per interval: flat across it, mark at the middle */
         d += (pen ? "L" : "M") + x(p.x0).toFixed(1) + "," + py +
              "L" + x(p.x1).toFixed(1) + "," + py;
       } else {
@@ -165,6 +167,7 @@ function lineChart(box, o) {
       el("path", {d: d, fill: "none", stroke: s.color, "stroke-width": 2,
                   "stroke-dasharray": s.dash || null, "stroke-linejoin": "round"}, svg);
     }
+    if (s.line) return;  /* a plain line (the load shape): no marks of data points */
     s.points.forEach(function (p) {
       if (!p || num(p.y) === null) return;
       var c = el("circle", {cx: x(p.x).toFixed(1), cy: y(p.y).toFixed(1), r: dense ? 2 : 3,
@@ -235,6 +238,18 @@ function chartRate(box, R) {
      points: line("achieved_rate", "achieved", "sent", "sent")},
     {key: "target", name: "target docs/s", color: PALETTE.target, dash: "6 4",
      points: line("target_rate", "target", "target", "documents")}];
+  var load = R.load || {}, segs = Array.isArray(load.segments) ? load.segments : [];
+  if (segs.length && segs.length === load.segments_total) {  /* the shape itself, exactly */
+    var shape = [];
+    segs.forEach(function (g) {
+      shape.push({x: g.start_s, y: g.from_rate, tip: "scheduled " + fmtTick(g.from_rate) +
+                  " docs/s at " + fmtTick(g.start_s) + " s"});
+      shape.push({x: g.end_s, y: g.to_rate, tip: "scheduled " + fmtTick(g.to_rate) +
+                  " docs/s at " + fmtTick(g.end_s) + " s"});
+    });
+    series.push({key: "shape", name: "scheduled (" + (load.spec || load.shape) + ")",
+                 color: PALETTE.shape, dash: "1 3", points: shape, line: true});
+  }
   if (pts.some(function (p) { return p.errors > 0; })) {
     series.push({key: "errors", name: "errors/s (lost, rejected, failed)", color: PALETTE.errors,
       points: pts.map(function (p) {
@@ -242,8 +257,9 @@ function chartRate(box, R) {
                 tip: span(p, iv) + ": " + fmtInt(p.errors) + " errors"};
       })});
   }
+  var end = Math.max(pts[pts.length - 1].t_s + iv, num(load.duration_s) || 0);
   var marks = lineChart(box, {title: "send rate over time", series: series,
-    xDomain: [0, pts[pts.length - 1].t_s + iv], bands: warmupBands(R, pts, iv), steps: true,
+    xDomain: [0, end], bands: warmupBands(R, pts, iv), steps: true,
     xLabel: "time since the schedule started (s)", yLabel: "documents / s", yLog: false});
   return [marks, "no rates in the interval series"];
 }
@@ -361,9 +377,14 @@ function chartRoutes(box, R) {
   var rows = used("sender_tier"), cols = used("recipient_tier"), cells = routeCells(routes);
   var p99s = Object.keys(cells).map(function (k) { return cells[k].p99; })
     .filter(function (v) { return v !== null; });
-  var lo = p99s.length ? minOf(p99s) : 0, hi = p99s.length ? maxOf(p99s) : 1;
+  /* the colour scale: against the p99(send_to_arrived) gate when the run has one (green at 0,
+     yellow at half the gate, red at the gate and beyond), else relative to this run, said so */
+  var gate = (DATA && DATA.route_gate) || null;
+  var lo = gate ? 0 : (p99s.length ? minOf(p99s) : 0);
+  var hi = gate ? gate.threshold_ms : (p99s.length ? maxOf(p99s) : 1);
+  box.dataset.scale = gate ? "gate" : "relative";
   var W = 1000, left = 120, top = 58, ch = 108, cw = (W - left - 10) / cols.length;
-  var H = top + rows.length * ch + 56;
+  var H = top + rows.length * ch + 72;
   var svg = el("svg", {viewBox: "0 0 " + W + " " + H, role: "img",
                        "aria-label": "route matrix"}, box);
   el("text", {x: left + (W - left) / 2, y: 16, "text-anchor": "middle", "class": "axis-label"},
@@ -389,7 +410,8 @@ function chartRoutes(box, R) {
         return;
       }
       var bad = c.lost + c.rejected + c.undeliverable;
-      var level = (c.p99 === null || !(hi > lo)) ? 0 : (c.p99 - lo) / (hi - lo);
+      var level = (c.p99 === null || !(hi > lo)) ? 0
+        : Math.min(Math.max((c.p99 - lo) / (hi - lo), 0), 1);
       var rect = el("rect", {x: x0 + 3, y: y0 + 3, width: cw - 6, height: ch - 6, rx: 6,
         fill: c.p99 === null ? "#eaeef2" : heat(level), stroke: bad ? RED : "#d1d9e0",
         "stroke-width": bad ? 2.5 : 1, "class": "mark", "data-route": s + "->" + t}, g);
@@ -428,6 +450,10 @@ function chartRoutes(box, R) {
   el("text", {x: lx + 120, y: ly + 22, "class": "tick"}, svg, fmtMs(lo));
   el("text", {x: lx + 120 + lw, y: ly + 22, "text-anchor": "end", "class": "tick"}, svg,
      fmtMs(hi));
+  el("text", {x: lx + 120, y: ly + 38, "font-size": 11, fill: MUTED, id: "route-scale"}, svg,
+     gate ? "colour against the gate " + gate.expression + ": red at the threshold"
+          : "colour relative to this run (fastest to slowest pair): no p99(send_to_arrived) " +
+            "gate to colour against");
   el("rect", {x: lx + 420, y: ly - 8, width: 22, height: 14, rx: 3, fill: "#fff", stroke: RED,
               "stroke-width": 2.5}, svg);
   el("text", {x: lx + 450, y: ly + 4, "font-size": 11, fill: MUTED}, svg,
