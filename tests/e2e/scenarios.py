@@ -39,12 +39,14 @@ KILLS = 3
 DOCUMENTS_PER_S = 15.0
 DURATION_S = 24.0
 TRACKER_RUN_S = 36.0
-ROTATING_RUN_S = 44.0
+ROTATING_RUN_S = 52.0
 ROTATING_ACK_TIMEOUT_S = 15.0
 """Longer than a restart takes on a busy 2-core machine (a router restarted in 7.7 s with the
 load average at 7): a shorter ack timeout counts the documents that waited for the restart as
 lost, though every one arrives (then its statuses come as ``unknown_or_finished``). Generation g
-is deleted 4g + 29 s into the schedule, or later while a worker still holds it."""
+is deleted 4g + 29 s into the schedule, or later while a worker still holds it — a restarting
+worker holds every generation not yet deleted until it reports (its previous life may have left
+any of them unread), so the schedule runs on long enough after the kills for deletion to go on."""
 KILL_DEADLINE_S = 240.0
 BEGIN_TIMEOUT_S = 120.0
 FAULT_DOCUMENTS = 650
