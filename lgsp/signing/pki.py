@@ -24,6 +24,8 @@ from cryptography.x509.oid import NameOID
 from lgsp.signing.keys import KeyStore, PrivateKey, SignatureAlgorithm
 
 CERT_VALIDITY = dt.timedelta(days=3 * 365)
+MAX_CARRIED = 100_000
+"""Carried certificates a directory keeps parsed (a run issues two per agency)."""
 
 
 class SignatureRole(StrEnum):
@@ -43,6 +45,8 @@ class IssuedCertificate:
     """None for CA certificates."""
     not_before: dt.datetime
     not_after: dt.datetime
+    der: bytes = b""
+    """The certificate's DER bytes: what a signature carries (edXML KeyInfo/X509Data)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,7 +62,20 @@ def _issued(certificate: x509.Certificate, agency_code: str,
     return IssuedCertificate(
         certificate=certificate, serial=format(certificate.serial_number, "x"),
         agency_code=agency_code, role=role, not_before=certificate.not_valid_before_utc,
-        not_after=certificate.not_valid_after_utc)
+        not_after=certificate.not_valid_after_utc, der=certificate.public_bytes(Encoding.DER))
+
+
+def described(certificate: x509.Certificate) -> IssuedCertificate:
+    """An end-entity certificate known only by its own bytes (carried in a signature): the
+    agency from the subject's organizationIdentifier, the role from its organizationalUnitName
+    (``agency-seal…`` or ``AGENCY``: the agency's seal; anything else: a personal certificate)."""
+    subject = certificate.subject
+    codes = subject.get_attributes_for_oid(NameOID.ORGANIZATION_IDENTIFIER)
+    units = subject.get_attributes_for_oid(NameOID.ORGANIZATIONAL_UNIT_NAME)
+    unit = str(units[0].value) if units else ""
+    role = (SignatureRole.AGENCY if unit.startswith("agency-seal") or unit == "AGENCY"
+            else SignatureRole.PERSONAL)
+    return _issued(certificate, str(codes[0].value) if codes else "", role)
 
 
 class CertificateFault(StrEnum):
@@ -174,6 +191,8 @@ class CertificateDirectory:
         """(root, issuing CA) chains trusted: the run's own, and other hosts' of a shared load."""
         self._by_serial: dict[str, IssuedCertificate] = {root.serial: root,
                                                           issuing_ca.serial: issuing_ca}
+        self._by_der: dict[bytes, IssuedCertificate] = {}
+        """Certificates signatures carried, parsed once."""
         self.revoked: set[str] = set()
         """Serials the CA revoked (applied as its revocation topic is read)."""
 
@@ -195,6 +214,22 @@ class CertificateDirectory:
 
     def get(self, serial: str) -> IssuedCertificate | None:
         return self._by_serial.get(serial)
+
+    def carried(self, der: bytes) -> IssuedCertificate | None:
+        """The certificate a signature carries (DER), parsed once; None if unreadable. A
+        certificate the directory knows by serial and bytes is that entry; any other is
+        described from its own subject (its chain decides whether it is trusted)."""
+        issued = self._by_der.get(der)
+        if issued is None:
+            try:
+                certificate = x509.load_der_x509_certificate(der)
+            except ValueError:
+                return None
+            known = self._by_serial.get(format(certificate.serial_number, "x"))
+            issued = known if known is not None and known.der == der else described(certificate)
+            if len(self._by_der) < MAX_CARRIED:
+                self._by_der[der] = issued
+        return issued
 
     def revoke(self, serial: str) -> None:
         self.revoked.add(serial)
