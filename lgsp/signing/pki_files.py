@@ -38,7 +38,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from lgsp.errors import ConfigError
 from lgsp.signing.keys import PrivateKey, SignatureAlgorithm
-from lgsp.signing.pki import Authority, Pki, SignatureRole
+from lgsp.signing.pki import Authority, Pki, PkiExport, SignatureRole
 
 ROOT = "root-ca.pem"
 ISSUING = "issuing-ca.pem"
@@ -199,3 +199,16 @@ def _algorithm(key: PrivateKey) -> SignatureAlgorithm:
     if isinstance(key, ed25519.Ed25519PrivateKey):
         return SignatureAlgorithm.ED25519
     return SignatureAlgorithm.P256
+
+
+def trust_anchors(*exports: PkiExport) -> dict[str, list[str]]:
+    """The root and issuing CA certificates (PEM) of these PKIs, without repeats: what a capture
+    carries so its signatures can be audited without the run."""
+    roots: list[str] = []
+    issuing: list[str] = []
+    for export in exports:
+        for der, into in ((export.root, roots), (export.issuing_ca, issuing)):
+            pem = _pem(x509.load_der_x509_certificate(der)).decode()
+            if pem not in into:
+                into.append(pem)
+    return {"roots": roots, "issuing_cas": issuing} if exports else {}
