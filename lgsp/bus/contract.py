@@ -139,39 +139,32 @@ def _ref(*path: str) -> dict[str, str]:
     return {"$ref": "#/" + "/".join(path)}
 
 
+def _channel(address: str, title: str, description: str, *messages: str) -> dict[str, Any]:
+    return {"address": address, "title": title, "description": description,
+            "parameters": {"run": RUN_PARAMETER},
+            "messages": {m: _ref("components", "messages", m) for m in messages}}
+
+
 def _channels(topology: Topology) -> dict[str, Any]:
     channels: dict[str, Any] = {}
     for platform in topology.platforms:
         name = platform.lower()
         where = "the national axis" if platform == VDXP else f"the province's LGSP {platform}"
-        channels[_channel_id(platform, "inbound")] = {
-            "address": f"lgsp.{{run}}.{name}.inbound",
-            "title": f"{platform} inbound",
-            "description": f"What {where} must route: submissions of its member agencies, "
-                           "packets forwarded by other platforms, and statuses on their way back.",
-            "parameters": {"run": RUN_PARAMETER},
-            "messages": {"document": _ref("components", "messages", "document"),
-                         "status": _ref("components", "messages", "status")},
-        }
-        channels[_channel_id(platform, "deliver")] = {
-            "address": f"lgsp.{{run}}.{name}.deliver",
-            "title": f"{platform} deliver",
-            "description": f"What {where} hands to its member agencies, keyed by the agency the "
-                           "record is for.",
-            "parameters": {"run": RUN_PARAMETER},
-            "messages": {"document": _ref("components", "messages", "document"),
-                         "status": _ref("components", "messages", "status")},
-        }
-    channels["dead-letter"] = {
-        "address": "lgsp.{run}.dead-letter", "title": "Dead letters",
-        "parameters": {"run": RUN_PARAMETER},
-        "messages": {"deadLetter": _ref("components", "messages", "deadLetter")}}
-    channels["revocations"] = {
-        "address": "lgsp.{run}.revocations", "title": "Revocations",
-        "description": "The run's CA publishes revoked serials on partition 0; every verifier "
-                       "follows it from the start for the whole run.",
-        "parameters": {"run": RUN_PARAMETER},
-        "messages": {"revocation": _ref("components", "messages", "revocation")}}
+        channels[_channel_id(platform, "inbound")] = _channel(
+            f"lgsp.{{run}}.{name}.inbound", f"{platform} inbound",
+            f"What {where} must route: submissions of its member agencies, packets forwarded "
+            "by other platforms, and statuses on their way back.", "document", "status")
+        channels[_channel_id(platform, "deliver")] = _channel(
+            f"lgsp.{{run}}.{name}.deliver", f"{platform} deliver",
+            f"What {where} hands to its member agencies, keyed by the agency the record is for.",
+            "document", "status")
+    channels["dead-letter"] = _channel(
+        "lgsp.{run}.dead-letter", "Dead letters",
+        "Records no stage could process, kept whole with the reason.", "deadLetter")
+    channels["revocations"] = _channel(
+        "lgsp.{run}.revocations", "Revocations",
+        "The run's CA publishes revoked serials on partition 0; every verifier follows it from "
+        "the start for the whole run.", "revocation")
     return channels
 
 
