@@ -203,10 +203,10 @@ def simulate(
         recipient=RecipientConfig(step_delay_s=step_delay, intake_delay_s=intake_delay,
                                   signature_policy=policy),
         lenient_lgsp=lenient_lgsp, run_id=run_id, pki_cache=pki_cache, keep_topics=keep_topics,
-        pki_dir=pki, pki_out=pki_out,
         document_versions=_versions(document_versions), registry_url=registry_url,
         record_path=record, faults=FaultPlan.parse(inject or []))
     config = dataclasses.replace(config, rotate_s=_rotation(rotate_topics, config, bootstrap))
+    config = dataclasses.replace(config, pki_dir=pki, pki_out=pki_out)
     if not find_max:
         config.check_warmup()
     host = HostShard.parse(host_shard) if host_shard else HostShard()
@@ -215,11 +215,12 @@ def simulate(
                           "Kafka cluster) on every host, or the hosts can never meet")
     if metrics_port is not None and not 0 <= metrics_port <= 65535:
         raise ConfigError(f"--metrics-port {metrics_port} must be 0..65535 (0: any free port)")
-    if pki is not None:
-        from lgsp.signing.pki_files import load_authority
+    from lgsp.signing.pki_files import load_authority, prepare_pki_out
 
+    if pki is not None:
         load_authority(pki)  # a bad directory is a usage error before any broker starts
     if pki_out is not None:
+        prepare_pki_out(pki_out)
         print(f"lgsp: the run's PKI (CA, certificates, CRL) is written to {pki_out}/",
               file=sys.stderr)
     run = RunSettings(config=config, broker=broker, workers=workers, bus_workers=bus_workers,

@@ -67,6 +67,17 @@ def _pem(cert: x509.Certificate) -> bytes:
     return cert.public_bytes(Encoding.PEM)
 
 
+def prepare_pki_out(directory: Path) -> None:
+    """Make ``directory`` (``--pki-out``) or say in one line why it cannot hold the PKI, before
+    a run starts anything."""
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"--pki-out {directory}: cannot create it ({exc.strerror})") from None
+    if not os.access(directory, os.W_OK | os.X_OK):
+        raise ConfigError(f"--pki-out {directory}: the directory is not writable")
+
+
 def write_pki(pki: Pki, directory: Path, *, now: dt.datetime | None = None) -> PkiFiles:
     """Write ``pki``'s CA, issued certificates and CRL under ``directory`` (made if missing)."""
     export = pki.export()

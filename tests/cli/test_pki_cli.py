@@ -53,3 +53,12 @@ class TestPkiOut:
         assert r.stderr.strip().count("\n") == 0, r.stderr
         assert "--pki" in r.stderr
         assert "Traceback" not in r.stderr
+
+    def test_pki_out_that_cannot_be_a_directory_is_one_line_and_exit_2(self, tmp_path):
+        """--pki-out under a regular file: refused before the run starts, one line, exit 2."""
+        (tmp_path / "file").write_text("x")
+        r = run(["simulate", "-n", "5", "--pki-out", str(tmp_path / "file" / "pki")])
+        assert r.returncode == 2, r.stderr
+        assert r.stderr.strip().count("\n") == 0, r.stderr
+        assert "--pki-out" in r.stderr
+        assert "written to" not in r.stderr
