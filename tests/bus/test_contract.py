@@ -70,6 +70,20 @@ class TestAsyncApiDocument:
         assert json.loads((tmp_path / "c.json").read_text()) == yaml.safe_load(r_yaml.stdout)
 
 
+    @pytest.mark.parametrize(("args", "message"), [
+        pytest.param(["-p", "nowhere"], "unknown profile 'nowhere'", id="unknown-profile"),
+        pytest.param(["-o", "/proc/no/such/contract.yaml"], "-o /proc/no/such/contract.yaml",
+                     id="unwritable-output"),
+    ])
+    def test_bad_input_is_one_line_and_exit_2(self, args, message):
+        """An unknown profile or an unwritable -o: one line on stderr, exit 2, no traceback."""
+        r = run(["contract", *args])
+        assert r.returncode == 2, r.stderr
+        assert r.stderr.strip().count("\n") == 0, r.stderr
+        assert message in r.stderr
+        assert r.stdout == ""
+
+
 class TestContractContent:
     def test_channels_are_exactly_the_topics_of_a_run(self, contract):
         """Each channel address with run id filled in is a topic the run creates, and back."""

@@ -7,6 +7,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from cryptography import x509
 
 from lgsp.errors import ConfigError
 from lgsp.signing import Pki, SignatureAlgorithm, SignatureRole
@@ -77,6 +78,24 @@ class TestPublishedPki:
         fresh = again.credential("000.00.07.H56", SignatureRole.PERSONAL, holder="h",
                                  organization="o")
         fresh.issued.certificate.verify_directly_issued_by(pki.directory.issuing_ca.certificate)
+
+
+    def test_what_workers_receive_keeps_known_certificates_and_revocations(self, published,
+                                                                            pki_cache):
+        """The export a coordinator hands its worker processes (JSON) carries the authority's
+        certificates and CRL serials; a restored PKI resolves and revokes them."""
+        from lgsp.signing.pki import PkiExport
+
+        pki, directory = published
+        export = Pki(cache_dir=pki_cache, authority=load_authority(directory)).export()
+        assert len(export.known) == 6
+        again = PkiExport.from_json(export.to_json())
+        assert again == export
+        restored = Pki(restore=again, cache_dir=pki_cache)
+        for _, _, der in export.known:
+            serial = format(x509.load_der_x509_certificate(der).serial_number, "x")
+            assert restored.directory.get(serial) is not None
+        assert again.revoked_serials() == pki.export().revoked_serials()
 
 
 class TestBadPkiDirectory:
