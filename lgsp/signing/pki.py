@@ -3,8 +3,11 @@
 Every agency gets an *agency* certificate (the seal the clerk applies after numbering) and its head
 official a *personal* certificate. Both carry the agency's QCVN 102 code in the subject's
 organizationIdentifier (OID 2.5.4.97), which is how a verifier checks that the signer belongs to
-the sending agency. The ``CertificateDirectory`` is what recipients resolve certificate serials in,
-with the trust anchor and the revocation list, as an LDAP directory and CRL would serve them.
+the sending agency. The ``CertificateDirectory`` holds the trust anchors and the revocation list,
+and resolves a signer's certificate: the one a signature carries (as edXML's KeyInfo/X509Data),
+or, for older records that name only a serial, by serial as an LDAP directory would serve it.
+Certificates carry Subject and Authority Key Identifiers (RFC 5280; ``openssl verify
+-x509_strict``). ``lgsp.signing.pki_files`` writes a PKI to a directory and reads it back.
 """
 
 from __future__ import annotations
@@ -182,7 +185,8 @@ class Authority:
 
 
 class CertificateDirectory:
-    """Certificates by serial, the trust anchor, the issuing CA and the revoked serials."""
+    """The trust anchors, the certificates known by serial or carried by signatures, and the
+    revoked serials."""
 
     def __init__(self, root: IssuedCertificate, issuing_ca: IssuedCertificate) -> None:
         self.root = root
