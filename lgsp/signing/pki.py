@@ -196,7 +196,8 @@ class CertificateDirectory:
         self._by_serial: dict[str, IssuedCertificate] = {root.serial: root,
                                                           issuing_ca.serial: issuing_ca}
         self._by_der: dict[bytes, IssuedCertificate] = {}
-        """Certificates signatures carried, parsed once."""
+        """Every certificate by its DER bytes: those known, and those signatures carried
+        (parsed once)."""
         self.revoked: set[str] = set()
         """Serials the CA revoked (applied as its revocation topic is read)."""
 
@@ -215,6 +216,8 @@ class CertificateDirectory:
 
     def add(self, issued: IssuedCertificate) -> None:
         self._by_serial[issued.serial] = issued
+        if issued.der:  # a signature carrying these very bytes needs no parsing
+            self._by_der[issued.der] = issued
 
     def get(self, serial: str) -> IssuedCertificate | None:
         return self._by_serial.get(serial)
