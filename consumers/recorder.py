@@ -56,7 +56,8 @@ class Recorder:
 
     def __init__(self, *, broker: BrokerConfig, topics: list[str], out: Path,
                  registry: SchemaRegistry | None = None, limits: RecordingLimits | None = None,
-                 progress: Callable[[int], None] | None = None) -> None:
+                 progress: Callable[[int], None] | None = None,
+                 trust_anchors: dict[str, list[str]] | None = None) -> None:
         if not topics:
             raise ConfigError("give at least one topic to record (--topics a,b)")
         self.broker = broker
@@ -65,6 +66,8 @@ class Recorder:
         self.registry = registry
         self.limits = limits or RecordingLimits()
         self.progress = progress
+        self.trust_anchors = trust_anchors or {}
+        """The recorded run's root and issuing CAs (PEM), kept in the capture's header."""
         self.written = 0
         self._stop = asyncio.Event()
 
@@ -117,7 +120,8 @@ class Recorder:
         done: set[TopicPartition] = set()
         info = CaptureInfo(capture_id=new_capture_id(), source=self.broker.bootstrap or "",
                            topics=counts, schemas=self._schemas(),
-                           recorded_at=dt.datetime.now(dt.UTC).isoformat())
+                           recorded_at=dt.datetime.now(dt.UTC).isoformat(),
+                           trust_anchors=self.trust_anchors)
         deadline = (time.monotonic() + self.limits.duration_s) if self.limits.duration_s else None
         idle_since = time.monotonic()
         with CaptureWriter(self.out, info) as writer:

@@ -34,6 +34,7 @@ def _register() -> None:
     from lgsp.cli import (
         broker_cmd,
         capture_cmds,
+        contract_cmd,
         registry_cmd,
         report_cmd,
         schemas_cmd,
@@ -47,6 +48,7 @@ def _register() -> None:
     app.command("record")(capture_cmds.record)
     app.command("replay")(capture_cmds.replay)
     app.command("report")(report_cmd.report)
+    app.command("contract")(contract_cmd.contract)
     app.add_typer(schemas_cmd.schemas_app, name="schemas")
     app.add_typer(registry_cmd.registry_app, name="registry")
 

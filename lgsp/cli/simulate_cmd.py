@@ -145,6 +145,15 @@ def simulate(
     pki_cache: Annotated[Path | None, typer.Option(
         "--pki-cache", envvar="LGSP_PKI_CACHE", file_okay=False,
         help="Key cache directory (default ~/.cache/lgsp-sim/keys).")] = None,
+    pki_out: Annotated[Path | None, typer.Option(
+        "--pki-out", help="Write the run's trust anchors here before the first document is "
+                          "sent: root and issuing CA, every agency and personal certificate "
+                          "(PEM), the CRL, and the issuing CA's key (see docs/contract.md).")
+    ] = None,
+    pki: Annotated[Path | None, typer.Option(
+        "--pki", help="Issue from and trust the CA of this directory (written by --pki-out) "
+                      "instead of a new one, so runs, replays and external parties share "
+                      "trust.")] = None,
     run_id: Annotated[str | None, typer.Option(
         "--run-id", help="Names the run's topics (default: random).")] = None,
     keep_topics: Annotated[bool, typer.Option(
@@ -205,6 +214,7 @@ def simulate(
         document_versions=_versions(document_versions, registry_url), registry_url=registry_url,
         record_path=record, faults=FaultPlan.parse(inject or []))
     config = dataclasses.replace(config, rotate_s=_rotation(rotate_topics, config, bootstrap))
+    config = dataclasses.replace(config, pki_dir=pki, pki_out=pki_out)
     if not find_max:
         config.check_warmup()
     host = HostShard.parse(host_shard) if host_shard else HostShard()
@@ -213,6 +223,14 @@ def simulate(
                           "Kafka cluster) on every host, or the hosts can never meet")
     if metrics_port is not None and not 0 <= metrics_port <= 65535:
         raise ConfigError(f"--metrics-port {metrics_port} must be 0..65535 (0: any free port)")
+    from lgsp.signing.pki_files import load_authority, prepare_pki_out
+
+    if pki is not None:
+        load_authority(pki)  # a bad directory is a usage error before any broker starts
+    if pki_out is not None:
+        prepare_pki_out(pki_out)
+        print(f"lgsp: the run's PKI (CA, certificates, CRL) is written to {pki_out}/",
+              file=sys.stderr)
     run = RunSettings(config=config, broker=broker, workers=workers, bus_workers=bus_workers,
                       host=host,
                       gates=gates, metrics_port=metrics_port, log_format=log_format,

@@ -3,8 +3,11 @@
 Each record keeps topic, partition, offset, timestamp and its type, key, headers and the value
 bytes exactly as on the wire (never decoded and re-encoded), plus the Confluent schema id the value
 names. The file header's metadata holds ``lgsp.capture`` (format, capture id, source, topics and
-their partition counts) and ``lgsp.schemas`` (every schema the registry knew, by id), so a capture
-can be read, filtered and replayed without the registry that wrote it.
+their partition counts), ``lgsp.schemas`` (every schema the registry knew, by id), so a capture
+can be read, filtered and replayed without the registry that wrote it, and, for a run's own
+recording (``simulate --record``), ``lgsp.trust``: the run's trust anchors (root and issuing CA
+certificates, PEM), so its signatures (which carry their certificates) can be audited from the
+capture alone.
 
 Blocks are flushed often, so an interrupted recording leaves a readable file up to its last block.
 Reading parses the container block by block: a truncated or corrupt block raises ``CaptureError``
@@ -83,6 +86,8 @@ class CaptureInfo:
     schemas: dict[int, dict[str, Any]] = field(default_factory=dict)
     """Schema id -> {subject, version, schema}."""
     recorded_at: str = ""
+    trust_anchors: dict[str, list[str]] = field(default_factory=dict)
+    """``{"roots": [PEM, ...], "issuing_cas": [PEM, ...]}`` of the run recorded, if known."""
 
 
 def _value_schema_id(value: bytes | None) -> int | None:
@@ -103,6 +108,8 @@ class CaptureWriter:
                                         "recorded_at": info.recorded_at}),
             "lgsp.schemas": json.dumps({str(k): v for k, v in info.schemas.items()}),
         }
+        if info.trust_anchors:
+            metadata["lgsp.trust"] = json.dumps(info.trust_anchors)
         self._writer = Writer(self._file, CAPTURE_SCHEMA, codec="deflate", metadata=metadata,
                               sync_interval=256 * 1024)
         self._flush_every = flush_every
@@ -168,12 +175,14 @@ class CaptureReader:
         try:
             capture = json.loads(meta["lgsp.capture"])
             schemas = json.loads(meta.get("lgsp.schemas", b"{}"))
+            trust = json.loads(meta.get("lgsp.trust", b"{}"))
         except (KeyError, json.JSONDecodeError):
             raise CaptureError(f"{path} is an Avro file but not an lgsp capture") from None
         self.info = CaptureInfo(capture_id=capture["capture_id"], source=capture.get("source", ""),
                                 topics=capture.get("topics", {}),
                                 schemas={int(k): v for k, v in schemas.items()},
-                                recorded_at=capture.get("recorded_at", ""))
+                                recorded_at=capture.get("recorded_at", ""),
+                                trust_anchors=trust)
 
     def _decompress(self, data: bytes) -> bytes:
         if self._codec == "deflate":

@@ -81,14 +81,15 @@ def _signature_record(block: SignatureBlock | None) -> dict[str, Any] | None:
     if block is None:
         return None
     return {"role": block.role.value, "certificate_serial": block.certificate_serial,
-            "signed_at": block.signed_at, "value": block.value}
+            "signed_at": block.signed_at, "value": block.value,
+            "certificate": block.certificate}
 
 
 def _signature_block(r: dict[str, Any] | None) -> SignatureBlock | None:
     if r is None:
         return None
     return SignatureBlock(SignatureRole(r["role"]), r["certificate_serial"], r["signed_at"],
-                          r["value"])
+                          r["value"], r.get("certificate"))  # absent from v1 records
 
 
 class EventCodec:

@@ -51,6 +51,10 @@ class SimulationConfig:
     lenient_lgsp: bool = False
     run_id: str | None = None
     pki_cache: Path | None = None
+    pki_dir: Path | None = None
+    """Issue from and trust the CA in this directory (``--pki``) instead of a new one."""
+    pki_out: Path | None = None
+    """Write the run's CA, certificates and CRL here (``--pki-out``)."""
     traffic_profile: str = "traffic"
     keep_topics: bool = False
     record_path: Path | None = None
@@ -108,6 +112,8 @@ class SimulationConfig:
         data["signature_algorithm"] = self.signature_algorithm.value
         data["recipient"]["signature_policy"] = self.recipient.signature_policy.value
         data["pki_cache"] = str(self.pki_cache) if self.pki_cache else None
+        data["pki_dir"] = str(self.pki_dir) if self.pki_dir else None
+        data["pki_out"] = str(self.pki_out) if self.pki_out else None
         data["record_path"] = str(self.record_path) if self.record_path else None
         data["profiles"] = list(self.profiles)
         data["document_versions"] = list(self.document_versions)

@@ -262,7 +262,8 @@ class LoadRun:
             if self.config.record_path is not None:
                 recording = RunRecording(plan, broker, FileSchemaRegistry()
                                          if self.config.registry_url is None
-                                         else RestSchemaRegistry(self.config.registry_url))
+                                         else RestSchemaRegistry(self.config.registry_url),
+                                         trust=(pki, *trusted))
                 recording.start()
                 stack.callback(recording.cancel)
             inbox: asyncio.Queue[tuple[int, Message]] = asyncio.Queue()

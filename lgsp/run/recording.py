@@ -11,6 +11,8 @@ from consumers.recorder import Recorder
 from lgsp.codec.registry import SchemaRegistry
 from lgsp.config import BrokerConfig
 from lgsp.run.plan import RunPlan
+from lgsp.signing.pki import PkiExport
+from lgsp.signing.pki_files import trust_anchors
 
 FINISH_TIMEOUT_S = 120.0
 
@@ -18,12 +20,14 @@ FINISH_TIMEOUT_S = 120.0
 class RunRecording:
     """Records the run's topics into ``config.record_path`` from ``start()`` to ``finish()``."""
 
-    def __init__(self, plan: RunPlan, broker: BrokerConfig, registry: SchemaRegistry) -> None:
+    def __init__(self, plan: RunPlan, broker: BrokerConfig, registry: SchemaRegistry, *,
+                 trust: tuple[PkiExport, ...] = ()) -> None:
+        """``trust``: the PKIs whose anchors the capture carries (this run's, other hosts')."""
         if plan.config.record_path is None:
             raise ValueError("a run recording needs config.record_path")
         self.path = plan.config.record_path
         self._recorder = Recorder(broker=broker, topics=plan.bus_topics(), out=self.path,
-                                  registry=registry)
+                                  registry=registry, trust_anchors=trust_anchors(*trust))
         self._task: asyncio.Task[int] | None = None
         self.written: int | None = None
 

@@ -560,7 +560,9 @@ class Simulation:
     def start_recording(self) -> RunRecording | None:
         if self.config.record_path is None:
             return None
-        recording = RunRecording(self.run_plan, self.broker, self.events.codec.registry)
+        trust = (self.pki.export(), *self.trusted) if self.pki is not None else self.trusted
+        recording = RunRecording(self.run_plan, self.broker, self.events.codec.registry,
+                                 trust=trust)
         recording.start()
         self._stack.callback(recording.cancel)
         return recording

@@ -3,8 +3,11 @@
 Every agency gets an *agency* certificate (the seal the clerk applies after numbering) and its head
 official a *personal* certificate. Both carry the agency's QCVN 102 code in the subject's
 organizationIdentifier (OID 2.5.4.97), which is how a verifier checks that the signer belongs to
-the sending agency. The ``CertificateDirectory`` is what recipients resolve certificate serials in,
-with the trust anchor and the revocation list, as an LDAP directory and CRL would serve them.
+the sending agency. The ``CertificateDirectory`` holds the trust anchors and the revocation list,
+and resolves a signer's certificate: the one a signature carries (as edXML's KeyInfo/X509Data),
+or, for older records that name only a serial, by serial as an LDAP directory would serve it.
+Certificates carry Subject and Authority Key Identifiers (RFC 5280; ``openssl verify
+-x509_strict``). ``lgsp.signing.pki_files`` writes a PKI to a directory and reads it back.
 """
 
 from __future__ import annotations
@@ -18,12 +21,14 @@ from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.serialization import Encoding
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from cryptography.x509.oid import NameOID
 
 from lgsp.signing.keys import KeyStore, PrivateKey, SignatureAlgorithm
 
 CERT_VALIDITY = dt.timedelta(days=3 * 365)
+MAX_CARRIED = 100_000
+"""Carried certificates a directory keeps parsed (a run issues two per agency)."""
 
 
 class SignatureRole(StrEnum):
@@ -43,6 +48,8 @@ class IssuedCertificate:
     """None for CA certificates."""
     not_before: dt.datetime
     not_after: dt.datetime
+    der: bytes = b""
+    """The certificate's DER bytes: what a signature carries (edXML KeyInfo/X509Data)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,7 +65,20 @@ def _issued(certificate: x509.Certificate, agency_code: str,
     return IssuedCertificate(
         certificate=certificate, serial=format(certificate.serial_number, "x"),
         agency_code=agency_code, role=role, not_before=certificate.not_valid_before_utc,
-        not_after=certificate.not_valid_after_utc)
+        not_after=certificate.not_valid_after_utc, der=certificate.public_bytes(Encoding.DER))
+
+
+def described(certificate: x509.Certificate) -> IssuedCertificate:
+    """An end-entity certificate known only by its own bytes (carried in a signature): the
+    agency from the subject's organizationIdentifier, the role from its organizationalUnitName
+    (``agency-seal…`` or ``AGENCY``: the agency's seal; anything else: a personal certificate)."""
+    subject = certificate.subject
+    codes = subject.get_attributes_for_oid(NameOID.ORGANIZATION_IDENTIFIER)
+    units = subject.get_attributes_for_oid(NameOID.ORGANIZATIONAL_UNIT_NAME)
+    unit = str(units[0].value) if units else ""
+    role = (SignatureRole.AGENCY if unit.startswith("agency-seal") or unit == "AGENCY"
+            else SignatureRole.PERSONAL)
+    return _issued(certificate, str(codes[0].value) if codes else "", role)
 
 
 class CertificateFault(StrEnum):
@@ -84,18 +104,27 @@ class PkiExport:
     """(agency code, role, certificate) of every credential issued so far."""
     faulty: tuple[tuple[str, CertificateFault, bytes], ...] = ()
     """(agency code, fault, certificate) of the faulty seals issued for fault injection."""
+    known: tuple[tuple[str, SignatureRole, bytes], ...] = ()
+    """(agency code, role, certificate) issued before this run by the CA it issues from
+    (``--pki DIR``): verifiers resolve them like the run's own."""
+    revoked: tuple[str, ...] = ()
+    """Serials that CA had revoked before this run (its CRL)."""
 
     def revoked_serials(self) -> list[str]:
-        """Serials of the certificates issued to be revoked (the CA publishes them)."""
-        return sorted(format(x509.load_der_x509_certificate(der).serial_number, "x")
-                      for _, fault, der in self.faulty if fault is CertificateFault.REVOKED)
+        """Serials of the certificates issued to be revoked, and those the CA had revoked
+        before (the CA publishes them)."""
+        return sorted({format(x509.load_der_x509_certificate(der).serial_number, "x")
+                       for _, fault, der in self.faulty if fault is CertificateFault.REVOKED}
+                      | set(self.revoked))
 
     def to_json(self) -> dict[str, object]:
         """JSON-safe (base64 DER): how hosts of one load exchange their CAs over Kafka."""
         return {"algorithm": self.algorithm.value, "root": _b64(self.root),
                 "issuing_ca": _b64(self.issuing_ca),
                 "issued": [[code, role.value, _b64(der)] for code, role, der in self.issued],
-                "faulty": [[code, fault.value, _b64(der)] for code, fault, der in self.faulty]}
+                "faulty": [[code, fault.value, _b64(der)] for code, fault, der in self.faulty],
+                "known": [[code, role.value, _b64(der)] for code, role, der in self.known],
+                "revoked": list(self.revoked)}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> PkiExport:
@@ -104,7 +133,16 @@ class PkiExport:
                    tuple((code, SignatureRole(role), base64.b64decode(der))
                          for code, role, der in data["issued"]),
                    tuple((code, CertificateFault(fault), base64.b64decode(der))
-                         for code, fault, der in data.get("faulty", ())))
+                         for code, fault, der in data.get("faulty", ())),
+                   tuple((code, SignatureRole(role), base64.b64decode(der))
+                         for code, role, der in data.get("known", ())),
+                   tuple(data.get("revoked", ())))
+
+
+def _same_key(issued: IssuedCertificate, key: PrivateKey) -> bool:
+    spki = (Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
+    return bool(issued.certificate.public_key().public_bytes(*spki)
+                == key.public_key().public_bytes(*spki))
 
 
 def _b64(data: bytes) -> str:
@@ -130,8 +168,25 @@ def _hash_for(algorithm: SignatureAlgorithm) -> hashes.SHA256 | None:
     return None if algorithm is SignatureAlgorithm.ED25519 else hashes.SHA256()
 
 
+@dataclass(frozen=True, slots=True)
+class Authority:
+    """An existing CA a run issues from and trusts (``--pki DIR``, ``lgsp.signing.pki_files``):
+    its root and issuing CA certificates, the issuing CA's key, and what it issued and revoked
+    before. Every certificate the run needs and ``known`` lacks is issued anew by this CA."""
+
+    root: x509.Certificate
+    issuing_ca: x509.Certificate
+    issuing_key: PrivateKey
+    algorithm: SignatureAlgorithm
+    known: tuple[tuple[str, SignatureRole, x509.Certificate], ...] = ()
+    """(agency code, role, certificate): reused when the key cache holds its key."""
+    revoked: tuple[str, ...] = ()
+    """Hex serials on the CA's revocation list."""
+
+
 class CertificateDirectory:
-    """Certificates by serial, the trust anchor, the issuing CA and the revoked serials."""
+    """The trust anchors, the certificates known by serial or carried by signatures, and the
+    revoked serials."""
 
     def __init__(self, root: IssuedCertificate, issuing_ca: IssuedCertificate) -> None:
         self.root = root
@@ -140,6 +195,9 @@ class CertificateDirectory:
         """(root, issuing CA) chains trusted: the run's own, and other hosts' of a shared load."""
         self._by_serial: dict[str, IssuedCertificate] = {root.serial: root,
                                                           issuing_ca.serial: issuing_ca}
+        self._by_der: dict[bytes, IssuedCertificate] = {}
+        """Every certificate by its DER bytes: those known, and those signatures carried
+        (parsed once)."""
         self.revoked: set[str] = set()
         """Serials the CA revoked (applied as its revocation topic is read)."""
 
@@ -153,12 +211,32 @@ class CertificateDirectory:
             self.add(_issued(x509.load_der_x509_certificate(der), code, role))
         for code, _fault, der in export.faulty:
             self.add(_issued(x509.load_der_x509_certificate(der), code, SignatureRole.AGENCY))
+        for code, role, der in export.known:
+            self.add(_issued(x509.load_der_x509_certificate(der), code, role))
 
     def add(self, issued: IssuedCertificate) -> None:
         self._by_serial[issued.serial] = issued
+        if issued.der:  # a signature carrying these very bytes needs no parsing
+            self._by_der[issued.der] = issued
 
     def get(self, serial: str) -> IssuedCertificate | None:
         return self._by_serial.get(serial)
+
+    def carried(self, der: bytes) -> IssuedCertificate | None:
+        """The certificate a signature carries (DER), parsed once; None if unreadable. A
+        certificate the directory knows by serial and bytes is that entry; any other is
+        described from its own subject (its chain decides whether it is trusted)."""
+        issued = self._by_der.get(der)
+        if issued is None:
+            try:
+                certificate = x509.load_der_x509_certificate(der)
+            except ValueError:
+                return None
+            known = self._by_serial.get(format(certificate.serial_number, "x"))
+            issued = known if known is not None and known.der == der else described(certificate)
+            if len(self._by_der) < MAX_CARRIED:
+                self._by_der[der] = issued
+        return issued
 
     def revoke(self, serial: str) -> None:
         self.revoked.add(serial)
@@ -172,10 +250,14 @@ class Pki:
 
     def __init__(self, algorithm: SignatureAlgorithm = SignatureAlgorithm.RSA2048, *,
                  cache_dir: Path | None = None, now: dt.datetime | None = None,
-                 restore: PkiExport | None = None, trust: tuple[PkiExport, ...] = ()) -> None:
-        """A new CA, or with ``restore`` the CA (and certificates) another process exported."""
+                 restore: PkiExport | None = None, trust: tuple[PkiExport, ...] = (),
+                 authority: Authority | None = None) -> None:
+        """A new CA, with ``authority`` an existing one, or with ``restore`` the CA (and
+        certificates) another process exported."""
         if restore is not None:
             algorithm = restore.algorithm
+        elif authority is not None:
+            algorithm = authority.algorithm
         self.algorithm = algorithm
         self.keys = KeyStore(algorithm, cache_dir)
         self.now = now or dt.datetime.now(dt.UTC)
@@ -185,7 +267,17 @@ class Pki:
         ca_name = _name("CA phục vụ các cơ quan nhà nước (mô phỏng)",
                         organization="Ban Cơ yếu Chính phủ")
         self._issued: dict[tuple[str, SignatureRole], IssuedCertificate] = {}
-        if restore is None:
+        self._known: dict[tuple[str, SignatureRole], IssuedCertificate] = {}
+        """Certificates the authority issued before, reused when their key is ours."""
+        self._revoked_before: tuple[str, ...] = ()
+        if authority is not None and restore is None:
+            self._root = _issued(authority.root, "", None)
+            self._issuing = _issued(authority.issuing_ca, "", None)
+            ca_key, ca_name = authority.issuing_key, authority.issuing_ca.subject
+            self._known = {(code, role): _issued(cert, code, role)
+                           for code, role, cert in authority.known}
+            self._revoked_before = authority.revoked
+        elif restore is None:
             self._root = self._issue(root_name, root_key, root_name, root_key, ca=True,
                                      agency_code="", role=None, path_length=1)
             self._issuing = self._issue(ca_name, ca_key, root_name, root_key, ca=True,
@@ -207,9 +299,21 @@ class Pki:
             issued = _issued(x509.load_der_x509_certificate(der), code, SignatureRole.AGENCY)
             self._faulty[(code, fault)] = issued
             self.directory.add(issued)
+        for code, role, der in restore.known if restore is not None else ():
+            self._known[(code, role)] = _issued(x509.load_der_x509_certificate(der), code, role)
+        if restore is not None:
+            self._revoked_before = restore.revoked
+        for known in self._known.values():
+            self.directory.add(known)
         self._restored = restore is not None
         for other in trust:
             self.directory.trust(other)
+
+    @property
+    def issuing_key(self) -> PrivateKey:
+        """The issuing CA's private key (a simulation key), published with ``--pki-out`` so
+        another run can issue from this CA."""
+        return self._ca_key
 
     def export(self) -> PkiExport:
         return PkiExport(
@@ -218,7 +322,10 @@ class Pki:
             tuple((code, role, issued.certificate.public_bytes(Encoding.DER))
                   for (code, role), issued in sorted(self._issued.items())),
             tuple((code, fault, issued.certificate.public_bytes(Encoding.DER))
-                  for (code, fault), issued in sorted(self._faulty.items())))
+                  for (code, fault), issued in sorted(self._faulty.items())),
+            tuple((code, role, issued.certificate.public_bytes(Encoding.DER))
+                  for (code, role), issued in sorted(self._known.items())),
+            self._revoked_before)
 
     @staticmethod
     def key_labels(agency_code: str) -> list[str]:
@@ -237,6 +344,10 @@ class Pki:
         label = self.key_labels(agency_code)[0 if role is SignatureRole.AGENCY else 1]
         key = self.keys.get(label)
         issued = self._issued.get((agency_code, role))  # exported by the coordinator
+        known = self._known.get((agency_code, role))
+        if issued is None and known is not None and _same_key(known, key):
+            issued = known  # issued by the authority before (--pki DIR), for this very key
+            self._issued[(agency_code, role)] = issued
         if issued is None:
             subject = _name(holder, organization=organization, agency_code=agency_code,
                             unit="agency-seal" if role is SignatureRole.AGENCY else "personal",
@@ -307,6 +418,12 @@ class Pki:
             .not_valid_before(start)
             .not_valid_after(end)
             .add_extension(x509.BasicConstraints(ca=ca, path_length=path_length), critical=True)
+            # RFC 5280 §4.2.1.1-2 (and `openssl verify -x509_strict`): key identifiers link a
+            # certificate to its issuer's key; the root's AKI is its own SKI.
+            .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()),
+                           critical=False)
+            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(
+                issuer_key.public_key()), critical=False)
         )
         if ca:
             usage = x509.KeyUsage(digital_signature=False, content_commitment=False,

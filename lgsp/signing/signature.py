@@ -5,12 +5,13 @@ swapped) and up to two signatures: the official's personal signature and the age
 Each signature covers the digest together with its role and signing time (signed attributes, as in
 CMS), so a seal cannot be passed off as a personal signature and a signing time cannot be moved
 into a certificate's validity. The verifier checks, in order: the content still matches the digest
-(else ``tampered``), the certificate is known (``unknown_certificate``) and chains to the trusted
-root (``unknown_issuer``), is not revoked (``revoked``), was valid when signed (``expired`` /
-``not_yet_valid``; a signing time in the future is ``signed_in_future``), has the role of the slot
-it sits in (``wrong_role``), belongs to the sending agency (``signer_not_sender``), and the
-signature verifies (``bad_signature``). Chain checks are cached per certificate; the rest runs per
-document.
+(else ``tampered``), the certificate is known (``unknown_certificate``): the signature carries it
+(document-event v2, as edXML's KeyInfo/X509Data does) or, in a v1 record, names its serial in the
+certificate directory; it chains to the trusted root (``unknown_issuer``), is not revoked
+(``revoked``), was valid when signed (``expired`` / ``not_yet_valid``; a signing time in the
+future is ``signed_in_future``), has the role of the slot it sits in (``wrong_role``), belongs to
+the sending agency (``signer_not_sender``), and the signature verifies (``bad_signature``). Chain
+checks are cached per certificate; the rest runs per document. docs/contract.md gives the bytes.
 """
 
 from __future__ import annotations
@@ -43,7 +44,10 @@ class SignatureBlock:
     signed_at: dt.datetime
     """When it was signed (UTC); the certificate must be valid then."""
     value: bytes
-    """The signature over the content digest."""
+    """The signature over the signed attributes (see ``_to_be_signed``)."""
+    certificate: bytes | None = None
+    """DER of the signer's certificate (edXML KeyInfo/X509Data; document-event v2): with it a
+    verifier needs only the trust anchors. None in v1 records: resolved by serial."""
 
 
 CLOCK_SKEW = dt.timedelta(minutes=5)
@@ -74,7 +78,8 @@ def sign(credential: Credential, digest: bytes, signed_at: dt.datetime) -> Signa
     if role is None:
         raise ValueError("a CA certificate does not sign documents")
     return SignatureBlock(role, credential.issued.serial, signed_at,
-                          _sign_raw(credential.key, _to_be_signed(digest, role, signed_at)))
+                          _sign_raw(credential.key, _to_be_signed(digest, role, signed_at)),
+                          credential.issued.der or None)
 
 
 def _verify_raw(issued: IssuedCertificate, value: bytes, digest: bytes) -> None:
@@ -95,7 +100,8 @@ class SignatureVerifier:
 
     def __init__(self, directory: CertificateDirectory) -> None:
         self.directory = directory
-        self._chain_ok: dict[str, bool] = {}
+        self._chain_ok: dict[bytes, bool] = {}
+        """By certificate bytes: a carried certificate may reuse a known serial."""
 
     def check_digest(self, content: bytes, schema_id: int, digest: bytes) -> None:
         if not hmac.compare_digest(content_digest(content, schema_id), digest):
@@ -106,7 +112,8 @@ class SignatureVerifier:
                now: dt.datetime | None = None) -> IssuedCertificate:
         """Raise ``SignatureError`` with a reason unless ``block`` is a valid ``role`` signature
         of ``sender`` over ``digest``; return the signer's certificate."""
-        issued = self.directory.get(block.certificate_serial)
+        issued = (self.directory.get(block.certificate_serial) if block.certificate is None
+                  else self.directory.carried(block.certificate))
         if issued is None or issued.role is None:
             raise SignatureError(f"certificate {block.certificate_serial} is not in the directory",
                                  reason="unknown_certificate")
@@ -140,11 +147,11 @@ class SignatureVerifier:
         return issued
 
     def _chains_to_root(self, issued: IssuedCertificate) -> bool:
-        ok = self._chain_ok.get(issued.serial)
+        ok = self._chain_ok.get(issued.der)
         if ok is None:
             ok = any(_issued_by(issued, issuing) and _issued_by(issuing, root)
                      for root, issuing in self.directory.anchors)
-            self._chain_ok[issued.serial] = ok
+            self._chain_ok[issued.der] = ok
         return ok
 
 

@@ -39,7 +39,8 @@ def add_document_v3(repo: Path, *, breaking: bool) -> None:
     v2["fields"].append(field)
     (repo / "schemas/document/v3.avsc").write_text(json.dumps(v2, indent=2, ensure_ascii=False))
     index = json.loads((repo / "schemas/registry.json").read_text())
-    index["schemas"].append({"id": 6, "subject": "lgsp.document", "version": 3,
+    next_id = max(entry["id"] for entry in index["schemas"]) + 1
+    index["schemas"].append({"id": next_id, "subject": "lgsp.document", "version": 3,
                              "file": "document/v3.avsc"})
     (repo / "schemas/registry.json").write_text(json.dumps(index, indent=2))
 
@@ -345,7 +346,7 @@ class TestAgainstEdges:
         shutil.copytree(SCHEMAS, tmp_path / "schemas")
         r = run(["schemas", "check", "--against", "main"], cwd=tmp_path)
         assert r.returncode == 0, r.stdout + r.stderr
-        assert r.stdout.strip().splitlines()[-1].startswith("compatible: 4 subjects, 1 ")
+        assert r.stdout.strip().splitlines()[-1].startswith("compatible: 4 subjects, 2 ")
         add_document_v3(tmp_path, breaking=True)
         r = run(["schemas", "check", "--against", "main"], cwd=tmp_path)
         assert r.returncode == 1, r.stdout + r.stderr

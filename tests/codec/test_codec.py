@@ -38,7 +38,7 @@ class TestWireFormat:
         registry = FileSchemaRegistry()
         assert {(s.subject, s.version): s.id for s in registry} == {
             ("lgsp.document", 1): 1, ("lgsp.document-event", 1): 2, ("lgsp.status-event", 1): 3,
-            ("lgsp.dead-letter", 1): 4, ("lgsp.document", 2): 5}
+            ("lgsp.dead-letter", 1): 4, ("lgsp.document", 2): 5, ("lgsp.document-event", 2): 6}
 
     def test_signed_document_round_trips_with_content_bytes_untouched(self, events):
         content = events.encode_content(_document())
@@ -71,6 +71,36 @@ class TestWireFormat:
         with pytest.raises(DecodeError) as info:
             events.decode_content(signed)
         assert info.value.reason == "unknown_schema_id"
+
+
+class TestDocumentEventVersions:
+    def test_v1_record_without_carried_certificates_still_decodes(self, events):
+        """document-event v1 (id 2) names the certificate by serial only: still readable, the
+        signature's certificate is None (resolved in the directory by serial)."""
+        at = dt.datetime(2026, 12, 4, 14, 0, tzinfo=dt.UTC)
+        v1 = next(s for s in events.codec.registry.versions("lgsp.document-event")
+                  if s.version == 1)
+        signature = {"role": "AGENCY", "certificate_serial": "1f2e", "signed_at": at,
+                     "value": b"\x01" * 64}
+        data = events.codec.encode_with(v1, {
+            "content_schema_id": 5, "content": b"c", "content_digest": b"\x02" * 32,
+            "personal_signature": None, "agency_signature": signature})
+        assert data[:5] == b"\x00\x00\x00\x00\x02"
+        decoded = events.decode_signed(data)
+        assert decoded.agency_signature is not None
+        assert decoded.agency_signature.certificate_serial == "1f2e"
+        assert decoded.agency_signature.certificate is None
+
+    def test_v2_record_carries_the_certificate_bytes(self, events):
+        """New records are written with document-event v2 (id 6), certificate included."""
+        from lgsp.signing import SignatureBlock, SignatureRole
+
+        block = SignatureBlock(SignatureRole.AGENCY, "1f2e",
+                               dt.datetime(2026, 12, 4, tzinfo=dt.UTC), b"\x01" * 64,
+                               b"0\x82der")
+        data = events.encode_signed(SignedDocument(5, b"c", b"\x02" * 32, None, block))
+        assert data[:5] == b"\x00\x00\x00\x00\x06"
+        assert events.decode_signed(data).agency_signature == block
 
 
 class TestBadBytes:

@@ -138,7 +138,7 @@ class TestBeyondApacheAvro:
 
 
 def test_shipped_document_v2_passes_backward_transitive():
-    """The project's own evolution: document v2 reads v1 data."""
+    """The project's own evolution: document v2 and document-event v2 read v1 data."""
     from pathlib import Path
 
     from lgsp.codec.schema_check import check_schemas
@@ -149,7 +149,8 @@ def test_shipped_document_v2_passes_backward_transitive():
     assert [v.version for v in found.versions["lgsp.document"]] == [1, 2]
     result = check_schemas(found)
     assert result.compatible
-    assert [(p.reader, p.writer) for p in result.pairs] == [(2, 1)]
+    assert sorted((p.subject, p.reader, p.writer) for p in result.pairs) == [
+        ("lgsp.document", 2, 1), ("lgsp.document-event", 2, 1)]
 
 
 class TestShapes:

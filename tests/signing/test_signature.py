@@ -6,6 +6,7 @@ import pytest
 
 from lgsp.errors import SignatureError
 from lgsp.signing import (
+    CertificateDirectory,
     Pki,
     SignatureAlgorithm,
     SignatureBlock,
@@ -146,6 +147,49 @@ class TestRejections:
         as_seal = SignatureBlock(SignatureRole.AGENCY, block.certificate_serial, block.signed_at,
                                  block.value)
         assert _reason(SignatureVerifier(pki.directory), as_seal, digest) == "wrong_role"
+
+
+class TestCarriedCertificate:
+    """A signature carries its signer's certificate (edXML KeyInfo/X509Data)."""
+
+    def test_verifier_with_only_the_trust_anchors_accepts_both_signatures(self, pki):
+        """A directory that knows no issued certificate verifies from the carried ones."""
+        anchors_only = CertificateDirectory(pki.directory.root, pki.directory.issuing_ca)
+        digest = content_digest(b"document content", 5)
+        for role in SignatureRole:
+            block = sign(_cred(pki, SENDER, role), digest, NOW)
+            assert block.certificate == _cred(pki, SENDER, role).issued.der
+            issued = SignatureVerifier(anchors_only).verify(block, digest, sender=SENDER,
+                                                            role=role)
+            assert (issued.agency_code, issued.role) == (SENDER, role)
+
+    def test_carried_certificate_of_a_foreign_ca_is_unknown_issuer(self, pki, tmp_path):
+        """A certificate from another CA that only the signature carries does not chain."""
+        foreign = _cred(Pki(pki.algorithm, cache_dir=tmp_path), SENDER, SignatureRole.AGENCY)
+        digest = content_digest(b"a", 1)
+        assert _reason(SignatureVerifier(pki.directory), sign(foreign, digest, NOW),
+                       digest) == "unknown_issuer"
+
+    def test_forged_certificate_reusing_a_trusted_serial_is_unknown_issuer(self, pki, tmp_path):
+        """Carried bytes decide, not the serial: a foreign certificate whose serial a trusted
+        one has (checked after the trusted one passed) does not chain."""
+        verifier = SignatureVerifier(pki.directory)
+        digest = content_digest(b"a", 1)
+        trusted = _cred(pki, SENDER, SignatureRole.AGENCY)
+        verifier.verify(sign(trusted, digest, NOW), digest, sender=SENDER,
+                        role=SignatureRole.AGENCY)
+        foreign = _cred(Pki(pki.algorithm, cache_dir=tmp_path), SENDER, SignatureRole.AGENCY)
+        block = sign(foreign, digest, NOW)
+        forged = SignatureBlock(block.role, trusted.issued.serial, block.signed_at, block.value,
+                                block.certificate)
+        assert _reason(verifier, forged, digest) == "unknown_issuer"
+
+    def test_unreadable_carried_certificate_is_unknown_certificate(self, pki):
+        digest = content_digest(b"a", 1)
+        block = sign(_cred(pki, SENDER, SignatureRole.AGENCY), digest, NOW)
+        garbled = SignatureBlock(block.role, block.certificate_serial, block.signed_at,
+                                 block.value, b"not DER")
+        assert _reason(SignatureVerifier(pki.directory), garbled, digest) == "unknown_certificate"
 
 
 def test_keys_are_cached_between_pkis(tmp_path):
