@@ -19,6 +19,7 @@ signed one in ``lgsp-replay-of``; recipients check the content against the latte
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import io
 import json
@@ -92,6 +93,8 @@ class ReplayConfig:
     use_ledger: bool = True
     ledger_topic: str = LEDGER_TOPIC
     skip_corrupt: bool = False
+    partitions: int | None = None
+    """Partitions of destination topics the replay creates; None: those of the recorded topic."""
 
     def __post_init__(self) -> None:
         if self.speed <= 0:
@@ -100,6 +103,8 @@ class ReplayConfig:
             raise ConfigError("--max-gap must be >= 0 seconds")
         if self.loops < 1:
             raise ConfigError("--loop must be >= 1")
+        if self.partitions is not None and self.partitions < 1:
+            raise ConfigError("--partitions must be at least 1")
         if self.loops > 1 and not self.rewrite_ids:
             raise ConfigError("--loop N > 1 sends every document N times: add --rewrite-ids so "
                               "each loop is new traffic instead of duplicates")
@@ -119,6 +124,11 @@ class ReplayResult:
     sent: int = 0
     skipped_by_filter: int = 0
     skipped_already_replayed: int = 0
+    corrupt_blocks_skipped: int = 0
+    """Corrupt blocks of the capture ``--skip-corrupt`` went past."""
+    records_unreadable: int = 0
+    """Records lost in those blocks, as far as the readable ones tell (a corrupt tail hides
+    how many it held)."""
     by_topic: Counter[str] = field(default_factory=Counter)
     scheduled_duration_s: float = 0.0
     """Start → the last record's scheduled send time."""
@@ -131,6 +141,8 @@ class ReplayResult:
         return {"planned": self.planned, "sent": self.sent,
                 "skipped_by_filter": self.skipped_by_filter,
                 "skipped_already_replayed": self.skipped_already_replayed,
+                "corrupt_blocks_skipped": self.corrupt_blocks_skipped,
+                "records_unreadable": self.records_unreadable,
                 "by_topic": dict(sorted(self.by_topic.items())),
                 "scheduled_duration_s": round(self.scheduled_duration_s, 3),
                 "actual_duration_s": round(self.actual_duration_s, 3),
@@ -180,6 +192,12 @@ class Replayer:
         reader = CaptureReader(capture, skip_corrupt=config.skip_corrupt)
         self.info = reader.info
         self.records = list(reader)
+        self.corrupt_blocks = reader.skipped_blocks
+        """Blocks ``--skip-corrupt`` went past (their records are not replayed)."""
+        indexes = sorted(r.index for r in self.records)
+        self.records_unreadable = (indexes[-1] + 1 - len(indexes)) if indexes else 0
+        """Records missing between the first and the last readable one (a corrupt block at
+        the very end hides how many it held)."""
         self.schemas = _CaptureSchemas(self.info.schemas)
 
     # ---- selection -----------------------------------------------------------------------------
@@ -247,6 +265,8 @@ class Replayer:
 
     def plan(self, result: ReplayResult) -> list[PlannedRecord]:
         """The schedule: every record's send offset on the compressed, scaled timeline."""
+        result.corrupt_blocks_skipped = self.corrupt_blocks
+        result.records_unreadable = self.records_unreadable
         chosen = self.selected(result)
         planned: list[PlannedRecord] = []
         if not chosen:
@@ -318,11 +338,20 @@ class Replayer:
     def _ledger_key(self) -> bytes:
         return f"{self.info.capture_id}|{self.config.salt}|{self.config.rewrite_ids}".encode()
 
-    async def _ledger_read(self, broker: BrokerConfig) -> set[tuple[int, int]]:
+    def _target(self, record: CapturedRecord) -> str:
+        return self.config.topic_map.get(record.topic, record.topic)
+
+    async def _ledger_read(self, broker: BrokerConfig) -> set[tuple[int, int, str]]:
+        """(loop, record index, destination topic) of every record an earlier replay of this
+        capture sent (with the same salt and id rewriting): the ledger is keyed by capture and
+        destination, so the same capture into other topics (``--topic-map``) is sent again.
+        An entry without its topic (written before topics were noted) meant the record's
+        own topic."""
         await create_topics(broker, [self.config.ledger_topic])
         consumer = AIOKafkaConsumer(**{**broker.consumer_kwargs("unused"), "group_id": None})
         await consumer.start()
-        done: set[tuple[int, int]] = set()
+        done: set[tuple[int, int, str]] = set()
+        topic_of = {r.index: r.topic for r in self.records}
         try:
             await consumer.topics()
             partitions = [TopicPartition(self.config.ledger_topic, p) for p in
@@ -338,7 +367,9 @@ class Replayer:
                     for r in records:
                         if r.key == self._ledger_key() and r.value:
                             entry = json.loads(r.value)
-                            done.update((loop, i) for loop, i in entry["sent"])
+                            done.update((item[0], item[1], item[2] if len(item) > 2
+                                         else topic_of.get(item[1], ""))
+                                        for item in entry["sent"])
                         if r.offset + 1 >= end[tp]:
                             remaining.discard(tp)
         finally:
@@ -361,8 +392,7 @@ class Replayer:
         already = await self._ledger_read(broker) if self.config.use_ledger else set()
         targets = sorted({self.config.topic_map.get(p.record.topic, p.record.topic)
                           for p in planned})
-        if targets:
-            await create_topics(broker, targets)
+        await self._create_targets(broker, planned, targets)
         producer = TrackingProducer.for_broker(broker)
         await producer.start()
         try:
@@ -378,10 +408,23 @@ class Replayer:
                                        if not isinstance(v, dict)})
         return result
 
+    async def _create_targets(self, broker: BrokerConfig, planned: list[PlannedRecord],
+                              targets: list[str]) -> None:
+        """Missing destination topics get the partition count of the topic they replay
+        (``--partitions`` overrides it), so records keep their original partition."""
+        counts: dict[str, int] = {}
+        for item in planned:
+            source = item.record.topic
+            counts.setdefault(self._target(item.record), self.config.partitions
+                              or self.info.topics.get(source, broker.partitions))
+        for count in sorted(set(counts.values())):
+            await create_topics(dataclasses.replace(broker, partitions=count),
+                                [t for t in targets if counts.get(t) == count])
+
     async def _send(self, producer: AIOKafkaProducer, planned: list[PlannedRecord],
-                    already: set[tuple[int, int]], same_partitions: dict[str, bool],
+                    already: set[tuple[int, int, str]], same_partitions: dict[str, bool],
                     result: ReplayResult) -> None:
-        pending: list[tuple[asyncio.Future[Any], tuple[int, int]]] = []
+        pending: list[tuple[asyncio.Future[Any], tuple[int, int, str]]] = []
         start = time.monotonic_ns()
         try:
             await self._send_planned(producer, planned, already, same_partitions, result,
@@ -393,12 +436,12 @@ class Replayer:
             await self._acknowledge(producer, pending, tolerate_failures=True)
 
     async def _send_planned(self, producer: AIOKafkaProducer, planned: list[PlannedRecord],
-                            already: set[tuple[int, int]], same_partitions: dict[str, bool],
+                            already: set[tuple[int, int, str]], same_partitions: dict[str, bool],
                             result: ReplayResult,
-                            pending: list[tuple[asyncio.Future[Any], tuple[int, int]]],
+                            pending: list[tuple[asyncio.Future[Any], tuple[int, int, str]]],
                             start: int) -> None:
         for n, item in enumerate(planned):
-            ident = (item.loop, item.record.index)
+            ident = (item.loop, item.record.index, self._target(item.record))
             if ident in already:
                 result.skipped_already_replayed += 1
                 continue
@@ -427,7 +470,7 @@ class Replayer:
                 self.progress(n, len(planned))
 
     async def _acknowledge(self, producer: AIOKafkaProducer,
-                           pending: list[tuple[asyncio.Future[Any], tuple[int, int]]], *,
+                           pending: list[tuple[asyncio.Future[Any], tuple[int, int, str]]], *,
                            tolerate_failures: bool = False) -> None:
         """Await the sends, then note the acknowledged ones in the ledger (so a crash never
         skips unsent ones, and what was sent is not sent again)."""

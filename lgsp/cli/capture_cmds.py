@@ -135,6 +135,10 @@ def replay(
     skip_corrupt: Annotated[bool, typer.Option(
         "--skip-corrupt", help="Continue past a corrupt block instead of refusing the file.")
     ] = False,
+    partitions: Annotated[int | None, typer.Option(
+        "--partitions", help="Partitions of destination topics the replay creates (default: "
+                             "as many as the recorded topic had, so records keep their "
+                             "partition).")] = None,
     profile: Annotated[list[str] | None, typer.Option(
         "--profile", help="Profiles that give agencies their tier (for --tier).")] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Result as JSON on stdout.")] = False,
@@ -172,7 +176,7 @@ def replay(
     config = ReplayConfig(speed=parse_speed(speed), max_gap_s=max_gap, loops=loop,
                           topic_map=mapping, fresh_timestamps=timestamps == "fresh",
                           rewrite_ids=rewrite_ids, salt=salt, use_ledger=not no_ledger,
-                          skip_corrupt=skip_corrupt)
+                          skip_corrupt=skip_corrupt, partitions=partitions)
     topology = load_topology(list(profile) if profile else available_profiles()) if tier else None
     unknown = sorted(selection.tiers - set(topology.tiers)) if topology else []
     if topology and unknown:
@@ -203,8 +207,19 @@ def replay(
     print(f"{capture}: {verb} {result.planned if dry_run else result.sent} of "
           f"{len(replayer.records)} records ({result.skipped_by_filter} filtered out, "
           f"{result.skipped_already_replayed} already replayed) at speed {config.speed:g}x")
+    if result.corrupt_blocks_skipped:
+        lost = (f"{result.records_unreadable} records unreadable between readable ones"
+                if result.records_unreadable else "how many records they held is unknown")
+        print(f"  skipped {result.corrupt_blocks_skipped} corrupt block(s) (--skip-corrupt): "
+              f"{lost}; a corrupt last block hides the records after index "
+              f"{max((r.index for r in replayer.records), default=-1)}")
     for name, n in sorted(result.by_topic.items()):
         print(f"  {name}: {n}")
+    if not dry_run and result.sent == 0:
+        print("nothing was sent" + (" (everything had been replayed before: --no-ledger or "
+                                    "--salt to send it again)"
+                                    if result.skipped_already_replayed else ""))
+        return
     print(f"scheduled duration {result.scheduled_duration_s:.3f} s", end="")
     if dry_run:
         print(" (predicted)")

@@ -40,6 +40,10 @@ def finish(result: dict[str, Any], gates: list[Slo], *, report_path: Path | None
         for path, what in ((report_path, "JSON report"), (html_path, "HTML report")):
             if path is not None:
                 print(f"{what} written to {path}")
+        recorded = result["run"].get("recorded")
+        if recorded:
+            print(f"capture written to {recorded['file']} ({recorded['records']} records; "
+                  f"play it back with lgsp replay {recorded['file']} --bootstrap HOST:PORT)")
     if not run_verdict:
         if gate_exit and any(not v.passed for v in verdicts):
             raise typer.Exit(SLO_EXIT_CODE)

@@ -299,3 +299,70 @@ def test_interleaved_partitions_replay_on_the_recorded_timeline(tmp_path):
         assert offsets == list(range(10))
     first_of_p1 = next(p for p in plan if p.record.partition == 1)
     assert first_of_p1.at_ms == 0
+
+
+class TestReplayIntoOtherTopics:
+    """The ledger is keyed by capture and destination topic; topics the replay creates keep
+    the recorded partition count; what was skipped or not sent is said."""
+
+    def _capture(self, path: Path) -> None:
+        with CaptureWriter(path, CaptureInfo("cap-dest", "test", {"t": 3})) as writer:
+            for i in range(30):
+                writer.write(topic="t", partition=i % 3, offset=i // 3, timestamp_ms=i,
+                             timestamp_type=0, key=f"k{i}".encode(), value=b"v", headers=[])
+
+    def test_the_same_capture_into_fresh_topics_is_sent_again(self, kafka_bootstrap, tmp_path):
+        self._capture(tmp_path / "d.cap")
+        first, second = topic_name("dest1"), topic_name("dest2")
+        base = ["replay", str(tmp_path / "d.cap"), "--bootstrap", kafka_bootstrap,
+                "--speed", "1000", "--salt", uuid.uuid4().hex]
+        r = run([*base, "--topic-map", f"t={first}"])
+        assert r.returncode == 0, r.stderr
+        assert "sent 30 of 30 records" in r.stdout, r.stdout
+        r = run([*base, "--topic-map", f"t={first}"])
+        assert r.returncode == 0, r.stderr
+        assert "sent 0 of 30 records (0 filtered out, 30 already replayed)" in r.stdout
+        assert "nothing was sent (everything had been replayed before" in r.stdout
+        assert "actual" not in r.stdout, "no timing for a replay that sent nothing"
+        r = run([*base, "--topic-map", f"t={second}"])
+        assert r.returncode == 0, r.stderr
+        assert "sent 30 of 30 records (0 filtered out, 0 already replayed)" in r.stdout
+
+    def test_created_topics_keep_the_recorded_partitions(self, kafka_bootstrap, tmp_path):
+        self._capture(tmp_path / "p.cap")
+        target = topic_name("parts")
+        r = run(["replay", str(tmp_path / "p.cap"), "--bootstrap", kafka_bootstrap,
+                 "--speed", "1000", "--no-ledger", "--topic-map", f"t={target}"])
+        assert r.returncode == 0, r.stderr
+        records = asyncio.run(record(BrokerConfig(bootstrap=kafka_bootstrap), [target],
+                                     tmp_path / "check.cap"))
+        assert sorted((r.key, r.partition) for r in records) == sorted(
+            (f"k{i}".encode(), i % 3) for i in range(30))
+
+    def test_skipped_corrupt_blocks_are_said(self, tmp_path):
+        timestamps = list(range(0, 3000 * 5, 5))
+        write_capture(tmp_path / "c.cap", timestamps)
+        data = bytearray((tmp_path / "c.cap").read_bytes())
+        data[len(data) // 2] ^= 0xFF
+        (tmp_path / "bad.cap").write_bytes(bytes(data))
+        r = run(["replay", str(tmp_path / "bad.cap"), "--dry-run", "--skip-corrupt"])
+        assert r.returncode == 0, r.stderr
+        assert "skipped 1 corrupt block(s) (--skip-corrupt)" in r.stdout, r.stdout
+        r = run(["replay", str(tmp_path / "bad.cap"), "--dry-run", "--skip-corrupt", "--json"])
+        import json
+
+        data_out = json.loads(r.stdout)
+        assert data_out["corrupt_blocks_skipped"] == 1
+        assert data_out["records_unreadable"] + data_out["planned"] <= 3000
+
+
+def test_simulate_record_says_where_the_capture_went(kafka_bootstrap, pki_cache, tmp_path):
+    """``simulate --record`` names the capture file and how many records it holds."""
+    capture = tmp_path / "said.cap"
+    r = run(["simulate", "--bootstrap", kafka_bootstrap, "-n", "10", "-r", "40",
+             "--sig-alg", "ed25519", "--pki-cache", str(pki_cache), "--record", str(capture),
+             "--no-progress"])
+    assert r.returncode == 0, r.stdout + r.stderr
+    held = len(list(CaptureReader(capture)))
+    assert f"capture written to {capture} ({held} records; play it back with lgsp replay" \
+        in r.stdout, r.stdout
