@@ -20,7 +20,7 @@ from typing import Any
 
 import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
-from aiokafka.errors import OffsetOutOfRangeError
+from aiokafka.errors import KafkaError, OffsetOutOfRangeError
 
 from lgsp.codec.events import EventCodec
 from lgsp.config import BrokerConfig
@@ -36,6 +36,8 @@ Handler = Callable[[ConsumerRecord[bytes, bytes], Futures], Awaitable[None]]
 STOP_TIMEOUT_S = 10.0
 COMMITTED_TIMEOUT_S = 2.0
 OUT_OF_RANGE_BACKOFF_S = 0.05
+MISSING_TOPIC_RECHECK_S = 0.5
+"""How often a loop waiting for a wanted topic to be created looks again."""
 
 
 class DeadLetters:
@@ -96,6 +98,9 @@ class ConsumeLoop:
         self._partitions = partitions
         self._wanted: frozenset[str] = frozenset(topics)
         self._assigned: frozenset[str] = frozenset()
+        self._missing_checked: frozenset[str] = frozenset()
+        self._recheck_at = 0.0
+        """Wanted topics that did not exist when last looked for, and when to look again."""
         # With fixed partitions every position is set by us (committed, or 0 for a partition
         # never committed), so the client must never reset one on its own: its "earliest" asks
         # ListOffsets, which the embedded broker can answer past records not yet read (they
@@ -139,6 +144,14 @@ class ConsumeLoop:
         """Between batches (nothing uncommitted), after a ``want``: read the new set of topics,
         every partition from a position the loop worked out itself.
 
+        Only wanted topics that exist are assigned; the others are looked for again every
+        ``MISSING_TOPIC_RECHECK_S``. A consumer names its assigned topics in its metadata
+        requests, and a request naming a missing topic creates it with the broker's default
+        partition count (Apache Kafka's default ``auto.create.topics.enable=true``, always on
+        the embedded broker): a generation wanted before the coordinator created it (it was
+        late on a busy machine) was born with one partition on Apache Kafka instead of the
+        run's, and the records for the others had nowhere to go.
+
         ``aiokafka``'s ``assign`` forgets every position, kept topics included, and then asks the
         group for committed offsets. A kept partition whose generation joined after the last
         commit has none (no record reached the stage since: likely on a busy machine, and
@@ -153,7 +166,22 @@ class ConsumeLoop:
         skipped)."""
         if self._partitions is None or self._wanted == self._assigned:
             return
-        wanted = [TopicPartition(t, p) for t in sorted(self._wanted) for p in self._partitions]
+        if self._assigned <= self._wanted and \
+                self._wanted - self._assigned <= self._missing_checked and \
+                time.monotonic() < self._recheck_at:
+            return  # only topics still missing a moment ago differ
+        existing = await self._existing()
+        if existing is None:
+            return
+        topics = self._wanted & existing
+        self._missing_checked = self._wanted - topics
+        self._recheck_at = time.monotonic() + MISSING_TOPIC_RECHECK_S
+        if self._missing_checked:
+            log.info("loop_topics_not_created_yet", stage=self.name,
+                     topics=sorted(self._missing_checked))
+        if topics == self._assigned:
+            return
+        wanted = [TopicPartition(t, p) for t in sorted(topics) for p in self._partitions]
         for tp in wanted:
             if tp not in self._next:
                 committed = await self._committed(tp) if self._commit else None
@@ -161,10 +189,21 @@ class ConsumeLoop:
         self._consumer.assign(wanted)
         for tp in wanted:
             self._consumer.seek(tp, self._next[tp])
-        for tp in [tp for tp in self._next if tp.topic not in self._wanted]:
+        for tp in [tp for tp in self._next if tp.topic not in topics]:
             del self._next[tp]  # a generation that left is not read again
-        self._assigned = self._wanted
-        log.info("loop_topics", stage=self.name, topics=sorted(self._wanted))
+        self._assigned = topics
+        log.info("loop_topics", stage=self.name, topics=sorted(topics))
+
+    async def _existing(self) -> frozenset[str] | None:
+        """Every topic on the cluster (an all-topics request: it creates none), or None when
+        the broker does not answer now (the assignment stays as it is; asked again later)."""
+        try:
+            async with asyncio.timeout(COMMITTED_TIMEOUT_S):
+                return frozenset(await self._consumer.topics())
+        except (TimeoutError, KafkaError) as exc:
+            log.warning("topic_list_failed", stage=self.name, error=repr(exc))
+            self._recheck_at = time.monotonic() + MISSING_TOPIC_RECHECK_S
+            return None
 
     async def _committed(self, tp: TopicPartition) -> int | None:
         try:

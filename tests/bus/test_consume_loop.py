@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from aiokafka import AIOKafkaProducer, ConsumerRecord
 
-from lgsp.bus.admin import create_topics, delete_topics
+from lgsp.bus.admin import create_topics, delete_topics, topic_partitions
 from lgsp.bus.consume_loop import ConsumeLoop, DeadLetters
 from lgsp.codec import AvroCodec, EventCodec, FileSchemaRegistry
 from lgsp.config import BrokerConfig
@@ -119,3 +119,36 @@ class TestRotatedGenerations:
                                           + [(names[0], 1, 1), (names[1], 2, 0)])
         finally:
             await producer.stop()
+
+
+class TestGenerationsNotCreatedYet:
+    async def test_a_wanted_topic_is_not_created_by_asking_and_is_read_once_created(
+            self, generations, run_id):
+        """A generation wanted before the coordinator created it (late on a busy machine) is not
+        brought into being by the loop's metadata requests — Apache Kafka would create it with
+        one partition, not the run's three — and is read from the moment it is created."""
+        broker, names = generations
+        late = f"lgsp.{run_id}.g4.lgsp-h26.deliver"
+        seen: list[Any] = []
+        producer = AIOKafkaProducer(**broker.producer_kwargs())
+        await producer.start()
+        loop = _loop(broker, run_id, names[:1], seen, producer)
+        try:
+            await loop.start()
+            loop.want([names[0], late])
+            await _produce(broker, [(names[0], 0)])  # read in a batch after the want
+            await wait_for(lambda: len(seen) == 1, timeout_s=30, what="the g1 record")
+            assert loop.reading == frozenset(names[:1])
+            assert await topic_partitions(broker, [late]) == {}, "g4 was created by asking"
+            await create_topics(broker, [late])
+            assert await topic_partitions(broker, [late]) == {late: list(PARTITIONS)}
+            await _produce(broker, [(late, p) for p in PARTITIONS])
+            await wait_for(lambda: len(seen) == 1 + len(PARTITIONS) or loop.failure is not None,
+                           timeout_s=30, what="the g4 records")
+            assert loop.failure is None, f"the stage died: {loop.failure!r}"
+            assert loop.reading == frozenset([names[0], late])
+            assert sorted(seen) == sorted([(names[0], 0, 0)] + [(late, p, 0) for p in PARTITIONS])
+        finally:
+            await loop.stop()
+            await producer.stop()
+            await delete_topics(broker, [late])
