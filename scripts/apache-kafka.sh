@@ -12,7 +12,9 @@
 #
 # Environment: LGSP_KAFKA_CACHE (jars; default ~/.cache/lgsp-sim/apache-kafka-<version>),
 # LGSP_KAFKA_STATE (pid, port, config, log, data; default ${TMPDIR:-/tmp}/lgsp-apache-kafka),
-# LGSP_KAFKA_HEAP (default 768m), LGSP_KAFKA_START_TIMEOUT (seconds, default 90).
+# LGSP_KAFKA_HEAP (default 768m), LGSP_KAFKA_START_TIMEOUT (seconds, default 90),
+# LGSP_KAFKA_ADVERTISED_PORT (advertise this loopback port instead of the broker's own: a proxy
+# in front of it, as the broker-outage tests put; `start` then prints the broker's own address).
 #
 # The broker keeps Apache Kafka's defaults where users meet them (auto.create.topics.enable=true,
 # asynchronous topic deletion, real group coordination, idempotent producers); only the settings a
@@ -96,7 +98,7 @@ process.roles=broker,controller
 node.id=1
 controller.quorum.bootstrap.servers=127.0.0.1:$cport
 listeners=PLAINTEXT://127.0.0.1:$port,CONTROLLER://127.0.0.1:$cport
-advertised.listeners=PLAINTEXT://127.0.0.1:$port
+advertised.listeners=PLAINTEXT://127.0.0.1:${LGSP_KAFKA_ADVERTISED_PORT:-$port}
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=PLAINTEXT
 listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
