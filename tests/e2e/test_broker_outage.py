@@ -76,9 +76,13 @@ def test_a_short_network_outage_loses_nothing(cuttable, pki_cache, run_id):
     assert t["documents"] == 240
     assert t["sent"] == t["delivered"] == t["completed"] > 240
     assert (t["lost"], t["incomplete"], t["rejected"], t["dead_letters"]) == (0, 0, 0, 0)
-    # a produce retried across the cut may have reached the broker twice (at-least-once): the
-    # recipients and the tracker absorb such copies; nothing may be issued twice
-    assert set(report["unexpected_statuses"]) <= {"duplicate"}, report["unexpected_statuses"]
+    # a produce retried across the cut may have reached the broker twice, and a commit lost in
+    # the cut makes a stage read its records again (at-least-once): the recipients and the
+    # tracker absorb such copies — "duplicate" while the delivery is open, "unknown_or_finished"
+    # once its 06 is in (on Apache Kafka the copies came after the lifecycles had ended); nothing
+    # may be issued twice ("reissued") or out of order
+    assert set(report["unexpected_statuses"]) <= {"duplicate", "unknown_or_finished"}, \
+        report["unexpected_statuses"]
 
 
 def test_a_broker_gone_for_good_ends_the_run_with_what_was_confirmed(cuttable, pki_cache,
