@@ -71,7 +71,8 @@ async def test_every_written_topic_stays_in_the_metadata(first_and_later):
 
 
 async def test_retained_topics_only_are_refreshed(kafka_bootstrap, run_id):
-    """A deleted generation must leave the refreshes (naming it would make Tansu recreate it)."""
+    """A deleted generation must leave the refreshes (naming it would recreate it: Tansu does,
+    and so does Apache Kafka with automatic topic creation on, its default)."""
     broker = BrokerConfig(bootstrap=kafka_bootstrap, partitions=1)
     old, new = f"{run_id}.g0.x", f"{run_id}.g1.x"
     await create_topics(broker, [old, new])
