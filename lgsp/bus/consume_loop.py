@@ -265,6 +265,11 @@ class ConsumeLoop:
 
     async def _one_batch(self) -> None:
         await self._reassign()
+        if self._partitions is not None and not self._assigned:
+            # none of the wanted topics exists yet: aiokafka's getmany would wait for an
+            # assignment, past its timeout, forever
+            await asyncio.sleep(MISSING_TOPIC_RECHECK_S)
+            return
         try:
             batch = await self._consumer.getmany(timeout_ms=50, max_records=self._max_records)
         except OffsetOutOfRangeError as exc:  # never jump: read the same offset again

@@ -152,3 +152,29 @@ class TestGenerationsNotCreatedYet:
             await loop.stop()
             await producer.stop()
             await delete_topics(broker, [late])
+
+    async def test_a_loop_started_before_any_of_its_topics_exists_reads_them_once_created(
+            self, generations, run_id):
+        """Nothing to assign yet: the loop neither creates the topic nor waits for an assignment
+        that never comes (aiokafka's getmany would, past its timeout); it stops when asked."""
+        broker, _names = generations
+        late = f"lgsp.{run_id}.g5.lgsp-h26.deliver"
+        seen: list[Any] = []
+        producer = AIOKafkaProducer(**broker.producer_kwargs())
+        await producer.start()
+        loop = _loop(broker, run_id, [late], seen, producer)
+        try:
+            await loop.start()
+            assert loop.reading == frozenset()
+            assert await topic_partitions(broker, [late]) == {}, "g5 was created by asking"
+            await create_topics(broker, [late])
+            await _produce(broker, [(late, p) for p in PARTITIONS])
+            await wait_for(lambda: len(seen) == len(PARTITIONS) or loop.failure is not None,
+                           timeout_s=30, what="the g5 records")
+            assert loop.failure is None, f"the stage died: {loop.failure!r}"
+            assert sorted(seen) == [(late, p, 0) for p in PARTITIONS]
+        finally:
+            async with asyncio.timeout(15):  # stop() is bounded: a hung batch would be cancelled
+                await loop.stop()
+            await producer.stop()
+            await delete_topics(broker, [late])
