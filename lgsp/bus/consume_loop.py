@@ -99,8 +99,10 @@ class ConsumeLoop:
         self._wanted: frozenset[str] = frozenset(topics)
         self._assigned: frozenset[str] = frozenset()
         self._missing_checked: frozenset[str] = frozenset()
+        self._check_failed = False
         self._recheck_at = 0.0
-        """Wanted topics that did not exist when last looked for, and when to look again."""
+        """Wanted topics that did not exist when last looked for (or the broker did not say),
+        and when to look again."""
         # With fixed partitions every position is set by us (committed, or 0 for a partition
         # never committed), so the client must never reset one on its own: its "earliest" asks
         # ListOffsets, which the embedded broker can answer past records not yet read (they
@@ -166,16 +168,17 @@ class ConsumeLoop:
         skipped)."""
         if self._partitions is None or self._wanted == self._assigned:
             return
-        if self._assigned <= self._wanted and \
-                self._wanted - self._assigned <= self._missing_checked and \
-                time.monotonic() < self._recheck_at:
-            return  # only topics still missing a moment ago differ
+        only_missing = self._assigned <= self._wanted and \
+            self._wanted - self._assigned <= self._missing_checked
+        if time.monotonic() < self._recheck_at and (only_missing or self._check_failed):
+            return  # asked a moment ago: the broker did not answer, or those were missing
         existing = await self._existing()
+        self._check_failed = existing is None
+        self._recheck_at = time.monotonic() + MISSING_TOPIC_RECHECK_S
         if existing is None:
             return
         topics = self._wanted & existing
         self._missing_checked = self._wanted - topics
-        self._recheck_at = time.monotonic() + MISSING_TOPIC_RECHECK_S
         if self._missing_checked:
             log.info("loop_topics_not_created_yet", stage=self.name,
                      topics=sorted(self._missing_checked))
@@ -202,7 +205,6 @@ class ConsumeLoop:
                 return frozenset(await self._consumer.topics())
         except (TimeoutError, KafkaError) as exc:
             log.warning("topic_list_failed", stage=self.name, error=repr(exc))
-            self._recheck_at = time.monotonic() + MISSING_TOPIC_RECHECK_S
             return None
 
     async def _committed(self, tp: TopicPartition) -> int | None:
