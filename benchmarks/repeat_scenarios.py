@@ -75,7 +75,8 @@ class RunResult:
 def _ground(chosen: Scenario) -> Iterator[Ground]:
     """A fresh broker for one play: behind a cuttable proxy when the scenario cuts the network."""
     if chosen.cuttable:
-        with cuttable_broker() as (_broker, proxy):
+        with tempfile.TemporaryDirectory(prefix="lgsp-repeat-broker-") as state, \
+                cuttable_broker(Path(state)) as (_address, proxy):
             yield Ground(bootstrap=proxy.address, proxy=proxy)
         return
     broker = EmbeddedBroker()

@@ -19,6 +19,7 @@ from typing import Any
 import structlog
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from lgsp.bus.admin import topic_partitions
 from lgsp.codec.capture import CaptureInfo, CaptureWriter, new_capture_id
 from lgsp.codec.registry import SchemaRegistry
 from lgsp.config import BrokerConfig
@@ -96,9 +97,11 @@ class Recorder:
     async def _record(self, consumer: AIOKafkaConsumer, follow: bool) -> int:
         partitions: list[TopicPartition] = []
         counts: dict[str, int] = {}
-        await consumer.topics()  # fetches the cluster's metadata
+        # An all-topics request: the consumer's own metadata knows no topic yet on Apache Kafka
+        # (its bootstrap asks for none), and naming a missing topic would create it.
+        existing = await topic_partitions(self.broker, self.topics)
         for topic in self.topics:
-            found = consumer.partitions_for_topic(topic)
+            found = existing.get(topic)
             if not found:
                 raise BrokerError(f"topic {topic!r} does not exist on {self.broker.bootstrap}")
             counts[topic] = len(found)

@@ -20,6 +20,7 @@ import structlog
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from lgsp.bus import headers
+from lgsp.bus.admin import topic_partitions
 from lgsp.codec.events import EventCodec
 from lgsp.config import BrokerConfig
 from lgsp.domain.status import StatusCode
@@ -53,9 +54,10 @@ async def statuses_sent(broker: BrokerConfig, topics: list[str], events: EventCo
     try:
         async with asyncio.timeout(SCAN_TIMEOUT_S):
             await consumer.start()
-            await consumer.topics()  # fresh metadata: the partitions of every topic
-            partitions = [TopicPartition(t, p) for t in topics
-                          for p in sorted(consumer.partitions_for_topic(t) or ())]
+            # the consumer's own metadata knows no topic yet on Apache Kafka (its bootstrap
+            # asks for none), and naming a missing generation would create it
+            partitions = [TopicPartition(t, p) for t, found in
+                          (await topic_partitions(broker, topics)).items() for p in found]
             if not partitions:
                 return found
             consumer.assign(partitions)

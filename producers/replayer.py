@@ -37,7 +37,7 @@ import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from lgsp.bus import headers as hdr
-from lgsp.bus.admin import create_topics
+from lgsp.bus.admin import create_topics, topic_partitions
 from lgsp.bus.producer import TrackingProducer
 from lgsp.codec.capture import CapturedRecord, CaptureReader
 from lgsp.config import BrokerConfig
@@ -353,9 +353,9 @@ class Replayer:
         done: set[tuple[int, int, str]] = set()
         topic_of = {r.index: r.topic for r in self.records}
         try:
-            await consumer.topics()
-            partitions = [TopicPartition(self.config.ledger_topic, p) for p in
-                          sorted(consumer.partitions_for_topic(self.config.ledger_topic) or [])]
+            found = await topic_partitions(broker, [self.config.ledger_topic])
+            partitions = [TopicPartition(self.config.ledger_topic, p)
+                          for p in found.get(self.config.ledger_topic, [])]
             consumer.assign(partitions)
             await consumer.seek_to_beginning(*partitions)
             end = await consumer.end_offsets(partitions)

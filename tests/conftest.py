@@ -2,13 +2,19 @@
 
 Broker sources, in order: ``LGSP_TEST_BOOTSTRAP`` (an external cluster) → testcontainers Kafka when
 a Docker engine answers → the embedded Tansu broker. Nothing is skipped for lack of Docker.
+
+A test that must cut its broker off (a network outage) starts one of its own with
+``own_broker``: the embedded broker, or Apache Kafka through ``scripts/apache-kafka.sh`` when
+``LGSP_TEST_OWN_BROKER=apache-kafka`` (CI's Apache Kafka tier sets it).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import os
+import subprocess
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -19,6 +25,7 @@ import pytest
 from lgsp.broker.embedded import EmbeddedBroker
 
 BROKER_START_TIMEOUT_S = 60
+APACHE_KAFKA_SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "apache-kafka.sh"
 
 # the scenario checks shared with benchmarks/repeat_scenarios.py: failing asserts show their values
 pytest.register_assert_rewrite("tests.e2e.scenarios")
@@ -65,6 +72,36 @@ def kafka_bootstrap() -> Iterator[str]:
         yield broker.bootstrap
     finally:
         broker.stop()
+
+
+@contextlib.contextmanager
+def own_broker(*, advertised_port: int, state_dir: Path) -> Iterator[str]:
+    """A broker for this test alone that advertises ``advertised_port`` (a proxy in front of it);
+    yields the broker's own address. Apache Kafka when ``LGSP_TEST_OWN_BROKER=apache-kafka``
+    (its data and log in ``state_dir``), else the embedded broker."""
+    kind = os.environ.get("LGSP_TEST_OWN_BROKER", "embedded")
+    if kind == "embedded":
+        broker = EmbeddedBroker(advertised_port=advertised_port)
+        broker.start_sync(timeout_s=BROKER_START_TIMEOUT_S)
+        try:
+            yield broker.bootstrap
+        finally:
+            broker.stop()
+        return
+    if kind != "apache-kafka":
+        pytest.exit(f"LGSP_TEST_OWN_BROKER={kind!r}: expected embedded or apache-kafka",
+                    returncode=3)
+    env = {**os.environ, "LGSP_KAFKA_STATE": str(state_dir),
+           "LGSP_KAFKA_ADVERTISED_PORT": str(advertised_port)}
+    started = subprocess.run(["bash", str(APACHE_KAFKA_SCRIPT), "start"], env=env,
+                             capture_output=True, text=True, timeout=BROKER_START_TIMEOUT_S + 60,
+                             check=False)
+    try:
+        assert started.returncode == 0, f"Apache Kafka did not start: {started.stderr}"
+        yield started.stdout.strip()
+    finally:
+        subprocess.run(["bash", str(APACHE_KAFKA_SCRIPT), "stop"], env=env, capture_output=True,
+                       timeout=60, check=False)
 
 
 @pytest.fixture(scope="session")

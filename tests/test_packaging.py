@@ -1,10 +1,13 @@
 """What the code imports, pyproject.toml installs: a fresh machine needs nothing by hand."""
 
 import ast
+import re
 import sys
 import tomllib
 from importlib.metadata import packages_distributions
 from pathlib import Path
+
+import yaml
 
 ROOT = Path(__file__).parents[1]
 OURS = {"lgsp", "producers", "consumers", "schemas", "tests"}
@@ -35,3 +38,12 @@ def test_every_third_party_import_is_a_declared_dependency():
     missing = {m: owners.get(m, [m]) for m in third_party_imports()
                if not {_normal(d) for d in owners.get(m, [m])} & declared}
     assert not missing, f"imported but not in [project].dependencies: {missing}"
+
+
+def test_docker_compose_runs_the_kafka_version_ci_tests_on():
+    """docker-compose.yml's apache/kafka image is the version scripts/apache-kafka.sh fetches."""
+    pom = (ROOT / "scripts" / "apache-kafka" / "pom.xml").read_text()
+    version = re.search(r"<kafka.version>([^<]+)</kafka.version>", pom)
+    assert version is not None, "scripts/apache-kafka/pom.xml names no kafka.version"
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    assert compose["services"]["kafka"]["image"] == f"apache/kafka:{version.group(1)}"

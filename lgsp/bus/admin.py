@@ -1,4 +1,12 @@
-"""Creating and deleting a run's topics (bounded waits; failures become ``BrokerError``)."""
+"""Creating and deleting a run's topics (bounded waits; failures become ``BrokerError``).
+
+Which topics exist is always asked with an *all-topics* metadata request: a request that names a
+topic creates it, with the broker's default partition count, wherever automatic topic creation is
+on — Apache Kafka's default (``auto.create.topics.enable=true``; aiokafka always asks for it) and
+always on the embedded Tansu broker. A topic named too early (a rotated generation not created
+yet) would be born with the wrong number of partitions; one named after its deletion would come
+back.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +17,7 @@ import ssl
 
 import structlog
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin import AIOKafkaAdminClient, NewPartitions, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 
 from lgsp.config import BrokerConfig
@@ -67,18 +75,40 @@ def tls_problem(broker: BrokerConfig, timeout_s: float = 5.0) -> str | None:
         return None  # not a TLS problem: the caller's message applies
 
 
+async def _partitions(client: AIOKafkaAdminClient) -> dict[str, dict[int, int]]:
+    """Every topic on the cluster: its partitions and their leaders (-1: none yet), from an
+    all-topics metadata request (one naming a topic could create it)."""
+    return {t["topic"]: {p["partition"]: p["leader"] for p in t["partitions"]}
+            for t in await client.describe_topics() if t["error_code"] == 0}
+
+
 async def create_topics(broker: BrokerConfig, names: list[str]) -> None:
+    """Create these topics with ``broker.partitions`` partitions each, and wait until every
+    partition has a leader (Apache Kafka answers CreateTopics before it elects them: a
+    producer's first batches would be refused with ``NotLeaderForPartitionError``).
+
+    A topic that exists with fewer partitions was created by a client's metadata request
+    before us (automatic creation, the broker's ``num.partitions``): it gets the missing ones."""
     client = await _admin(broker)
     try:
         async with asyncio.timeout(ADMIN_TIMEOUT_S):
-            existing = set(await client.list_topics())
+            existing = await _partitions(client)
             new = [NewTopic(n, broker.partitions, broker.replication_factor)
                    for n in names if n not in existing]
             if new:
                 with contextlib.suppress(TopicAlreadyExistsError):  # a concurrent creator won
                     await client.create_topics(new)
-            for _ in range(100):  # wait until metadata shows them all
-                if set(names) <= set(await client.list_topics()):
+            short = {n: len(existing[n]) for n in names
+                     if n in existing and len(existing[n]) < broker.partitions}
+            if short:
+                log.warning("auto_created_topics_widened", topics=short,
+                            partitions=broker.partitions)
+                await client.create_partitions(
+                    {n: NewPartitions(broker.partitions) for n in short})
+            for _ in range(200):  # wait until metadata shows them all, each partition led
+                existing = await _partitions(client)
+                if all(len(existing.get(n, ())) >= broker.partitions
+                       and min(existing[n].values()) >= 0 for n in names):
                     break
                 await asyncio.sleep(0.05)
             else:
@@ -88,6 +118,20 @@ async def create_topics(broker: BrokerConfig, names: list[str]) -> None:
     finally:
         await client.close()
     log.info("topics_created", count=len(names))
+
+
+async def topic_partitions(broker: BrokerConfig, topics: list[str]) -> dict[str, list[int]]:
+    """The partitions of those of ``topics`` that exist now (a missing one is left out, and not
+    created by asking)."""
+    client = await _admin(broker)
+    try:
+        async with asyncio.timeout(ADMIN_TIMEOUT_S):
+            existing = await _partitions(client)
+    except (TimeoutError, KafkaError) as exc:
+        raise BrokerError(f"reading the topics of {broker.bootstrap} failed: {exc!r}") from None
+    finally:
+        await client.close()
+    return {t: sorted(existing[t]) for t in topics if t in existing}
 
 
 async def delete_topics(broker: BrokerConfig, names: list[str]) -> None:
@@ -118,13 +162,15 @@ async def clean_up_topics(broker: BrokerConfig, names: list[str]) -> None:
 async def end_offsets(broker: BrokerConfig, topics: list[str],
                       partitions: list[int]) -> dict[TopicPartition, int]:
     """The end offset of these partitions of ``topics`` now (where a reader that starts over
-    catches up with the log)."""
+    catches up with the log). A topic that does not exist (a generation not created yet, or one
+    deleted) is left out: asking for it would create it."""
     consumer = AIOKafkaConsumer(**broker.consumer_kwargs(None))
-    wanted = [TopicPartition(t, p) for t in topics for p in partitions]
     try:
         async with asyncio.timeout(ADMIN_TIMEOUT_S):
             await consumer.start()
-            return dict(await consumer.end_offsets(wanted))
+            existing = await consumer.topics()  # all topics: naming one could create it
+            wanted = [TopicPartition(t, p) for t in topics if t in existing for p in partitions]
+            return dict(await consumer.end_offsets(wanted)) if wanted else {}
     except (TimeoutError, KafkaError) as exc:
         raise BrokerError(f"reading the end offsets of {topics} failed: {exc!r}") from None
     finally:

@@ -41,6 +41,8 @@ COMMITTED_TIMEOUT_S = 2.0
 OUT_OF_RANGE_BACKOFF_S = 0.05
 MAX_RENEWALS = 5
 """Consumers replaced after an internal error within a minute before the error ends the stage."""
+MISSING_TOPIC_RECHECK_S = 0.5
+"""How often a loop waiting for a wanted topic to be created looks again."""
 
 
 class DeadLetters:
@@ -107,6 +109,11 @@ class ConsumeLoop:
         self._draining: dict[str, float] = {}
         """Topics no longer wanted but not yet read to their end → since when (monotonic)."""
         self._assigned: frozenset[str] = frozenset()
+        self._missing_checked: frozenset[str] = frozenset()
+        self._check_failed = False
+        self._recheck_at = 0.0
+        """Wanted topics that did not exist when last looked for (or the broker did not say),
+        and when to look again."""
         # With fixed partitions every position is set by us (committed, or 0 for a partition
         # never committed), so the client must never reset one on its own: its "earliest" asks
         # ListOffsets, which the embedded broker can answer past records not yet read (they
@@ -204,6 +211,14 @@ class ConsumeLoop:
         """Between batches (nothing uncommitted), after a ``want``: read the new set of topics,
         every partition from a position the loop worked out itself.
 
+        Only wanted topics that exist are assigned; the others are looked for again every
+        ``MISSING_TOPIC_RECHECK_S``. A consumer names its assigned topics in its metadata
+        requests, and a request naming a missing topic creates it with the broker's default
+        partition count (Apache Kafka's default ``auto.create.topics.enable=true``, always on
+        the embedded broker): a generation wanted before the coordinator created it (it was
+        late on a busy machine) was born with one partition on Apache Kafka instead of the
+        run's, and the records for the others had nowhere to go.
+
         ``aiokafka``'s ``assign`` forgets every position, kept topics included, and then asks the
         group for committed offsets. A kept partition whose generation joined after the last
         commit has none (no record reached the stage since: likely on a busy machine, and
@@ -222,7 +237,26 @@ class ConsumeLoop:
         holds = self.holds
         if holds == self._assigned:
             return
-        wanted = [TopicPartition(t, p) for t in sorted(holds) for p in self._partitions]
+        only_missing = self._assigned <= holds and \
+            holds - self._assigned <= self._missing_checked
+        if time.monotonic() < self._recheck_at and (only_missing or self._check_failed):
+            return  # asked a moment ago: the broker did not answer, or those were missing
+        existing = await self._existing()
+        self._check_failed = existing is None
+        self._recheck_at = time.monotonic() + MISSING_TOPIC_RECHECK_S
+        if existing is None:
+            return
+        for topic in [t for t in self._draining if t not in existing]:
+            del self._draining[topic]  # deleted under the loop: nothing is left to read
+        holds = self.holds
+        topics = holds & existing
+        self._missing_checked = holds - topics
+        if self._missing_checked:
+            log.info("loop_topics_not_created_yet", stage=self.name,
+                     topics=sorted(self._missing_checked))
+        if topics == self._assigned:
+            return
+        wanted = [TopicPartition(t, p) for t in sorted(topics) for p in self._partitions]
         for tp in wanted:
             if tp not in self._next:
                 committed = await self._committed(tp) if self._commit else None
@@ -230,12 +264,22 @@ class ConsumeLoop:
         self._consumer.assign(wanted)
         for tp in wanted:
             self._consumer.seek(tp, self._next[tp])
-        for tp in [tp for tp in self._next if tp.topic not in holds]:
+        for tp in [tp for tp in self._next if tp.topic not in topics]:
             del self._next[tp]  # a generation that left is not read again
             self._last_ms.pop(tp, None)
-        self._assigned = holds
-        log.info("loop_topics", stage=self.name, topics=sorted(holds),
+        self._assigned = topics
+        log.info("loop_topics", stage=self.name, topics=sorted(topics),
                  draining=sorted(self._draining))
+
+    async def _existing(self) -> frozenset[str] | None:
+        """Every topic on the cluster (an all-topics request: it creates none), or None when
+        the broker does not answer now (the assignment stays as it is; asked again later)."""
+        try:
+            async with asyncio.timeout(COMMITTED_TIMEOUT_S):
+                return frozenset(await self._consumer.topics())
+        except (TimeoutError, KafkaError) as exc:
+            log.warning("topic_list_failed", stage=self.name, error=repr(exc))
+            return None
 
     async def _committed(self, tp: TopicPartition) -> int | None:
         try:
@@ -335,6 +379,11 @@ class ConsumeLoop:
 
     async def _work_one_batch(self) -> None:
         await self._reassign()
+        if self._partitions is not None and not self._assigned:
+            # none of the wanted topics exists yet: aiokafka's getmany would wait for an
+            # assignment, past its timeout, forever
+            await asyncio.sleep(MISSING_TOPIC_RECHECK_S)
+            return
         try:
             batch = await self._consumer.getmany(timeout_ms=50, max_records=self._max_records)
         except OffsetOutOfRangeError as exc:  # never jump: read the same offset again

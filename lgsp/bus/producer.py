@@ -11,7 +11,13 @@ created during a run (topic rotation): we saw it stall a worker for 40 s and los
 deliveries. Tracking every written topic explicitly closes the gap.
 
 A rotated-away topic must also leave the tracked set (``retain``): a metadata request naming a
-deleted topic makes the embedded broker create it again.
+deleted topic creates it again, on the embedded broker and on Apache Kafka with its default
+``auto.create.topics.enable=true`` (aiokafka always allows it).
+
+The gap itself shows on both brokers, but sooner on the embedded one: Tansu answers the
+bootstrap's metadata request (an empty topic list) with every topic, Apache Kafka with none, so
+there a producer learns an untracked topic only from the all-topics refresh it makes every
+``metadata_max_age_ms`` while it tracks nothing.
 """
 
 from __future__ import annotations

@@ -21,7 +21,7 @@ from aiokafka import AIOKafkaProducer, ConsumerRecord
 from aiokafka.errors import KafkaError
 from structlog.testing import capture_logs
 
-from lgsp.bus.admin import create_topics, delete_topics
+from lgsp.bus.admin import create_topics, delete_topics, topic_partitions
 from lgsp.bus.consume_loop import ConsumeLoop, DeadLetters
 from lgsp.bus.rotation import Rotation, TopicRotator
 from lgsp.bus.topics import TopicNames
@@ -126,6 +126,65 @@ class TestRotatedGenerations:
                                           + [(names[0], 1, 1), (names[1], 2, 0)])
         finally:
             await producer.stop()
+
+
+class TestGenerationsNotCreatedYet:
+    async def test_a_wanted_topic_is_not_created_by_asking_and_is_read_once_created(
+            self, generations, run_id):
+        """A generation wanted before the coordinator created it (late on a busy machine) is not
+        brought into being by the loop's metadata requests — Apache Kafka would create it with
+        one partition, not the run's three — and is read from the moment it is created."""
+        broker, names = generations
+        late = f"lgsp.{run_id}.g4.lgsp-h26.deliver"
+        seen: list[Any] = []
+        producer = AIOKafkaProducer(**broker.producer_kwargs())
+        await producer.start()
+        loop = _loop(broker, run_id, names[:1], seen, producer)
+        try:
+            await loop.start()
+            loop.want([names[0], late])
+            await _produce(broker, [(names[0], 0)])  # read in a batch after the want
+            await wait_for(lambda: len(seen) == 1, timeout_s=30, what="the g1 record")
+            assert loop.reading == frozenset(names[:1])
+            assert await topic_partitions(broker, [late]) == {}, "g4 was created by asking"
+            await create_topics(broker, [late])
+            assert await topic_partitions(broker, [late]) == {late: list(PARTITIONS)}
+            await _produce(broker, [(late, p) for p in PARTITIONS])
+            await wait_for(lambda: len(seen) == 1 + len(PARTITIONS) or loop.failure is not None,
+                           timeout_s=30, what="the g4 records")
+            assert loop.failure is None, f"the stage died: {loop.failure!r}"
+            assert loop.reading == frozenset([names[0], late])
+            assert sorted(seen) == sorted([(names[0], 0, 0)] + [(late, p, 0) for p in PARTITIONS])
+        finally:
+            await loop.stop()
+            await producer.stop()
+            await delete_topics(broker, [late])
+
+    async def test_a_loop_started_before_any_of_its_topics_exists_reads_them_once_created(
+            self, generations, run_id):
+        """Nothing to assign yet: the loop neither creates the topic nor waits for an assignment
+        that never comes (aiokafka's getmany would, past its timeout); it stops when asked."""
+        broker, _names = generations
+        late = f"lgsp.{run_id}.g5.lgsp-h26.deliver"
+        seen: list[Any] = []
+        producer = AIOKafkaProducer(**broker.producer_kwargs())
+        await producer.start()
+        loop = _loop(broker, run_id, [late], seen, producer)
+        try:
+            await loop.start()
+            assert loop.reading == frozenset()
+            assert await topic_partitions(broker, [late]) == {}, "g5 was created by asking"
+            await create_topics(broker, [late])
+            await _produce(broker, [(late, p) for p in PARTITIONS])
+            await wait_for(lambda: len(seen) == len(PARTITIONS) or loop.failure is not None,
+                           timeout_s=30, what="the g5 records")
+            assert loop.failure is None, f"the stage died: {loop.failure!r}"
+            assert sorted(seen) == [(late, p, 0) for p in PARTITIONS]
+        finally:
+            async with asyncio.timeout(15):  # stop() is bounded: a hung batch would be cancelled
+                await loop.stop()
+            await producer.stop()
+            await delete_topics(broker, [late])
 
 
 class TestDrainingBeforeLettingGo:

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from consumers.recovery import SentStatuses, statuses_sent
-from lgsp.broker.embedded import EmbeddedBroker, free_port
+from lgsp.broker.embedded import free_port
 from lgsp.broker.proxy import BrokerProxy
 from lgsp.bus.admin import delete_topics
 from lgsp.codec import AvroCodec, EventCodec, FileSchemaRegistry
@@ -33,6 +33,7 @@ from lgsp.config import BrokerConfig
 from lgsp.domain import StatusCode
 from lgsp.faults import EXPECTED, FaultKind, FaultPlan
 from lgsp.run import LoadRun
+from tests.conftest import own_broker
 from tests.e2e.test_load import config
 
 KILLS = 3
@@ -110,19 +111,19 @@ def _fail(message: str) -> NoReturn:
 
 
 @contextlib.contextmanager
-def cuttable_broker() -> Iterator[tuple[EmbeddedBroker, BrokerProxy]]:
-    """An embedded broker of its own behind a plain TCP proxy it advertises: stopping the proxy
-    drops every connection while the broker keeps its data (a real network cut)."""
+def cuttable_broker(state_dir: Path) -> Iterator[tuple[str, BrokerProxy]]:
+    """A broker of its own (the embedded one, or Apache Kafka with
+    ``LGSP_TEST_OWN_BROKER=apache-kafka``, its data in ``state_dir``) behind a plain TCP proxy it
+    advertises: stopping the proxy drops every connection while the broker keeps its data (a
+    real network cut). Yields the broker's own address and the proxy."""
     port = free_port()
-    broker = EmbeddedBroker(advertised_port=port)
-    broker.start_sync()
-    proxy = BrokerProxy(port=port, target=broker.bootstrap)
-    try:
-        proxy.start_sync()
-        yield broker, proxy
-    finally:
-        proxy.stop()
-        broker.stop()
+    with own_broker(advertised_port=port, state_dir=state_dir) as address:
+        proxy = BrokerProxy(port=port, target=address)
+        try:
+            proxy.start_sync()
+            yield address, proxy
+        finally:
+            proxy.stop()
 
 
 # ---- crashes ------------------------------------------------------------------------------------
@@ -330,9 +331,13 @@ def check_short_outage(outcome: Outcome) -> None:
     assert t["documents"] == 240
     assert t["sent"] == t["delivered"] == t["completed"] > 240
     assert (t["lost"], t["incomplete"], t["rejected"], t["dead_letters"]) == (0, 0, 0, 0)
-    # a produce retried across the cut may have reached the broker twice (at-least-once): the
-    # recipients and the tracker absorb such copies; nothing may be issued twice
-    assert set(report["unexpected_statuses"]) <= {"duplicate"}, report["unexpected_statuses"]
+    # a produce retried across the cut may have reached the broker twice, and a commit lost in
+    # the cut makes a stage read its records again (at-least-once): the recipients and the
+    # tracker absorb such copies — "duplicate" while the delivery is open, "unknown_or_finished"
+    # once its 06 is in (on Apache Kafka the copies came after the lifecycles had ended); nothing
+    # may be issued twice ("reissued") or out of order
+    assert set(report["unexpected_statuses"]) <= {"duplicate", "unknown_or_finished"}, \
+        report["unexpected_statuses"]
 
 
 def play_broker_gone(ground: Ground, pki_cache: Path, run_id: str) -> Outcome:
@@ -344,7 +349,13 @@ def play_broker_gone(ground: Ground, pki_cache: Path, run_id: str) -> Outcome:
     async def scenario() -> tuple[dict[str, Any], float]:
         run = asyncio.create_task(load.run())
         await _begun(load, run)
-        await asyncio.sleep(5.0)
+        # cut once deliveries are being confirmed (a fresh Apache Kafka first creates its
+        # 50-partition offsets topic: the first seconds may confirm nothing)
+        deadline = time.monotonic() + BEGIN_TIMEOUT_S
+        while load.live.get("delivered", 0) == 0 and not run.done():
+            if time.monotonic() > deadline:
+                _fail(f"no delivery confirmed within {BEGIN_TIMEOUT_S:.0f} s")
+            await asyncio.sleep(0.05)
         proxy.stop()
         cut = time.monotonic()
         report = await run

@@ -2,10 +2,10 @@
 loses nothing; a broker gone for good ends the run with a clear error, exit 4 and the report of
 what was confirmed.
 
-The outage is a real cut: the embedded broker sits behind a plain TCP proxy (``socat``) that it
-advertises, and stopping the proxy drops every connection while the broker keeps its data. The
-shared broker fixture cannot be cut without cutting every other test, so these tests start their
-own embedded broker.
+The outage is a real cut: the broker sits behind a plain TCP proxy (``socat``) that it advertises,
+and stopping the proxy drops every connection while the broker keeps its data. The shared broker
+fixture cannot be cut without cutting every other test, so these tests start their own broker:
+the embedded one, or Apache Kafka in CI's Kafka tier (``LGSP_TEST_OWN_BROKER=apache-kafka``).
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ from collections.abc import Iterator
 
 import pytest
 
-from lgsp.broker.embedded import EmbeddedBroker
 from lgsp.broker.proxy import BrokerProxy
 from tests.cli.test_cli import LGSP
 from tests.e2e.scenarios import Ground, cuttable_broker, scenario
@@ -27,9 +26,11 @@ pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture
-def cuttable() -> Iterator[tuple[EmbeddedBroker, BrokerProxy]]:
-    with cuttable_broker() as (broker, proxy):
-        yield broker, proxy
+def cuttable(tmp_path) -> Iterator[tuple[str, BrokerProxy]]:
+    """A broker of this test's own (the embedded one, or Apache Kafka in CI's Kafka tier) that
+    advertises the proxy's port, and the proxy."""
+    with cuttable_broker(tmp_path / "broker") as (address, proxy):
+        yield address, proxy
 
 
 def test_a_short_network_outage_loses_nothing(cuttable, pki_cache, run_id):
