@@ -37,7 +37,7 @@ from lgsp.domain.topology import VDXP, Topology
 from lgsp.errors import DecodeError, DeliveryError, Rejected, SignatureError
 from lgsp.faults import FaultKind
 from lgsp.log_limit import LogLimit
-from lgsp.metrics.run import RunMetrics
+from lgsp.metrics.run import RouteOutcome, RunMetrics
 from lgsp.signing.pki import SignatureRole
 from lgsp.signing.signature import SignatureBlock, SignatureVerifier
 
@@ -102,10 +102,10 @@ class RecipientAgents:
         doc_id, sender = routing.document_id, routing.from_code
         # statuses travel in the topic generation of their document (see lgsp.bus.topics)
         status_topic = self.topics.inbound(self.platform, self.topics.generation_of(record.topic))
-        stats = self.metrics.route(route_of(self.topology, sender, recipient))
+        route = route_of(self.topology, sender, recipient)
         key = (doc_id, recipient)
         if key in self._seen:
-            stats.duplicates_absorbed += 1
+            self.metrics.record_outcome(route, RouteOutcome.DUPLICATES_ABSORBED)
             log.info("duplicate_absorbed", document_id=doc_id, recipient=recipient)
             return
         self._remember(key)
@@ -130,7 +130,7 @@ class RecipientAgents:
             await self._reject(doc_id, sender, recipient, invalid, futures, status_topic)
             raise
         self.metrics.record_content_version(self.events.content_writer(signed).version)
-        stats.hops[len(routing.trace)] += 1
+        self.metrics.record_hops(route, len(routing.trace))
         if routing.sent_us is not None and routing.sent_us >= self.metrics.measure_from_wall_us:
             for stage, latency_us in headers.hop_latencies(routing, time.time_ns() // 1000, VDXP):
                 self.metrics.stage(stage).record_us(latency_us)
@@ -227,13 +227,8 @@ class RecipientAgents:
                        failure: SignatureError | None) -> None:
         agency = self.topology.agencies.get(sender)
         tier = agency.tier if agency else "unknown"
-        for stats in (self.metrics.signing, self.metrics.tier_signing(tier)):
-            stats.verified_documents += 1
-            stats.personal_valid += personal_ok
-            stats.agency_valid += agency_ok
-            stats.legally_valid += personal_ok and agency_ok
-            if failure is not None:
-                stats.failures[failure.reason] += 1
+        self.metrics.record_verified(tier, personal_ok=personal_ok, agency_ok=agency_ok,
+                                     failure=None if failure is None else failure.reason)
 
     async def _lifecycle(self, doc_id: str, sender: str, recipient: str, topic: str, *,
                          misbehave: str | None = None, already: list[StatusCode] | None = None

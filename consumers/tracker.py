@@ -41,7 +41,7 @@ from lgsp.faults import MISSING_STATUS, OUT_OF_ORDER, REJECTED, TRANSPORT_FAIL, 
 from lgsp.log_limit import LogLimit
 from lgsp.metrics import series
 from lgsp.metrics.histogram import Histogram
-from lgsp.metrics.run import Route, RunMetrics
+from lgsp.metrics.run import Route, RouteOutcome, RunMetrics
 from lgsp.metrics.series import SERIES_DIGITS
 from lgsp.metrics.state import from_state, to_state
 
@@ -115,7 +115,7 @@ class DeliveryTracker:
         """Register every (document, recipient) of a document about to be sent."""
         for recipient in document.recipients:
             route = route_of(self.topology, document.sender, recipient)
-            self.metrics.route(route).sent += 1
+            self.metrics.record_outcome(route, RouteOutcome.SENT)
             self._pending[(document.document_id, recipient)] = Delivery(route, intended_ns)
 
     def injected(self, document: SentDocument, kind: FaultKind, waiting: Iterable[str]) -> None:
@@ -160,10 +160,10 @@ class DeliveryTracker:
         if delivery is None:
             self.metrics.record_unexpected_status("unknown_or_finished")
             return
-        stats = self.metrics.route(delivery.route)
+        route = delivery.route
         if status.layer is StatusLayer.TRANSPORT:
             if status.transport_state is TransportState.FAIL:
-                stats.undeliverable += 1
+                self.metrics.record_outcome(route, RouteOutcome.UNDELIVERABLE)
                 self.metrics.series.count(series.ERRORS, now_ns)
                 self.metrics.record_undeliverable(status.reason or "unknown")
                 del self._pending[key]
@@ -203,24 +203,26 @@ class DeliveryTracker:
         delivery.issued_at[code] = status.timestamp
         if code is StatusCode.ARRIVED:
             delivery.arrived_ns = now_ns
-            stats.delivered += 1
+            self.metrics.record_outcome(route, RouteOutcome.DELIVERED)
             self.metrics.series.arrived(now_ns, now_ns - delivery.intended_ns)
             if self.metrics.measured(delivery.intended_ns):  # live figures leave the warm-up
-                stats.send_to_arrived.record_ns(now_ns - delivery.intended_ns)  # out too
+                self.metrics.record_delivery_latency(  # out too
+                    route, arrived_ns=now_ns - delivery.intended_ns)
                 self.live_arrived.record_ns(now_ns - delivery.intended_ns)
         elif code is StatusCode.REJECTED:
-            stats.rejected += 1
+            self.metrics.record_outcome(route, RouteOutcome.REJECTED)
             self.metrics.series.count(series.ERRORS, now_ns)
             del self._pending[key]
             self._detect(*key, REJECTED + (status.reason or "no reason"))
         elif code is StatusCode.RECALL_ACCEPTED:
-            stats.recalled += 1
+            self.metrics.record_outcome(route, RouteOutcome.RECALLED)
             del self._pending[key]
         elif code is StatusCode.COMPLETED:
-            stats.completed += 1
+            self.metrics.record_outcome(route, RouteOutcome.COMPLETED)
             self.metrics.series.count(series.COMPLETED, now_ns)
             if self.metrics.measured(delivery.intended_ns):
-                stats.send_to_completed.record_ns(now_ns - delivery.intended_ns)
+                self.metrics.record_delivery_latency(
+                    route, completed_ns=now_ns - delivery.intended_ns)
             del self._pending[key]
             self._lifecycle_ended(key, delivery)
 
@@ -246,7 +248,7 @@ class DeliveryTracker:
         for recipient in document.recipients:
             delivery = self._pending.pop((document.document_id, recipient), None)
             if delivery is not None:
-                self.metrics.route(delivery.route).send_failed += 1
+                self.metrics.record_outcome(delivery.route, RouteOutcome.SEND_FAILED)
                 self.metrics.series.count(series.ERRORS, self.clock())
         log.error("document_send_failed", document_id=document.document_id, error=repr(error))
 
@@ -270,7 +272,7 @@ class DeliveryTracker:
 
     def _lose(self, key: tuple[str, str], now_ns: int) -> None:
         delivery = self._pending.pop(key)
-        self.metrics.route(delivery.route).lost += 1
+        self.metrics.record_outcome(delivery.route, RouteOutcome.LOST)
         self.metrics.series.count(series.ERRORS, now_ns)
         log.debug("delivery_lost", document_id=key[0], recipient=key[1],
                   route=delivery.route.label, path=delivery.route.path)
@@ -308,14 +310,13 @@ class DeliveryTracker:
         lost = 0
         incomplete: list[tuple[str, str]] = []
         for key, delivery in self._pending.items():
-            stats = self.metrics.route(delivery.route)
             if delivery.arrived_ns is None:
-                stats.lost += 1
+                self.metrics.record_outcome(delivery.route, RouteOutcome.LOST)
                 lost += 1
                 self.metrics.series.count(series.ERRORS, now_ns)
                 log.debug("delivery_lost", document_id=key[0], recipient=key[1])
             else:
-                stats.incomplete += 1
+                self.metrics.record_outcome(delivery.route, RouteOutcome.INCOMPLETE)
                 incomplete.append(key)
                 log.debug("delivery_incomplete", document_id=key[0], recipient=key[1],
                           last=delivery.last)

@@ -168,11 +168,8 @@ class AgencySender:
         if personal or agency:
             self.metrics.record_sign_cost(time.perf_counter_ns() - start)
         tier = self.topology.agency(document.sender).tier
-        for stats in (self.metrics.signing, self.metrics.tier_signing(tier)):
-            stats.documents += 1
-            stats.personal_signed += personal is not None
-            stats.agency_signed += agency is not None
-            stats.both_signed += personal is not None and agency is not None
+        self.metrics.record_signed(tier, personal=personal is not None,
+                                   agency=agency is not None)
         return SignedDocument(schema.id, content, digest, personal, agency)
 
     async def submit(self, draft: Draft, intended_ns: int, *,

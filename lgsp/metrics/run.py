@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from enum import StrEnum
 
 from lgsp.metrics.histogram import Histogram
 from lgsp.metrics.series import IntervalSeries
@@ -27,6 +28,21 @@ class Route:
     @property
     def label(self) -> str:
         return f"{self.sender_tier}->{self.recipient_tier}"
+
+
+class RouteOutcome(StrEnum):
+    """What happened to a delivery, counted per route (the ``RouteStats`` field of each)."""
+
+    SENT = "sent"
+    DELIVERED = "delivered"
+    COMPLETED = "completed"
+    REJECTED = "rejected"
+    UNDELIVERABLE = "undeliverable"
+    LOST = "lost"
+    INCOMPLETE = "incomplete"
+    DUPLICATES_ABSORBED = "duplicates_absorbed"
+    RECALLED = "recalled"
+    SEND_FAILED = "send_failed"
 
 
 @dataclass(slots=True)
@@ -132,6 +148,44 @@ class RunMetrics:
         return stats
 
     # ---- recorders: every component changes the run's figures through these ---------------
+    def record_outcome(self, route: Route, outcome: RouteOutcome, count: int = 1) -> None:
+        """A delivery on ``route`` came to ``outcome`` (or was sent, absorbed as a duplicate)."""
+        stats = self.route(route)
+        setattr(stats, outcome.value, getattr(stats, outcome.value) + count)
+
+    def record_delivery_latency(self, route: Route, *, arrived_ns: int | None = None,
+                                completed_ns: int | None = None) -> None:
+        """Intended send time → status 01 (``arrived_ns``) or 06 (``completed_ns``) back."""
+        stats = self.route(route)
+        if arrived_ns is not None:
+            stats.send_to_arrived.record_ns(arrived_ns)
+        if completed_ns is not None:
+            stats.send_to_completed.record_ns(completed_ns)
+
+    def record_hops(self, route: Route, hops: int) -> None:
+        """A document reached its recipient after ``hops`` platform hops."""
+        self.route(route).hops[hops] += 1
+
+    def record_signed(self, tier: str, *, personal: bool, agency: bool) -> None:
+        """A sender of ``tier`` signed a document (with which signatures)."""
+        for stats in (self.signing, self.tier_signing(tier)):
+            stats.documents += 1
+            stats.personal_signed += personal
+            stats.agency_signed += agency
+            stats.both_signed += personal and agency
+
+    def record_verified(self, tier: str, *, personal_ok: bool, agency_ok: bool,
+                        failure: str | None) -> None:
+        """A recipient verified a document of a sender of ``tier``; ``failure``: the reason
+        of the first check that failed."""
+        for stats in (self.signing, self.tier_signing(tier)):
+            stats.verified_documents += 1
+            stats.personal_valid += personal_ok
+            stats.agency_valid += agency_ok
+            stats.legally_valid += personal_ok and agency_ok
+            if failure is not None:
+                stats.failures[failure] += 1
+
     def record_document(self, tier: str, recipients: int) -> None:
         """A document handed to the bus by a sender of ``tier``, for ``recipients``."""
         self.documents_by_tier[tier] += 1
