@@ -47,11 +47,11 @@ class Span:
     """A span in progress: the context its records carry, and ``end()``. This base is the inert
     span of ``NO_TRACING`` (no context, nothing to end)."""
 
-    __slots__ = ()
+    __slots__ = ("context",)
 
-    @property
-    def context(self) -> TraceContext | None:
-        return None
+    def __init__(self, context: TraceContext | None = None) -> None:
+        self.context = context
+        """The W3C context the records this span causes carry (None: none)."""
 
     def end(self) -> None:
         return None
@@ -83,15 +83,11 @@ NO_TRACING = Tracing()
 
 
 class _OtelSpan(Span):
-    __slots__ = ("_context", "_span")
+    __slots__ = ("_span",)
 
     def __init__(self, span: Any, context: TraceContext) -> None:
+        super().__init__(context)
         self._span = span
-        self._context = context
-
-    @property
-    def context(self) -> TraceContext:
-        return self._context
 
     def end(self) -> None:
         self._span.end()
