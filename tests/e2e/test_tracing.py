@@ -4,18 +4,26 @@ trace per document, a span per hop and per status, correctly parented; no header
 from __future__ import annotations
 
 import asyncio
+import json
+import os
+import subprocess
+import sys
+import threading
 import uuid
 from collections import defaultdict
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind
 
 from lgsp.bus import headers
-from lgsp.bus.tracing import OtelTracing
+from lgsp.bus.tracing import NO_TRACING, OtelTracing
 from lgsp.config import BrokerConfig
 from lgsp.domain.topology import VDXP
 from lgsp.run import Simulation
@@ -67,8 +75,38 @@ def traced(kafka_bootstrap, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def untraced(kafka_bootstrap, tmp_path_factory):
-    report, records, _sim = _run(kafka_bootstrap, tmp_path_factory.mktemp("keys"), None)
-    return report, records
+    report, records, sim = _run(kafka_bootstrap, tmp_path_factory.mktemp("keys"), None)
+    return report, records, sim
+
+
+@pytest.fixture
+def collector() -> Iterator[tuple[str, list[bytes]]]:
+    """A stand-in OTLP/HTTP collector on a free port: (its URL, the bodies POSTed to
+    /v1/traces)."""
+    bodies: list[bytes] = []
+
+    class Receive(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            if self.path == "/v1/traces":
+                bodies.append(body)
+            self.send_response(200 if self.path == "/v1/traces" else 404)
+            self.send_header("Content-Type", "application/x-protobuf")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            return None
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Receive)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", bodies
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
 
 
 def _route(sim: Simulation, sender: str, recipient: str) -> list[str]:
@@ -166,9 +204,61 @@ class TestDocumentTrace:
 class TestWithoutTracing:
     def test_no_record_carries_a_traceparent(self, untraced):
         """Without --otlp-endpoint no record of the run has a traceparent or tracestate."""
-        report, records = untraced
+        report, records, _sim = untraced
         assert report["totals"]["completed"] == report["totals"]["sent"] > 0
         assert len(records) > DOCUMENTS
         carrying = [r.topic for r in records
                     if any(k in (headers.TRACEPARENT, headers.TRACESTATE) for k, _ in r.headers)]
         assert carrying == []
+
+    def test_no_span_is_made_and_opentelemetry_is_not_loaded(self, untraced):
+        """Every component of an untraced run holds the inert NO_TRACING (chosen once), and a
+        process that builds a run without --otlp-endpoint never imports opentelemetry."""
+        sim = untraced[2]
+        assert sim.tracing is NO_TRACING
+        assert sim.sender is not None
+        assert sim.sender.tracing is NO_TRACING
+        assert all(r.tracing is NO_TRACING for r in sim.routers.values())
+        assert all(a.tracing is NO_TRACING for a in sim.agents.values())
+        probe = ("import sys\n"
+                 "from lgsp.config import BrokerConfig\n"
+                 "from lgsp.run import Simulation, SimulationConfig\n"
+                 "Simulation(SimulationConfig(documents=1), BrokerConfig(bootstrap='h:9092'))\n"
+                 "print(sorted(m for m in sys.modules if m.startswith('opentelemetry')))\n")
+        r = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                           timeout=60, check=False)
+        assert (r.returncode, r.stdout.strip()) == (0, "[]"), r.stderr
+
+
+class TestOtlpExport:
+    def test_every_worker_exports_its_spans_over_otlp_and_flushes_on_stop(
+            self, kafka_bootstrap, tmp_path, collector):
+        """``lgsp simulate --workers 2 --otlp-endpoint URL``: the spans of every document
+        reach the collector from both worker processes by the time the command exits."""
+        url, bodies = collector
+        report_path = tmp_path / "report.json"
+        r = subprocess.run(
+            [sys.executable, "-m", "lgsp", "simulate", "-n", "8", "-r", "40", "--sig-alg",
+             "ed25519", "--workers", "2", "--bootstrap", kafka_bootstrap, "--pki-cache",
+             str(tmp_path / "keys"), "--otlp-endpoint", url, "--report", str(report_path),
+             "--no-progress"],
+            capture_output=True, text=True, timeout=240, check=False,
+            env={**os.environ, "CI": "true"})
+        assert r.returncode == 0, r.stderr[-3000:]
+        totals = json.loads(report_path.read_text())["totals"]
+        spans, instances = [], set()
+        for body in bodies:
+            request = ExportTraceServiceRequest.FromString(body)
+            for resource_spans in request.resource_spans:
+                attrs = {a.key: a.value.string_value
+                         for a in resource_spans.resource.attributes}
+                assert attrs["service.name"] == "lgsp-sim"
+                instances.add(attrs["service.instance.id"])
+                spans += [s for scope in resource_spans.scope_spans for s in scope.spans]
+        roots = [s for s in spans if not s.parent_span_id]
+        assert len(roots) == totals["documents"] == 8
+        statuses = [s for s in spans if any(a.key == "lgsp.status" for a in s.attributes)
+                    and s.kind == s.SPAN_KIND_PRODUCER]
+        assert len(statuses) == 5 * totals["completed"] == 5 * totals["sent"]
+        assert len({s.trace_id for s in spans}) == 8
+        assert len(instances) >= 2, instances
