@@ -146,7 +146,7 @@ def main() -> int:
           f"{spans} spans when tracing")
     print(f"headers only (before tracing)   {base:8.2f} µs/document")
     print(f"tracing off (NO_TRACING)        {off:8.2f} µs/document  "
-          f"(+{off - base:.2f} µs, +{(off - base) / base:.1%} of the header work)")
+          f"({off - base:+.2f} µs, {(off - base) / base:+.1%} of the header work)")
     print(f"tracing on (SDK, batch, dropped){on:8.2f} µs/document  (+{on - base:.2f} µs)")
     print(f"  + OTLP/protobuf encoding       {encode:8.2f} µs/document (exporter thread)")
     print(f"environment: Python {platform.python_version()}, {platform.machine()}, "
