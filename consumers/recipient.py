@@ -29,7 +29,7 @@ from lgsp.bus import headers
 from lgsp.bus.consume_loop import Futures
 from lgsp.bus.routing import route_of
 from lgsp.bus.topics import TopicNames
-from lgsp.bus.tracing import NO_TRACING, Tracing
+from lgsp.bus.tracing import NO_TRACING, Tracing, status_label
 from lgsp.codec.events import EventCodec, SignedDocument
 from lgsp.config import RecipientConfig, SignaturePolicy
 from lgsp.domain.document import Document, Secrecy
@@ -97,7 +97,7 @@ class RecipientAgents:
                 status = self.events.decode_status(record.value)
                 self.tracing.process(record, parent=routing.context,
                                      document_id=routing.document_id, actor=routing.to[0],
-                                     status=_status_name(status)).end()
+                                     status=status_label(status)).end()
                 self.on_status(status, time.monotonic_ns())
             return
         if not self.accept_documents:
@@ -304,9 +304,3 @@ class RecipientAgents:
         finally:
             span.end()
 
-
-def _status_name(status: StatusEvent) -> str:
-    """The status code (business layer) or transport state of a status, as a span attribute."""
-    if status.status_code is not None:
-        return str(status.status_code.value)
-    return str(status.transport_state.value) if status.transport_state is not None else '?'

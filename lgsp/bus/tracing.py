@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from lgsp.bus.headers import TraceContext
+from lgsp.domain.status import StatusEvent
 from lgsp.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -171,6 +172,14 @@ def _attributes(operation: str, topic: str, key: bytes | None, document_id: str,
     if status is not None:
         attributes["lgsp.status"] = status
     return attributes
+
+
+def status_label(status: StatusEvent) -> str:
+    """``lgsp.status`` of a status record: its code (01..06, business layer) or its transport
+    state (FAIL ...)."""
+    if status.status_code is not None:
+        return str(status.status_code.value)
+    return str(status.transport_state.value) if status.transport_state is not None else "unknown"
 
 
 def otlp_traces_url(endpoint: str) -> str:

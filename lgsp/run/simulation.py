@@ -274,7 +274,8 @@ class Simulation:
     def _feed(self) -> TrackerFeed:
         if self.feed is None:
             self.feed = TrackerFeed(self.tracker, self.events, ledger_topic=self.topics.ledger,
-                                    ledger_partitions=self.shard.owned_partitions)
+                                    ledger_partitions=self.shard.owned_partitions,
+                                    tracing=self.tracing)
         return self.feed
 
     def _live_topics(self, names: list[str]) -> list[str]:
