@@ -192,7 +192,8 @@ class RecipientAgents:
             if statuses.finished or StatusCode.ARRIVED not in statuses.codes:
                 continue
             task = asyncio.create_task(self._lifecycle(
-                key[0], statuses.sender, key[1], statuses.topic, already=statuses.codes))
+                key[0], statuses.sender, key[1], statuses.topic, already=statuses.codes,
+                trace=statuses.trace))
             self._lifecycles.add(task)
             task.add_done_callback(self._lifecycles.discard)
             resumed += 1
