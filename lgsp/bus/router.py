@@ -89,22 +89,33 @@ class PlatformRouter:
                                              context=context or routing.context)
             await self._route_status(self.events.encode_status(fail), status_routing,
                                      routing.from_code, came_from=None, futures=futures,
-                                     generation=generation)
+                                     generation=generation, issued=TransportState.FAIL)
 
     async def _route_status(self, value: bytes, routing: headers.Routing, addressee: str, *,
                             came_from: str | None, futures: Futures,
                             generation: int | None,
-                            context: headers.TraceContext | None = None) -> None:
+                            context: headers.TraceContext | None = None,
+                            issued: TransportState | None = None) -> None:
+        """Route a status on (``issued``: one this platform issues itself, a span of its own
+        when tracing)."""
         route = route_status(self.topology, self.platform, addressee, came_from=came_from)
         if route.failure is not None:
             raise DeliveryError(f"status for {routing.document_id} cannot reach {addressee} from "
                                 f"{self.platform}", reason=route.failure)
-        hop = headers.with_hop(routing, self.platform, (addressee,), context)
         if route.next_platform is None:  # deliver here
             self.counts["status_delivered"] += 1
             topic = self.topics.deliver(self.platform, generation)
         else:
             self.counts["status_forwarded"] += 1
             topic = self.topics.inbound(route.next_platform, generation)
-        futures.append(await self.producer.send(topic, value=value, key=addressee.encode(),
-                                                headers=hop))
+        key = addressee.encode()
+        span = None
+        if issued is not None:
+            span = self.tracing.send(topic, key, parent=routing.context,
+                                     document_id=routing.document_id, actor=self.platform,
+                                     status=issued.value)
+            context = span.context
+        hop = headers.with_hop(routing, self.platform, (addressee,), context)
+        futures.append(await self.producer.send(topic, value=value, key=key, headers=hop))
+        if span is not None:
+            span.end()

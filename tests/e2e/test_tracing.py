@@ -26,6 +26,7 @@ from lgsp.bus import headers
 from lgsp.bus.tracing import NO_TRACING, OtelTracing
 from lgsp.config import BrokerConfig
 from lgsp.domain.topology import VDXP
+from lgsp.faults import FaultPlan
 from lgsp.run import Simulation
 from tests.e2e.helpers import simulation
 
@@ -56,10 +57,10 @@ async def _records(sim: Simulation) -> list[Any]:
         await consumer.stop()
 
 
-def _run(bootstrap: str, keys: Any, tracing: OtelTracing | None) -> tuple[dict[str, Any],
-                                                                         list[Any], Simulation]:
+def _run(bootstrap: str, keys: Any, tracing: OtelTracing | None, **settings: Any
+         ) -> tuple[dict[str, Any], list[Any], Simulation]:
     config = simulation(bootstrap, keys, f"t{uuid.uuid4().hex[:10]}", documents=DOCUMENTS,
-                        rate=60.0, keep_topics=True).config
+                        rate=60.0, keep_topics=True, **settings).config
     sim = Simulation(config, BrokerConfig(bootstrap=bootstrap), tracing=tracing)
     report = asyncio.run(sim.run())
     return report, asyncio.run(_records(sim)), sim
@@ -199,6 +200,35 @@ class TestDocumentTrace:
             _version, trace_id, span_id, _flags = routing.context.traceparent.decode().split("-")
             assert trace_id == trace_of[routing.document_id]
             assert span_id in span_ids
+
+
+class TestPlatformStatus:
+    def test_a_transport_fail_is_a_span_of_the_platform_that_issues_it(
+            self, kafka_bootstrap, tmp_path):
+        """A document for an unknown recipient: the home platform's hop span has a child
+        PRODUCER span ``FAIL``, whose hops back end at the sender's receipt of FAIL."""
+        exporter = InMemorySpanExporter()
+        report, _records, sim = _run(kafka_bootstrap, tmp_path, OtelTracing(exporter, batch=False),
+                                     faults=FaultPlan.parse(["unknown-recipient=100%"]))
+        spans = list(exporter.get_finished_spans())
+        by_id = {s.context.span_id: s for s in spans}
+        fails = [s for s in spans if s.attributes.get("lgsp.status") == "FAIL"
+                 and s.kind is SpanKind.PRODUCER]
+        assert len(fails) == DOCUMENTS, report["totals"]
+        receipts = [s for s in spans if s.attributes.get("lgsp.status") == "FAIL"
+                    and s.kind is SpanKind.CONSUMER]
+        assert len(receipts) == DOCUMENTS
+        for fail in fails:
+            root, *hops, _ = _path(fail, by_id)
+            assert hops[0].attributes["lgsp.actor"] == \
+                sim.topology.agency(root.attributes["lgsp.actor"]).platform
+            assert all(h.kind is SpanKind.CONSUMER for h in hops)
+            assert hops[-1].attributes["lgsp.actor"] == fail.attributes["lgsp.actor"]
+        for receipt in receipts:
+            path = _path(receipt, by_id)
+            assert [s for s in path if s.kind is SpanKind.PRODUCER and s.parent] in (
+                [f] for f in fails)
+            assert receipt.attributes["lgsp.actor"] == path[0].attributes["lgsp.actor"]
 
 
 class TestWithoutTracing:
