@@ -29,6 +29,7 @@ from lgsp.bus import headers
 from lgsp.bus.consume_loop import Futures
 from lgsp.bus.routing import route_of
 from lgsp.bus.topics import TopicNames
+from lgsp.bus.tracing import NO_TRACING, Tracing, status_label
 from lgsp.codec.events import EventCodec, SignedDocument
 from lgsp.config import RecipientConfig, SignaturePolicy
 from lgsp.domain.document import Document, Secrecy
@@ -54,11 +55,13 @@ class RecipientAgents:
                  producer: AIOKafkaProducer, events: EventCodec,
                  verifier: SignatureVerifier, metrics: RunMetrics,
                  on_status: StatusSink | None, config: RecipientConfig | None = None,
-                 accept_documents: bool = True) -> None:
+                 accept_documents: bool = True, tracing: Tracing = NO_TRACING) -> None:
         """``on_status``: where status records for this platform's agencies go (their senders'
         tracker; None: another process tracks them). ``accept_documents`` False: documents are
         another process's to take in (a worker that only tracks)."""
         self.platform = platform
+        self.tracing = tracing
+        """A delivery is a span; each status it sends, a child span (``lgsp.bus.tracing``)."""
         self.topology = topology
         self.topics = topics
         self.producer = producer
@@ -91,10 +94,25 @@ class RecipientAgents:
         routing = headers.parse(record.headers)
         if routing.kind == headers.STATUS:
             if self.on_status is not None:
-                self.on_status(self.events.decode_status(record.value), time.monotonic_ns())
+                status = self.events.decode_status(record.value)
+                self.tracing.process(record, parent=routing.context,
+                                     document_id=routing.document_id, actor=routing.to[0],
+                                     status=status_label(status)).end()
+                self.on_status(status, time.monotonic_ns())
             return
         if not self.accept_documents:
             return
+        span = self.tracing.process(record, parent=routing.context,
+                                    document_id=routing.document_id, actor=routing.to[0])
+        try:
+            await self._take_in(record, routing, futures, span.context)
+        finally:
+            span.end()
+
+    async def _take_in(self, record: ConsumerRecord[bytes, bytes], routing: headers.Routing,
+                       futures: Futures, trace: headers.TraceContext | None) -> None:
+        """Dedupe, decode, verify and answer one document delivered to ``routing.to[0]``
+        (its status spans are children of ``trace``)."""
         recipient = routing.to[0]
         if self.topology.platform_of(recipient) != self.platform:
             raise DeliveryError(f"{recipient} is not an agency of {self.platform}",
@@ -124,10 +142,10 @@ class RecipientAgents:
                                   reason="header_mismatch")
         except SignatureError as tampered:  # the digest does not match
             self._count_signing(sender, personal_ok=False, agency_ok=False, failure=tampered)
-            await self._reject(doc_id, sender, recipient, tampered, futures, status_topic)
+            await self._reject(doc_id, sender, recipient, tampered, futures, status_topic, trace)
             return
         except DecodeError as invalid:  # returned to the sender with 02, and kept whole
-            await self._reject(doc_id, sender, recipient, invalid, futures, status_topic)
+            await self._reject(doc_id, sender, recipient, invalid, futures, status_topic, trace)
             raise
         self.metrics.record_content_version(self.events.content_writer(signed).version)
         self.metrics.record_hops(route, len(routing.trace))
@@ -136,26 +154,28 @@ class RecipientAgents:
                 self.metrics.stage(stage).record_us(latency_us)
         refusal = self._refusal(signed, document, recipient)
         if refusal is not None:
-            await self._reject(doc_id, sender, recipient, refusal, futures, status_topic)
+            await self._reject(doc_id, sender, recipient, refusal, futures, status_topic, trace)
             return
         futures.append(await self._send_status(doc_id, sender, recipient, StatusCode.ARRIVED,
-                                               topic=status_topic))
+                                               topic=status_topic, trace=trace))
         task = asyncio.create_task(self._lifecycle(doc_id, sender, recipient, status_topic,
-                                                   misbehave=routing.fault))
+                                                   misbehave=routing.fault, trace=trace))
         self._lifecycles.add(task)
         task.add_done_callback(self._lifecycles.discard)
 
     async def _reject(self, doc_id: str, sender: str, recipient: str, failure: Rejected,
-                      futures: Futures, topic: str) -> None:
+                      futures: Futures, topic: str,
+                      trace: headers.TraceContext | None) -> None:
         """01 (it did arrive), then 02 with the reason."""
         self.metrics.record_rejection(failure.reason)
         log.info("document_rejected", document_id=doc_id, recipient=recipient,
                  reason=failure.reason, detail=failure.detail)
         futures.append(await self._send_status(doc_id, sender, recipient, StatusCode.ARRIVED,
-                                               topic=topic))
+                                               topic=topic, trace=trace))
         futures.append(await self._send_status(doc_id, sender, recipient, StatusCode.REJECTED,
                                                reason=failure.reason,
-                                               description=failure.detail, topic=topic))
+                                               description=failure.detail, topic=topic,
+                                               trace=trace))
 
     def abort(self) -> None:
         """The run is over without draining: drop the lifecycles in progress."""
@@ -172,7 +192,8 @@ class RecipientAgents:
             if statuses.finished or StatusCode.ARRIVED not in statuses.codes:
                 continue
             task = asyncio.create_task(self._lifecycle(
-                key[0], statuses.sender, key[1], statuses.topic, already=statuses.codes))
+                key[0], statuses.sender, key[1], statuses.topic, already=statuses.codes,
+                trace=statuses.trace))
             self._lifecycles.add(task)
             task.add_done_callback(self._lifecycles.discard)
             resumed += 1
@@ -231,8 +252,8 @@ class RecipientAgents:
                                      failure=None if failure is None else failure.reason)
 
     async def _lifecycle(self, doc_id: str, sender: str, recipient: str, topic: str, *,
-                         misbehave: str | None = None, already: list[StatusCode] | None = None
-                         ) -> None:
+                         misbehave: str | None = None, already: list[StatusCode] | None = None,
+                         trace: headers.TraceContext | None = None) -> None:
         """03 → 04 → 05* → 06. ``misbehave`` (fault injection only) makes this recipient's
         software send 04 before 03 or never send 03. ``already``: statuses sent before a
         restart, not sent again."""
@@ -249,7 +270,8 @@ class RecipientAgents:
         for code in steps:
             await asyncio.sleep(self.config.step_delay_s)
             try:
-                await (await self._send_status(doc_id, sender, recipient, code, topic=topic))
+                await (await self._send_status(doc_id, sender, recipient, code, topic=topic,
+                                               trace=trace))
             except KafkaError as exc:
                 self.metrics.record_send_errors("status_produce_failed")
                 if (left_out := self._send_failures_logged.allow()) is not None:
@@ -259,14 +281,22 @@ class RecipientAgents:
                 return
 
     async def _send_status(self, doc_id: str, sender: str, recipient: str, code: StatusCode, *,
-                           topic: str, reason: str | None = None, description: str = ""
-                           ) -> asyncio.Future[Any]:
+                           topic: str, reason: str | None = None, description: str = "",
+                           trace: headers.TraceContext | None = None) -> asyncio.Future[Any]:
+        """Send one status (a span, child of the delivery's ``trace``, when tracing)."""
         status = StatusEvent(
             layer=StatusLayer.BUSINESS, from_code=recipient, document_id=doc_id,
             sender=sender, recipient=recipient, timestamp=dt.datetime.now(dt.UTC),
             status_code=code, reason=reason, description=description,
             staff_name="Văn thư", staff_department=self.topology.agencies[recipient].name)
-        return await self.producer.send(
-            topic, value=self.events.encode_status(status),
-            key=sender.encode(),
-            headers=headers.build(headers.STATUS, doc_id, recipient, (sender,)))
+        key = sender.encode()
+        span = self.tracing.send(topic, key, parent=trace, document_id=doc_id, actor=recipient,
+                                 status=code.value)
+        try:
+            return await self.producer.send(
+                topic, value=self.events.encode_status(status), key=key,
+                headers=headers.build(headers.STATUS, doc_id, recipient, (sender,),
+                                      context=span.context))
+        finally:
+            span.end()
+

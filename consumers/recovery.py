@@ -39,6 +39,9 @@ class SentStatuses:
     topic: str
     """Where its statuses go (the document's topic generation)."""
     codes: list[StatusCode] = field(default_factory=list)
+    trace: headers.TraceContext | None = None
+    """The trace context of the last status sent (when the run traces): the statuses of a
+    resumed lifecycle are its children, in the document's trace."""
 
     @property
     def finished(self) -> bool:
@@ -101,3 +104,4 @@ def _note(found: dict[tuple[str, str], SentStatuses], topic: str,
     if sent is None:
         sent = found[key] = SentStatuses(sender=status.sender, topic=topic)
     sent.codes.append(status.status_code)
+    sent.trace = routing.context or sent.trace

@@ -30,6 +30,7 @@ from consumers.tracker import DeliveryTracker
 from lgsp.bus import headers
 from lgsp.bus.consume_loop import Futures
 from lgsp.bus.ledger import LedgerEntry, LedgerKind
+from lgsp.bus.tracing import NO_TRACING, Tracing, status_label
 from lgsp.codec.events import EventCodec
 from lgsp.domain.status import StatusEvent
 from lgsp.errors import SendFailed
@@ -56,8 +57,11 @@ class TrackerFeed:
 
     def __init__(self, tracker: DeliveryTracker, events: EventCodec, *, ledger_topic: str,
                  ledger_partitions: Iterable[int],
-                 clock: Callable[[], int] = time.monotonic_ns) -> None:
+                 clock: Callable[[], int] = time.monotonic_ns,
+                 tracing: Tracing = NO_TRACING) -> None:
         self.tracker = tracker
+        self.tracing = tracing
+        """A status received is a span (``lgsp.bus.tracing``)."""
         self.events = events
         self.ledger_topic = ledger_topic
         self.ledger_partitions = frozenset(ledger_partitions)
@@ -154,9 +158,12 @@ class TrackerFeed:
             self._ended.add(partition)
 
     def _on_deliver(self, record: ConsumerRecord[bytes, bytes], at: int) -> None:
-        if headers.parse(record.headers).kind != headers.STATUS:
+        routing = headers.parse(record.headers)
+        if routing.kind != headers.STATUS:
             return  # documents are the recipients' to take in
         status = self.events.decode_status(record.value)
+        self.tracing.process(record, parent=routing.context, document_id=routing.document_id,
+                             actor=routing.to[0], status=status_label(status)).end()
         if self.tracker.tracks(status.document_id, status.recipient):
             self.tracker.on_status(status, at)
         else:

@@ -21,6 +21,7 @@ from aiokafka import AIOKafkaProducer
 
 from lgsp.bus import headers
 from lgsp.bus.topics import TopicNames
+from lgsp.bus.tracing import NO_TRACING, Tracing
 from lgsp.codec.events import EventCodec, SignedDocument
 from lgsp.codec.registry import RegisteredSchema
 from lgsp.domain.document import (
@@ -88,8 +89,11 @@ class AgencySender:
                  expect: Expect, document_versions: tuple[int, ...] = (),
                  on_send_failed: SendFailed | None = None,
                  faults: FaultInjector | None = None, on_fault: FaultInjected | None = None,
-                 on_fault_refused: FaultRefused | None = None) -> None:
+                 on_fault_refused: FaultRefused | None = None,
+                 tracing: Tracing = NO_TRACING) -> None:
         self.topology = topology
+        self.tracing = tracing
+        """Each submit is the root span of its document's trace (``lgsp.bus.tracing``)."""
         self.pki = pki
         self.events = events
         self.producer = producer
@@ -192,18 +196,23 @@ class AgencySender:
         return await self.send(document, signed, intended_ns, fault=fault)
 
     def envelope(self, document: Document, signed: SignedDocument,
-                 generation: int | None = None, fault: FaultKind | None = None) -> Envelope:
+                 generation: int | None = None, fault: FaultKind | None = None,
+                 context: headers.TraceContext | None = None) -> Envelope:
         """The Kafka record of a document submitted to its sender's home platform (in topic
-        ``generation`` when topics rotate)."""
-        agency = self.topology.agency(document.sender)
+        ``generation`` when topics rotate), carrying trace ``context`` if given."""
         return Envelope(
-            topic=self.topics.inbound(agency.platform, generation),
+            topic=self.topic(document, generation),
             key=document.document_id.encode(),
             value=UNDECODABLE if fault is FaultKind.UNDECODABLE
             else self.events.encode_signed(signed),
             headers=headers.build(headers.DOCUMENT, document.document_id, document.sender,
                                   document.recipients, sent_us=time.time_ns() // 1000,
-                                  fault=fault.value if fault in RECIPIENT_FAULTS else None))
+                                  fault=fault.value if fault in RECIPIENT_FAULTS else None,
+                                  context=context))
+
+    def topic(self, document: Document, generation: int | None = None) -> str:
+        """The inbound topic of the sender's home platform."""
+        return self.topics.inbound(self.topology.agency(document.sender).platform, generation)
 
     async def send(self, document: Document, signed: SignedDocument, intended_ns: int, *,
                    fault: FaultKind | None = None) -> asyncio.Future[Any]:
@@ -217,7 +226,11 @@ class AgencySender:
                           if fault is FaultKind.UNKNOWN_RECIPIENT else document.recipients)
         # the generation of the actual send time: a sender far behind its schedule must not
         # write into a generation that is already over (and deleted)
-        env = self.envelope(document, signed, self.generation_of(time.monotonic_ns()), fault)
+        generation = self.generation_of(time.monotonic_ns())
+        span = self.tracing.send(self.topic(document, generation), document.document_id.encode(),
+                                 parent=None, document_id=document.document_id,
+                                 actor=document.sender)
+        env = self.envelope(document, signed, generation, fault, span.context)
         sent_ns = time.monotonic_ns()
         self.metrics.series.count(series.SENT, sent_ns)
         future = await self.producer.send(env.topic, value=env.value, key=env.key,
@@ -226,6 +239,7 @@ class AgencySender:
             again = await self.producer.send(env.topic, value=env.value, key=env.key,
                                              headers=env.headers)
             future = asyncio.ensure_future(_both(future, again))
+        span.end()
         measured = self.metrics.measured(intended_ns)
         produce_ack = self.metrics.stage(Stage.PRODUCE_ACK)
         on_failed = self.on_send_failed

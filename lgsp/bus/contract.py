@@ -53,6 +53,18 @@ HEADERS: dict[str, dict[str, Any]] = {
                     "description": "Simulation only (`--inject`): the status misbehaviour the "
                                    "simulated recipient is to commit. No check reads it; an "
                                    "external recipient ignores it."},
+    headers.TRACEPARENT: {
+        "type": "string", "pattern": "^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$",
+        "description": "Optional, W3C Trace Context (only when the run traces, "
+                       "`--otlp-endpoint`): the span that caused this record. Every record a "
+                       "document causes (forwards, deliveries, statuses) carries its trace; a "
+                       "service that handles a record and writes the next one should write the "
+                       "traceparent of its own span (child of this one), or pass this one on, so "
+                       "it joins the document's trace. Absent when the run does not trace."},
+    headers.TRACESTATE: {
+        "type": "string",
+        "description": "Optional, W3C Trace Context vendor state travelling with traceparent "
+                       "(only when it is not empty); pass it on unchanged."},
 }
 ROUTING_REQUIRED = [headers.KIND, headers.ID, headers.FROM, headers.TO]
 
@@ -84,7 +96,7 @@ def _messages(registry: SchemaRegistry) -> dict[str, Any]:
                            "and each signature cover.",
             "contentType": AVRO_CONTENT_TYPE,
             "headers": _routing_headers(headers.TRACE, headers.SENT, headers.REPLAY_OF,
-                                        headers.FAULT),
+                                        headers.FAULT, headers.TRACEPARENT, headers.TRACESTATE),
             "payload": _avro_payload(registry, DOCUMENT_EVENT),
             "bindings": _kafka_binding(
                 "UTF-8. On an inbound topic: the DocumentId (a forwarded packet keeps it); on a "
@@ -96,7 +108,7 @@ def _messages(registry: SchemaRegistry) -> dict[str, Any]:
             "description": f"{framing} A business status (01..06, 13, 15, 16) from the recipient, "
                            "or a transport state (FAIL, with a reason) from a platform.",
             "contentType": AVRO_CONTENT_TYPE,
-            "headers": _routing_headers(headers.TRACE),
+            "headers": _routing_headers(headers.TRACE, headers.TRACEPARENT, headers.TRACESTATE),
             "payload": _avro_payload(registry, STATUS_EVENT),
             "bindings": _kafka_binding(
                 "UTF-8 code of the addressee (the original sender), on every topic, so the "

@@ -15,6 +15,10 @@ recipient verifies are the bytes the sender signed. Header keys:
 * ``lgsp-replay-of``  set by ``lgsp replay --rewrite-ids``: the DocumentId inside the signed
   content, while ``lgsp-id`` carries the replay's new identity (the signed bytes are never
   re-signed)
+* ``traceparent`` / ``tracestate``  W3C Trace Context (``--otlp-endpoint`` only): the span that
+  caused this record; every record a document causes (forwards, deliveries, statuses) carries it,
+  so a service that propagates it joins the document's trace. A router passes on what it
+  received (its own hop span's when tracing). Without tracing no record of the run has them.
 """
 
 from __future__ import annotations
@@ -35,6 +39,8 @@ TRACE = "lgsp-trace"
 REPLAY_OF = "lgsp-replay-of"
 SENT = "lgsp-sent"
 FAULT = "lgsp-sim-fault"
+TRACEPARENT = "traceparent"
+TRACESTATE = "tracestate"
 
 DOCUMENT = b"document"
 STATUS = b"status"
@@ -47,6 +53,14 @@ class TraceEntry:
     platform: str
     at_us: int
     """Unix time in microseconds when the hop handled the record."""
+
+
+@dataclass(frozen=True, slots=True)
+class TraceContext:
+    """W3C Trace Context of the span that caused a record (``lgsp.bus.tracing``)."""
+
+    traceparent: bytes
+    tracestate: bytes | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +78,8 @@ class Routing:
     """When the sender submitted the document (unix µs), if it said."""
     fault: str | None = None
     """The misbehaviour the simulated recipient is told to commit (fault injection only)."""
+    context: TraceContext | None = None
+    """The W3C trace context the record carried, if any."""
 
     @property
     def content_document_id(self) -> str:
@@ -76,7 +92,8 @@ class Routing:
 
 def build(kind: bytes, document_id: str, from_code: str, to: Sequence[str],
           trace: Sequence[TraceEntry] = (), replay_of: str | None = None,
-          sent_us: int | None = None, fault: str | None = None) -> Headers:
+          sent_us: int | None = None, fault: str | None = None,
+          context: TraceContext | None = None) -> Headers:
     headers: Headers = [(KIND, kind), (ID, document_id.encode()), (FROM, from_code.encode()),
                         (TO, ",".join(to).encode())]
     if replay_of:
@@ -85,15 +102,21 @@ def build(kind: bytes, document_id: str, from_code: str, to: Sequence[str],
         headers.append((SENT, str(sent_us).encode()))
     if fault:
         headers.append((FAULT, fault.encode()))
+    if context is not None:
+        headers.append((TRACEPARENT, context.traceparent))
+        if context.tracestate:
+            headers.append((TRACESTATE, context.tracestate))
     headers += [(TRACE, f"{t.platform}@{t.at_us}".encode()) for t in trace]
     return headers
 
 
-def with_hop(routing: Routing, platform: str, to: Sequence[str]) -> Headers:
-    """Headers for the next hop: same identity, new recipients, one more trace entry."""
+def with_hop(routing: Routing, platform: str, to: Sequence[str],
+             context: TraceContext | None = None) -> Headers:
+    """Headers for the next hop: same identity, new recipients, one more trace entry; the trace
+    context of this hop's span (``context``), else the one received."""
     hop = TraceEntry(platform, time.time_ns() // 1000)
     return build(routing.kind, routing.document_id, routing.from_code, to, (*routing.trace, hop),
-                 routing.replay_of, routing.sent_us, routing.fault)
+                 routing.replay_of, routing.sent_us, routing.fault, context or routing.context)
 
 
 def hop_latencies(routing: Routing, now_us: int, national_axis: str) -> list[tuple[Stage, int]]:
@@ -134,8 +157,10 @@ def parse(headers: Sequence[tuple[str, bytes | None]]) -> Routing:
         replay_of = single[REPLAY_OF].decode() if REPLAY_OF in single else None
         sent_us = int(single[SENT]) if SENT in single else None
         fault = single[FAULT].decode() if FAULT in single else None
+        context = (TraceContext(single[TRACEPARENT], single.get(TRACESTATE))
+                   if TRACEPARENT in single else None)
         return Routing(kind, single[ID].decode(), single[FROM].decode(), to, tuple(trace),
-                       replay_of, sent_us, fault)
+                       replay_of, sent_us, fault, context)
     except KeyError as exc:
         raise DeliveryError(f"record lacks the {exc.args[0]} header",
                             reason="missing_routing_headers") from None

@@ -1,8 +1,8 @@
 """A platform (a province's LGSP, or VDXP) as a stage: consume its inbound topic → route → produce.
 
 The router reads only the headers; the value bytes (signed content) pass through untouched, and
-every hop appends a trace entry. Unknown recipients get a transport FAIL status sent back to the
-original sender by the reverse route.
+every hop appends a trace entry (and, when tracing, is a span: ``lgsp.bus.tracing``). Unknown
+recipients get a transport FAIL status sent back to the original sender by the reverse route.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from lgsp.bus import headers
 from lgsp.bus.consume_loop import Futures
 from lgsp.bus.routing import route_document, route_status
 from lgsp.bus.topics import TopicNames
+from lgsp.bus.tracing import NO_TRACING, Tracing
 from lgsp.codec.events import EventCodec
 from lgsp.domain.status import StatusEvent, StatusLayer, TransportState
 from lgsp.domain.topology import Topology
@@ -30,8 +31,9 @@ class PlatformRouter:
 
     def __init__(self, platform: str, *, topology: Topology, topics: TopicNames,
                  producer: AIOKafkaProducer, events: EventCodec, metrics: RunMetrics,
-                 lenient: bool = False) -> None:
+                 lenient: bool = False, tracing: Tracing = NO_TRACING) -> None:
         self.platform = platform
+        self.tracing = tracing
         self.topology = topology
         self.topics = topics
         self.producer = producer
@@ -43,28 +45,34 @@ class PlatformRouter:
     async def handle(self, record: ConsumerRecord[bytes, bytes], futures: Futures) -> None:
         routing = headers.parse(record.headers)
         generation = self.topics.generation_of(record.topic)
-        if routing.kind == headers.DOCUMENT:
-            await self._route_document(record, routing, futures, generation)
-        else:
-            await self._route_status(record.value, routing, routing.to[0],
-                                     came_from=routing.last_hop, futures=futures,
-                                     generation=generation)
+        span = self.tracing.process(record, parent=routing.context,
+                                    document_id=routing.document_id, actor=self.platform)
+        try:
+            if routing.kind == headers.DOCUMENT:
+                await self._route_document(record, routing, futures, generation, span.context)
+            else:
+                await self._route_status(record.value, routing, routing.to[0],
+                                         came_from=routing.last_hop, futures=futures,
+                                         generation=generation, context=span.context)
+        finally:
+            span.end()
 
     async def _route_document(self, record: ConsumerRecord[bytes, bytes],
                               routing: headers.Routing, futures: Futures,
-                              generation: int | None) -> None:
+                              generation: int | None,
+                              context: headers.TraceContext | None) -> None:
         decision = route_document(self.topology, self.platform, routing.to,
                                   came_from=routing.last_hop, lenient=self.lenient)
         for recipient in decision.local:
             futures.append(await self.producer.send(
                 self.topics.deliver(self.platform, generation), value=record.value,
                 key=recipient.encode(),
-                headers=headers.with_hop(routing, self.platform, (recipient,))))
+                headers=headers.with_hop(routing, self.platform, (recipient,), context)))
             self.counts["delivered_local"] += 1
         for destination, recipients in decision.forward:
             futures.append(await self.producer.send(
                 self.topics.inbound(destination, generation), value=record.value, key=record.key,
-                headers=headers.with_hop(routing, self.platform, recipients)))
+                headers=headers.with_hop(routing, self.platform, recipients, context)))
             self.counts["forwarded"] += len(recipients)
         for recipient, reason in decision.failed.items():
             self.counts[f"transport_fail:{reason}"] += 1
@@ -77,24 +85,37 @@ class PlatformRouter:
                 reason=reason,
                 description=f"{self.platform} cannot deliver to {recipient}: {reason}")
             status_routing = headers.Routing(headers.STATUS, routing.document_id, self.platform,
-                                             (routing.from_code,), routing.trace)
+                                             (routing.from_code,), routing.trace,
+                                             context=context or routing.context)
             await self._route_status(self.events.encode_status(fail), status_routing,
                                      routing.from_code, came_from=None, futures=futures,
-                                     generation=generation)
+                                     generation=generation, issued=TransportState.FAIL)
 
     async def _route_status(self, value: bytes, routing: headers.Routing, addressee: str, *,
                             came_from: str | None, futures: Futures,
-                            generation: int | None) -> None:
+                            generation: int | None,
+                            context: headers.TraceContext | None = None,
+                            issued: TransportState | None = None) -> None:
+        """Route a status on (``issued``: one this platform issues itself, a span of its own
+        when tracing)."""
         route = route_status(self.topology, self.platform, addressee, came_from=came_from)
         if route.failure is not None:
             raise DeliveryError(f"status for {routing.document_id} cannot reach {addressee} from "
                                 f"{self.platform}", reason=route.failure)
-        hop = headers.with_hop(routing, self.platform, (addressee,))
         if route.next_platform is None:  # deliver here
             self.counts["status_delivered"] += 1
             topic = self.topics.deliver(self.platform, generation)
         else:
             self.counts["status_forwarded"] += 1
             topic = self.topics.inbound(route.next_platform, generation)
-        futures.append(await self.producer.send(topic, value=value, key=addressee.encode(),
-                                                headers=hop))
+        key = addressee.encode()
+        span = None
+        if issued is not None:
+            span = self.tracing.send(topic, key, parent=routing.context,
+                                     document_id=routing.document_id, actor=self.platform,
+                                     status=issued.value)
+            context = span.context
+        hop = headers.with_hop(routing, self.platform, (addressee,), context)
+        futures.append(await self.producer.send(topic, value=value, key=key, headers=hop))
+        if span is not None:
+            span.end()

@@ -126,6 +126,11 @@ def simulate(
         "--registry-url", envvar="LGSP_REGISTRY_URL",
         help="Confluent-compatible Schema Registry to take schemas from instead of the "
              "files.")] = None,
+    otlp_endpoint: Annotated[str | None, typer.Option(
+        "--otlp-endpoint", envvar="LGSP_OTLP_ENDPOINT",
+        help="Export each document's journey as an OpenTelemetry trace (a span per hop and per "
+             "status) over OTLP/HTTP to this URL, e.g. http://localhost:4318 (Jaeger "
+             "all-in-one). Default: no tracing and no traceparent header.")] = None,
     inject: Annotated[list[str] | None, typer.Option(
         "--inject", help="Inject faults: KIND=RATE,... (rate 0.02 or 2%; 'all=1%' for every "
                          "kind; repeatable). Kinds: bad-signature, tampered-content, "
@@ -212,7 +217,7 @@ def simulate(
                                   signature_policy=policy),
         lenient_lgsp=lenient_lgsp, run_id=run_id, pki_cache=pki_cache, keep_topics=keep_topics,
         document_versions=_versions(document_versions, registry_url), registry_url=registry_url,
-        record_path=record, faults=FaultPlan.parse(inject or []))
+        record_path=record, faults=FaultPlan.parse(inject or []), otlp_endpoint=otlp_endpoint)
     config = dataclasses.replace(config, rotate_s=_rotation(rotate_topics, config, bootstrap))
     config = dataclasses.replace(config, pki_dir=pki, pki_out=pki_out)
     if not find_max:

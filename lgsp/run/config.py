@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from lgsp.bus.rotation import Rotation
+from lgsp.bus.tracing import otlp_traces_url
 from lgsp.codec.rest_registry import RestSchemaRegistry
 from lgsp.config import RecipientConfig
 from lgsp.errors import ConfigError
@@ -68,6 +69,9 @@ class SimulationConfig:
     faults: FaultPlan = field(default_factory=FaultPlan)
     """Fault injection (``--inject``): the share of documents given each fault kind."""
     """Document schema versions the agencies write (spread by agency); () = the latest."""
+    otlp_endpoint: str | None = None
+    """Export each document's journey as an OpenTelemetry trace to this OTLP/HTTP endpoint
+    (``lgsp.bus.tracing``); None: no tracing, no ``traceparent`` header, no span."""
 
     def __post_init__(self) -> None:
         if self.documents is not None and self.documents < 0:
@@ -94,6 +98,8 @@ class SimulationConfig:
             raise ConfigError("--ack-timeout and --settle-timeout must be > 0 seconds")
         if self.registry_url is not None:
             RestSchemaRegistry(self.registry_url)  # checks the URL's form; no request yet
+        if self.otlp_endpoint is not None:
+            otlp_traces_url(self.otlp_endpoint)  # checks the URL's form; no request yet
 
     def series_interval_s(self) -> float:
         """The series interval: the one given, else the largest round width (0.1 s .. 5 s) that

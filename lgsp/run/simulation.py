@@ -32,6 +32,7 @@ from lgsp.bus.rotation import Rotation
 from lgsp.bus.router import PlatformRouter
 from lgsp.bus.shard import Shard
 from lgsp.bus.topics import TopicNames
+from lgsp.bus.tracing import Tracing, tracing_for
 from lgsp.codec.avro import AvroCodec
 from lgsp.codec.events import EventCodec
 from lgsp.codec.registry import FileSchemaRegistry
@@ -74,13 +75,15 @@ class Simulation:
                  pki: PkiExport | None = None, trusted: tuple[PkiExport, ...] = (),
                  roles: frozenset[Role] = ROLES, recover: bool = False,
                  checkpoint: Path | None = None, plan: RunPlan | None = None,
-                 first_generation: int | None = None) -> None:
+                 first_generation: int | None = None, tracing: Tracing | None = None) -> None:
         """``roles``: what this process does of ``ROLES`` (all by default; a crash-tolerant run
         splits them over processes). ``recover``: a restarted process rebuilds its state from the
         bus — recipients read back the statuses their agencies sent (``consumers.recovery``), a
         tracker reads the ledger and the statuses again (``consumers.tracker_feed``), from its
         ``checkpoint`` file if it saved one (``consumers.tracker_checkpoint``). ``plan``: the
-        run's plan when the caller made it (the coordinator's), else made from ``config``."""
+        run's plan when the caller made it (the coordinator's), else made from ``config``.
+        ``tracing``: where this process's spans go (a test's in-memory exporter); by default
+        OTLP to ``config.otlp_endpoint``, or none (``lgsp.bus.tracing``)."""
         self.parts = RoleParts(roles)
         self.roles = roles
         self.recover = recover
@@ -99,6 +102,8 @@ class Simulation:
         self.topics = self.run_plan.topics
         self.topology: Topology = self.run_plan.topology
         self.traffic = self.run_plan.traffic()
+        self.tracing = tracing if tracing is not None else tracing_for(
+            config.otlp_endpoint, instance=f"{self.run_id}/{self.shard}/{self.parts.name}")
         self.metrics = RunMetrics(series=IntervalSeries(interval_s=config.series_interval_s(),
                                                         warmup_s=config.warmup_s))
         self.events = EventCodec(AvroCodec(
@@ -163,6 +168,7 @@ class Simulation:
         if isinstance(registry, RestSchemaRegistry):  # every schema now, never on the consume path
             await asyncio.to_thread(registry.preload)
         names = self.run_plan.bus_topics()
+        self._stack.push_async_callback(self.tracing.shutdown)  # last: after every span ended
         self.broker = await open_bus(self._stack, self.broker, names,
                                      clean_up=not self.config.keep_topics
                                      and self.shard.index == 0)
@@ -213,11 +219,12 @@ class Simulation:
                 platform, verifier=verifier, topology=self.topology, topics=self.topics,
                 producer=self.producer, events=self.events, metrics=self.metrics,
                 on_status=self.tracker.on_status if self.parts.tracks_here else None,
-                accept_documents=self.parts.receives, config=self.config.recipient)
+                accept_documents=self.parts.receives, config=self.config.recipient,
+                tracing=self.tracing)
             router = self.routers[platform] = PlatformRouter(
                 platform, lenient=self.config.lenient_lgsp, topology=self.topology,
                 topics=self.topics, producer=self.producer, events=self.events,
-                metrics=self.metrics)
+                metrics=self.metrics, tracing=self.tracing)
             match self.parts.deliver_reader:
                 case StatusReader.RECIPIENTS:
                     self.dispatcher.add(agents.topic, f"recipient:{platform}", agents.handle)
@@ -244,7 +251,7 @@ class Simulation:
             on_send_failed=tracking.send_failed,
             document_versions=self.config.document_versions,
             faults=self._fault_injector(senders), on_fault=tracking.injected,
-            on_fault_refused=tracking.detected_at_send)
+            on_fault_refused=tracking.detected_at_send, tracing=self.tracing)
         mine = [code for code in senders if self.shard.owns(code)]
         await asyncio.to_thread(lambda: [sender.credentials(code) for code in mine])
 
@@ -267,7 +274,8 @@ class Simulation:
     def _feed(self) -> TrackerFeed:
         if self.feed is None:
             self.feed = TrackerFeed(self.tracker, self.events, ledger_topic=self.topics.ledger,
-                                    ledger_partitions=self.shard.owned_partitions)
+                                    ledger_partitions=self.shard.owned_partitions,
+                                    tracing=self.tracing)
         return self.feed
 
     def _live_topics(self, names: list[str]) -> list[str]:

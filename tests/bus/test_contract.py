@@ -93,10 +93,10 @@ class TestContractContent:
         assert addresses == set(topics.all_for(platforms))
 
     def test_every_lgsp_header_is_described_with_its_format(self, contract):
-        """Every lgsp-* header the bus writes is in the document message, with a description;
-        time headers give their unit."""
-        written = {v for k, v in vars(headers).items()
-                   if k.isupper() and isinstance(v, str) and v.startswith("lgsp-")}
+        """Every header the bus writes (lgsp-* and the W3C trace context) is in the document
+        message, with a description; time headers give their unit."""
+        written = {v for k, v in vars(headers).items() if k.isupper() and isinstance(v, str)}
+        assert {headers.TRACEPARENT, headers.TRACESTATE} <= written
         described = contract["components"]["messages"]["document"]["headers"]["properties"]
         assert written == set(described)
         assert all(described[name]["description"] for name in written)

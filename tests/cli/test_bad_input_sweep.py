@@ -86,6 +86,9 @@ CASES = [
                  id="run-id-bad-characters"),
     pytest.param([*SIM, "--registry-url", "not-a-url"], "must start with http://",
                  id="registry-url-no-scheme"),
+    pytest.param([*SIM, "--otlp-endpoint", "localhost:4318"],
+                 "--otlp-endpoint 'localhost:4318' is not an http(s) URL",
+                 id="otlp-endpoint-no-scheme"),
     # bootstrap and security
     pytest.param([*SIM, "--bootstrap", "localhost"], "must be HOST:PORT", id="bootstrap-no-port"),
     pytest.param([*SIM, "--bootstrap", "localhost:99999"], "port 99999 is not in 1..65535",
