@@ -102,11 +102,6 @@ class DeliveryTracker:
     def pending(self) -> int:
         return len(self._pending)
 
-    def oldest_pending_ns(self) -> int | None:
-        """The intended send time of the oldest delivery not over yet (None: none): its topic
-        generation must stay until its lifecycle ends (``lgsp.bus.rotation``)."""
-        return min((d.intended_ns for d in self._pending.values()), default=None)
-
     def tracks(self, document_id: str, recipient: str) -> bool:
         """Whether this (document, recipient) is expected and not over yet."""
         return (document_id, recipient) in self._pending

@@ -107,7 +107,13 @@ class ConsumeLoop:
         self._last_ms: dict[TopicPartition, int] = {}
         """The timestamp of the last record read of each partition (``read_through_ms``)."""
         self._draining: dict[str, float] = {}
-        """Topics no longer wanted but not yet read to their end → since when (monotonic)."""
+        """Topics no longer wanted but not yet read to their end → since when the loop last
+        read on in them (monotonic): released once read to their end, or when reading has not
+        moved on for ``DRAIN_TIMEOUT_S``."""
+        self._drain_progress: dict[str, tuple[int, ...]] = {}
+        self._repositioning = False
+        """The client's positions are not the loop's (an error left a batch unprocessed, or the
+        consumer is being replaced): every partition is sought again before the next fetch."""
         self._assigned: frozenset[str] = frozenset()
         self._missing_checked: frozenset[str] = frozenset()
         self._check_failed = False
@@ -181,15 +187,21 @@ class ConsumeLoop:
         for topic, since in list(self._draining.items()):
             if topic not in self._assigned:
                 continue  # not read yet: it was wanted before the loop could read it
-            behind = [tp for tp in (TopicPartition(topic, p) for p in self._partitions)
-                      if not self._drained(tp)]
+            tps = [TopicPartition(topic, p) for p in self._partitions]
+            held = self._consumer.assignment()
+            behind = [tp for tp in tps if not self._drained(tp, held)]
+            progress = tuple(self._next.get(tp, 0) for tp in tps)
+            if self._drain_progress.get(topic) != progress:  # still reading it: wait on
+                self._drain_progress[topic] = progress
+                self._draining[topic] = since = now
             if behind and now - since < DRAIN_TIMEOUT_S:
                 continue
             if behind:
                 log.warning("topic_released_undrained", stage=self.name, topic=topic,
                             partitions=[tp.partition for tp in behind],
-                            waited_s=round(now - since, 1))
+                            stalled_s=round(now - since, 1))
             del self._draining[topic]
+            self._drain_progress.pop(topic, None)
 
     def read_through_ms(self) -> int | None:
         """Wall-clock ms up to which every partition the loop reads has been read: the
@@ -197,13 +209,18 @@ class ConsumeLoop:
         high watermark of its last fetch). None: every partition is read to its end. A stage
         that judges by time (the tracker's ack timeout) judges up to here, not up to now: a
         loop that lags must not take its own lag for the bus's."""
+        held = self._consumer.assignment()
         behind = [self._last_ms.get(tp, 0)
                   for tp in (TopicPartition(t, p) for t in self._assigned
                              for p in self._partitions or ())
-                  if not self._drained(tp)]
+                  if not self._drained(tp, held)]
         return min(behind, default=None)
 
-    def _drained(self, tp: TopicPartition) -> bool:
+    def _drained(self, tp: TopicPartition, held: set[TopicPartition]) -> bool:
+        """Read up to the high watermark of the partition's last fetch. Not while the consumer
+        does not hold it (being replaced, or re-assigning): its position is not known there."""
+        if self._repositioning or tp not in held:
+            return False
         highwater: int | None = self._consumer.highwater(tp)
         return highwater is not None and self._next.get(tp, 0) >= highwater
 
@@ -233,6 +250,10 @@ class ConsumeLoop:
         skipped)."""
         if self._partitions is None:
             return
+        if self._repositioning and self._partitions is not None:
+            for tp in self._consumer.assignment():
+                self._consumer.seek(tp, self._next.get(tp, 0))
+            self._repositioning = False
         self._release_drained()
         holds = self.holds
         if holds == self._assigned:
@@ -365,12 +386,21 @@ class ConsumeLoop:
         except (TimeoutError, KafkaError) as exc:
             log.warning("consumer_stop_failed", stage=self.name, error=repr(exc))
         await self._consumer.start()
-        self._assigned = frozenset()  # assign again, every partition at the loop's position
+        partitions = [TopicPartition(t, p) for t in sorted(self._assigned)
+                      for p in self._partitions]
+        if partitions:  # the same topics, every partition at the loop's position
+            self._consumer.assign(partitions)
+            for tp in partitions:
+                self._consumer.seek(tp, self._next.get(tp, 0))
+        self._repositioning = False
 
     async def _one_batch(self) -> None:
         try:
             await self._work_one_batch()
         except KafkaError as exc:
+            # the batch in hand was not (wholly) done: the client's positions are past it, the
+            # loop's are not — read it again from the loop's (at least once)
+            self._repositioning = True
             if exc.retriable:
                 log.warning("consume_retried", stage=self.name, error=repr(exc))
                 await asyncio.sleep(OUT_OF_RANGE_BACKOFF_S)

@@ -441,10 +441,14 @@ class Simulation:
 
     def oldest_generation_held(self) -> int | None:
         """With topic rotation, the oldest generation this process still needs: one its loop
-        reads or drains, or (a tracker) that of its oldest delivery not over — and, for a
-        tracker process, the oldest one it needed when its checkpoint on disk was taken (a
-        restart resumes from there). The coordinator deletes no generation a worker holds.
-        None: no rotation, or nothing read yet."""
+        reads or drains — and, for a tracker process, the oldest one it needed when its
+        checkpoint on disk was taken (a restart resumes from there). The coordinator deletes no
+        generation a worker holds. None: no rotation, or nothing read yet.
+
+        A tracker does not hold the generations of deliveries merely not over: once every loop
+        has read a generation to its end after its window, nobody would read a late status in
+        it anyway, and a stalled lifecycle would otherwise stop all deletion for the rest of
+        the run."""
         now = self._generation_needed_now()
         checkpoint = self.checkpoint
         if checkpoint is None or now is None:
@@ -457,18 +461,12 @@ class Simulation:
     def _generation_needed_now(self) -> int | None:
         """What this process's live state needs (``oldest_generation_held`` without the
         checkpoint's view)."""
-        rotation, start_ns = self.config.rotation(), self._schedule_start_ns
-        if rotation is None or start_ns is None:
+        if self.config.rotation() is None or self._schedule_start_ns is None:
             return None
-        held: list[int] = []
-        if self.loop is not None:
-            held += [g for g in map(TopicNames.generation_of, self.loop.holds) if g is not None]
-        if self.parts.tracks_here or self.parts.tracks_alone:
-            if self.feed is not None and self.feed.catching_up:
-                return self.first_generation or 0  # its backlog may be anywhere
-            oldest_ns = self.tracker.oldest_pending_ns()
-            if oldest_ns is not None:
-                held.append(rotation.generation_at(oldest_ns - start_ns))
+        if self.feed is not None and self.feed.catching_up:
+            return self.first_generation or 0  # a rebuilding tracker's backlog may be anywhere
+        held = [] if self.loop is None else [
+            g for g in map(TopicNames.generation_of, self.loop.holds) if g is not None]
         return min(held, default=None)
 
     async def send_load(self, drafts: list[Draft]) -> OpenLoopScheduler[Draft]:

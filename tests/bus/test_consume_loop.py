@@ -286,3 +286,47 @@ class TestClientFailure:
         finally:
             await loop.stop()
             await producer.stop()
+
+    async def test_a_batch_whose_sends_failed_is_read_again(self, generations, run_id):
+        """A forward of the batch fails with a retriable error (the broker went away): the loop
+        reads the same records again from its own positions — none is skipped, whatever the
+        client had fetched past them."""
+        from aiokafka.errors import KafkaConnectionError
+
+        broker, names = generations
+        seen: list[Any] = []
+        failed_once: list[Any] = []
+        producer = AIOKafkaProducer(**broker.producer_kwargs())
+        await producer.start()
+
+        async def handle(record: ConsumerRecord[bytes, bytes], out: list[Any]) -> None:
+            seen.append((record.topic, record.partition, record.offset))
+            if record.offset == 1 and not failed_once:
+                failed_once.append(record.offset)
+                failure: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+                failure.set_exception(KafkaConnectionError("the broker went away"))
+                out.append(failure)
+
+        events = EventCodec(AvroCodec(FileSchemaRegistry()))
+        loop = ConsumeLoop(name="worker 1/1", broker=broker, topic=names[:1],
+                           group=f"{run_id}-worker", handler=handle,
+                           dead_letters=DeadLetters(producer, f"lgsp.{run_id}.dead-letter",
+                                                    events, RunMetrics()),
+                           partitions=PARTITIONS)
+        try:
+            await _produce(broker, [(names[0], 0)] * 5)
+            await loop.start()
+            await wait_for(lambda: ({o for _t, _p, o in seen} >= set(range(5))
+                           and len(seen) > 5) or loop.failure is not None, timeout_s=30,
+                           what="the batch read again")
+            await _produce(broker, [(names[0], 0)] * 2)
+            await wait_for(lambda: {o for _t, _p, o in seen} >= set(range(7))
+                           or loop.failure is not None, timeout_s=30, what="the next records")
+            assert loop.failure is None, f"the stage died: {loop.failure!r}"
+            assert failed_once == [1]
+            counts = {o: sum(1 for _t, _p, x in seen if x == o) for o in range(7)}
+            assert counts[1] == 2, counts  # the failed one, read again
+            assert all(n >= 1 for n in counts.values()), counts
+        finally:
+            await loop.stop()
+            await producer.stop()
