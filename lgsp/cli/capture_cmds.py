@@ -148,7 +148,8 @@ def replay(
     fidelity (scheduled vs actual send time)."""
     from lgsp.errors import ConfigError
     from lgsp.logs import configure_logging
-    from lgsp.profiles import available_profiles, load_topology
+    from lgsp.profiles import load_topology
+    from lgsp.run import DEFAULT_PROFILES
     from producers.replayer import ReplayConfig, Replayer, ReplayFilter, parse_speed
 
     configure_logging("auto", "warning")
@@ -177,7 +178,8 @@ def replay(
                           topic_map=mapping, fresh_timestamps=timestamps == "fresh",
                           rewrite_ids=rewrite_ids, salt=salt, use_ledger=not no_ledger,
                           skip_corrupt=skip_corrupt, partitions=partitions)
-    topology = load_topology(list(profile) if profile else available_profiles()) if tier else None
+    # the default profiles, one per province (thanh-hoa-2024 is another year of thanh-hoa)
+    topology = load_topology(list(profile or DEFAULT_PROFILES)) if tier else None
     unknown = sorted(selection.tiers - set(topology.tiers)) if topology else []
     if topology and unknown:
         raise ConfigError(f"--tier {', '.join(unknown)}: not a tier of the profiles; tiers: "

@@ -190,7 +190,8 @@ def check_killed_routers_and_recipients(outcome: Outcome) -> None:
     assert report["run"]["restarts"] == {"receive 1/1": KILLS, "route 1/1": KILLS}
     t = report["totals"]
     assert t["documents"] == int(DURATION_S * DOCUMENTS_PER_S)
-    assert (t["lost"], t["incomplete"], t["rejected"], t["undeliverable"]) == (0, 0, 0, 0)
+    assert (t["lost"], t["incomplete"], t["rejected"], t["undeliverable"]) == (0, 0, 0, 0), \
+        f"statuses after the end (late ones): {report['unexpected_statuses']}"
     assert t["sent"] == t["delivered"] == t["completed"]
     # a status the bus carried twice after a router restart is absorbed by the tracker: a
     # "duplicate", or "unknown_or_finished" once its delivery is over; never "reissued"
@@ -242,7 +243,8 @@ def check_killed_while_topics_rotate(outcome: Outcome) -> None:
     assert report["run"]["restarts"] == {"receive 1/1": 1, "route 1/1": 1, "track 1/1": 1}
     t = report["totals"]
     assert t["documents"] == int(ROTATING_RUN_S * DOCUMENTS_PER_S)
-    assert (t["lost"], t["incomplete"], t["rejected"], t["undeliverable"]) == (0, 0, 0, 0)
+    assert (t["lost"], t["incomplete"], t["rejected"], t["undeliverable"]) == (0, 0, 0, 0), \
+        f"statuses after the end (late ones): {report['unexpected_statuses']}"
     assert t["sent"] == t["delivered"] == t["completed"]
     assert set(report["unexpected_statuses"]) <= {"duplicate", "unknown_or_finished"}
     assert load.rotator is not None
