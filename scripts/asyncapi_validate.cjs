@@ -56,5 +56,7 @@ async function main(files) {
   return failed ? 1 : 0;
 }
 
-main(process.argv.slice(2)).then((code) => process.exit(code),
-                                 (err) => { console.error(err); process.exit(2); });
+// exitCode, not process.exit(): writes to a pipe are asynchronous in Node, and exit() may drop
+// the last lines (the "INVALID" verdict went missing once in CI)
+main(process.argv.slice(2)).then((code) => { process.exitCode = code; },
+                                 (err) => { console.error(err); process.exitCode = 2; });
