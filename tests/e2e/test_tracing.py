@@ -23,6 +23,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import SpanKind
 
 from lgsp.bus import headers
+from lgsp.bus.admin import topic_partitions
 from lgsp.bus.tracing import NO_TRACING, OtelTracing
 from lgsp.config import BrokerConfig
 from lgsp.domain.topology import VDXP
@@ -38,12 +39,13 @@ READ_TIMEOUT_S = 30.0
 
 async def _records(sim: Simulation) -> list[Any]:
     """Every document and status record the run left on its topics (kept with keep_topics)."""
+    # partitions from an all-topics request: Apache Kafka's consumer knows no topic's
+    # partitions until it names one (see README "Brokers")
+    existing = await topic_partitions(sim.broker, sim.run_plan.bus_topics())
     consumer = AIOKafkaConsumer(**sim.broker.consumer_kwargs(None))
     await consumer.start()
     try:
-        names = [t for t in sim.run_plan.bus_topics() if t in await consumer.topics()]
-        wanted = [TopicPartition(t, p) for t in names
-                  for p in consumer.partitions_for_topic(t) or ()]
+        wanted = [TopicPartition(t, p) for t, parts in existing.items() for p in parts]
         consumer.assign(wanted)
         await consumer.seek_to_beginning(*wanted)
         ends = await consumer.end_offsets(wanted)
