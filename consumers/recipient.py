@@ -55,10 +55,12 @@ class RecipientAgents:
                  producer: AIOKafkaProducer, events: EventCodec,
                  verifier: SignatureVerifier, metrics: RunMetrics,
                  on_status: StatusSink | None, config: RecipientConfig | None = None,
-                 accept_documents: bool = True, tracing: Tracing = NO_TRACING) -> None:
+                 accept_documents: bool = True, tracing: Tracing = NO_TRACING,
+                 external: frozenset[str] = frozenset()) -> None:
         """``on_status``: where status records for this platform's agencies go (their senders'
         tracker; None: another process tracks them). ``accept_documents`` False: documents are
-        another process's to take in (a worker that only tracks)."""
+        another process's to take in (a worker that only tracks). ``external``: agencies the
+        user's own services play (``--external``): their documents are left to them."""
         self.platform = platform
         self.tracing = tracing
         """A delivery is a span; each status it sends, a child span (``lgsp.bus.tracing``)."""
@@ -70,6 +72,7 @@ class RecipientAgents:
         self.metrics = metrics
         self.on_status = on_status
         self.accept_documents = accept_documents
+        self.external = external
         self.config = config or RecipientConfig()
         self._seen: OrderedDict[tuple[str, str], None] = OrderedDict()
         self._lifecycles: set[asyncio.Task[None]] = set()
@@ -114,6 +117,8 @@ class RecipientAgents:
         """Dedupe, decode, verify and answer one document delivered to ``routing.to[0]``
         (its status spans are children of ``trace``)."""
         recipient = routing.to[0]
+        if recipient in self.external:
+            return  # the user's service takes it in and answers (graded by the tracker)
         if self.topology.platform_of(recipient) != self.platform:
             raise DeliveryError(f"{recipient} is not an agency of {self.platform}",
                                 reason="unknown_recipient")

@@ -25,8 +25,10 @@ from typing import Any
 
 import structlog
 
+from consumers.conformance import ConformanceGrader
 from lgsp.bus.ledger import SentDocument
 from lgsp.bus.routing import route_of
+from lgsp.conformance import REFUSAL_REASONS, Check
 from lgsp.domain.status import (
     ALLOWED_NEXT,
     REPEATABLE,
@@ -37,12 +39,22 @@ from lgsp.domain.status import (
 )
 from lgsp.domain.topology import Topology
 from lgsp.errors import ConfigError
-from lgsp.faults import MISSING_STATUS, OUT_OF_ORDER, REJECTED, TRANSPORT_FAIL, FaultKind
+from lgsp.external import is_probe
+from lgsp.faults import (
+    EXPECTED,
+    MISSING_STATUS,
+    OUT_OF_ORDER,
+    RECIPIENT_FAULTS,
+    REJECTED,
+    TRANSPORT_FAIL,
+    FaultKind,
+)
 from lgsp.log_limit import LogLimit
 from lgsp.metrics import series
 from lgsp.metrics.histogram import Histogram
 from lgsp.metrics.run import Route, RouteOutcome, RunMetrics
 from lgsp.metrics.series import SERIES_DIGITS
+from lgsp.metrics.stages import Stage
 from lgsp.metrics.state import from_state, to_state
 
 log = structlog.get_logger(__name__)
@@ -83,7 +95,10 @@ class DeliveryTracker:
     """Joins sent documents with the statuses that come back."""
 
     def __init__(self, topology: Topology, metrics: RunMetrics, *, ack_timeout_s: float = 30.0,
-                 clock: Callable[[], int] = time.monotonic_ns) -> None:
+                 clock: Callable[[], int] = time.monotonic_ns,
+                 external: frozenset[str] = frozenset()) -> None:
+        """``external``: recipients the user's own services play (``--external``): their
+        deliveries are graded against the contract (``consumers.conformance``)."""
         if ack_timeout_s <= 0:
             raise ConfigError("--ack-timeout must be > 0 seconds")
         self.topology = topology
@@ -94,6 +109,7 @@ class DeliveryTracker:
         self._faults: dict[str, InjectedFault] = {}
         self.live_arrived = Histogram(SERIES_DIGITS)
         """Send → 01 of the whole run so far, warm-up included: live progress and Prometheus."""
+        self.grader = ConformanceGrader(external, metrics)
         self._missing_logged = LogLimit()
         self._out_of_order_logged = LogLimit()
         """Injected status faults make these common: one line a second each, with a count."""
@@ -112,17 +128,31 @@ class DeliveryTracker:
             route = route_of(self.topology, document.sender, recipient)
             self.metrics.record_outcome(route, RouteOutcome.SENT)
             self._pending[(document.document_id, recipient)] = Delivery(route, intended_ns)
+            if self.grader.grades(recipient):
+                self.grader.delivery(recipient)
 
     def injected(self, document: SentDocument, kind: FaultKind, waiting: Iterable[str]) -> None:
         """The sender gave ``document`` this fault; each of ``waiting`` must detect it. A
         duplicate is absorbed silently by each recipient: it is counted per delivery and judged
         against the recipients' ``duplicates_absorbed`` (``lgsp.metrics.fault_report``)."""
-        if kind is FaultKind.DUPLICATE_DELIVERY:
+        grader = self.grader
+        outside = [r for r in document.recipients if grader.grades(r)]
+        if kind is FaultKind.DUPLICATE_DELIVERY:  # an external recipient must not answer again
+            for recipient in outside:                # (graded as one status per step)
+                grader.fault(recipient, kind.value, "injected")
             self.metrics.record_fault_injected(
-                kind.value, duplicate_deliveries=len(document.recipients))
+                kind.value, duplicate_deliveries=len(document.recipients) - len(outside))
             return
+        awaited = set(waiting)
+        if kind in RECIPIENT_FAULTS:  # the simulated recipients' misbehaviour: an external
+            awaited -= set(outside)   # service ignores the header
+            if not awaited:
+                return
+        else:
+            for recipient in grader.external & awaited:
+                grader.fault(recipient, kind.value, "injected")
         self.metrics.record_fault_injected(kind.value)
-        self._faults[document.document_id] = InjectedFault(kind, set(waiting))
+        self._faults[document.document_id] = InjectedFault(kind, awaited)
 
     def detected_at_send(self, kind: FaultKind, how: str) -> None:
         """A fault the sender's own checks stopped before anything was sent."""
@@ -131,6 +161,10 @@ class DeliveryTracker:
 
     def _detect(self, document_id: str, recipient: str, how: str) -> None:
         fault = self._faults.get(document_id)
+        if self.grader.grades(recipient):
+            self._grade_detection(document_id, recipient, how, fault)
+            if fault is None or recipient not in fault.waiting:
+                return  # the service's refusal of a valid document: graded, not our check's
         if fault is None or recipient not in fault.waiting:
             self.metrics.record_false_positive(how)
             log.warning("detection_without_fault", document_id=document_id, recipient=recipient,
@@ -142,17 +176,45 @@ class DeliveryTracker:
             del self._faults[document_id]
             self.metrics.record_fault_detected(fault.kind.value, " + ".join(sorted(fault.by)))
 
+    def _grade_detection(self, document_id: str, recipient: str, how: str,
+                         fault: InjectedFault | None) -> None:
+        """An external recipient refused (02 ``how``): right for an injected fault with that
+        reason, a failure for another reason or a valid document."""
+        if fault is None or recipient not in fault.waiting:
+            if how.startswith(REJECTED):
+                self.grader.failed(Check.NO_FALSE_REFUSAL, document_id, recipient,
+                                   expected="03 (a valid document)", came=how)
+            return
+        expected = EXPECTED[fault.kind]
+        if how == expected:
+            self.grader.fault(recipient, fault.kind.value, "refused_right")
+        else:
+            self.grader.fault(recipient, fault.kind.value, "refused_other")
+            self.grader.failed(Check.FAULT_REFUSED, document_id, recipient,
+                               expected=f"{expected} ({fault.kind.value})", came=how)
+
     def _lifecycle_ended(self, key: tuple[str, str], delivery: Delivery) -> None:
         """A lifecycle is over (06, or the end of the run): was it whole and in order?"""
+        if self.grader.grades(key[1]):
+            self.grader.ended(key, dict(delivery.issued_at))
+            return  # order and skipped steps were graded as they came
         if delivery.late:
             self._detect(*key, OUT_OF_ORDER)
         elif delivery.missing:
             self._detect(*key, MISSING_STATUS)
 
     def on_status(self, status: StatusEvent, now_ns: int) -> None:
+        if is_probe(status.document_id):  # a readiness probe's answer: not the run's
+            self.metrics.record_external(status.recipient, "probe_statuses")
+            return
         key = (status.document_id, status.recipient)
+        graded = self.grader.grades(status.recipient)
+        if graded:
+            self.grader.status(status.recipient)
         delivery = self._pending.get(key)
         if delivery is None:
+            if graded:
+                self.grader.after_end(key, status.status_code, status.timestamp)
             self.metrics.record_unexpected_status("unknown_or_finished")
             return
         route = delivery.route
@@ -162,6 +224,8 @@ class DeliveryTracker:
                 self.metrics.series.count(series.ERRORS, now_ns)
                 self.metrics.record_undeliverable(status.reason or "unknown")
                 del self._pending[key]
+                if graded:
+                    self.grader.ended(key, dict(delivery.issued_at))
                 self._detect(*key, TRANSPORT_FAIL + (status.reason or "unknown"))
             return
         code = status.status_code
@@ -179,9 +243,15 @@ class DeliveryTracker:
         if code in delivery.seen and code not in REPEATABLE:
             again = delivery.issued_at.get(code) == status.timestamp
             self.metrics.record_unexpected_status("duplicate" if again else "reissued")
+            if graded and not again:
+                self.grader.failed(Check.ONE_STATUS_PER_STEP, *key,
+                                   expected=f"{code.value} once", came=f"{code.value} again")
             return
         if code not in ALLOWED_NEXT.get(delivery.last, frozenset()):
+            missing_before = set(delivery.missing)
             if not self._skipped_to(delivery, code):
+                if graded:
+                    self._grade_order(key, delivery, code)
                 self.metrics.record_unexpected_status("out_of_order")
                 if (left_out := self._out_of_order_logged.allow()) is not None:
                     log.warning("status_out_of_order", document_id=status.document_id,
@@ -189,6 +259,10 @@ class DeliveryTracker:
                                 suppressed=left_out)
                 return
             self.metrics.record_unexpected_status("missing_status")
+            if graded:
+                skipped = sorted(c.value for c in delivery.missing - missing_before)
+                self.grader.failed(Check.NO_SKIPPED_STEP, *key,
+                                   expected=" → ".join([*skipped, code.value]), came=code.value)
             if (left_out := self._missing_logged.allow()) is not None:
                 log.warning("status_missing", document_id=status.document_id,
                             recipient=status.recipient, previous=delivery.last, got=code,
@@ -204,14 +278,25 @@ class DeliveryTracker:
                 self.metrics.record_delivery_latency(  # out too
                     route, arrived_ns=now_ns - delivery.intended_ns)
                 self.live_arrived.record_ns(now_ns - delivery.intended_ns)
+                if graded:
+                    self.metrics.stage(Stage.EXTERNAL_SEND_TO_ARRIVED).record_ns(
+                        now_ns - delivery.intended_ns)
         elif code is StatusCode.REJECTED:
             self.metrics.record_outcome(route, RouteOutcome.REJECTED)
             self.metrics.series.count(series.ERRORS, now_ns)
             del self._pending[key]
+            if graded:
+                self.grader.ended(key, dict(delivery.issued_at))
+                if status.reason not in REFUSAL_REASONS:
+                    self.grader.failed(Check.KNOWN_REASON, *key,
+                                       expected="a reason of docs/contract.md §5",
+                                       came=f"02 {status.reason or '(none)'}")
             self._detect(*key, REJECTED + (status.reason or "no reason"))
         elif code is StatusCode.RECALL_ACCEPTED:
             self.metrics.record_outcome(route, RouteOutcome.RECALLED)
             del self._pending[key]
+            if graded:
+                self.grader.ended(key, dict(delivery.issued_at))
         elif code is StatusCode.COMPLETED:
             self.metrics.record_outcome(route, RouteOutcome.COMPLETED)
             self.metrics.series.count(series.COMPLETED, now_ns)
@@ -220,6 +305,13 @@ class DeliveryTracker:
                     route, completed_ns=now_ns - delivery.intended_ns)
             del self._pending[key]
             self._lifecycle_ended(key, delivery)
+
+    def _grade_order(self, key: tuple[str, str], delivery: Delivery, code: StatusCode) -> None:
+        allowed = sorted(c.value for c in ALLOWED_NEXT.get(delivery.last, frozenset()))
+        check = Check.FIRST_STATUS_01 if delivery.last is None else Check.LIFECYCLE_ORDER
+        after = "first" if delivery.last is None else f"after {delivery.last.value}"
+        self.grader.failed(check, *key, expected=f"{' or '.join(allowed) or 'nothing'} {after}",
+                           came=code.value)
 
     def _skipped_to(self, delivery: Delivery, code: StatusCode) -> bool:
         """Whether ``code`` moves the lifecycle forward past missing steps (then it is followed
@@ -267,10 +359,19 @@ class DeliveryTracker:
 
     def _lose(self, key: tuple[str, str], now_ns: int) -> None:
         delivery = self._pending.pop(key)
+        if self.grader.grades(key[1]):
+            self._grade_unanswered(key, delivery)
         self.metrics.record_outcome(delivery.route, RouteOutcome.LOST)
         self.metrics.series.count(series.ERRORS, now_ns)
         log.debug("delivery_lost", document_id=key[0], recipient=key[1],
                   route=delivery.route.label, path=delivery.route.path)
+
+    def _grade_unanswered(self, key: tuple[str, str], delivery: Delivery) -> None:
+        self.grader.failed(Check.ANSWERED, *key,
+                           expected=f"01 within {self.ack_timeout_ns / 1e9:g} s (--ack-timeout)",
+                           came="nothing" if delivery.last is None
+                           else f"{delivery.last.value} without 01")
+        self.grader.ended(key, None)
 
     # ---- checkpoint (consumers.tracker_checkpoint) ---------------------------------------------
     def state(self) -> dict[str, Any]:
@@ -305,19 +406,32 @@ class DeliveryTracker:
         lost = 0
         incomplete: list[tuple[str, str]] = []
         for key, delivery in self._pending.items():
+            graded = self.grader.grades(key[1])
             if delivery.arrived_ns is None:
                 self.metrics.record_outcome(delivery.route, RouteOutcome.LOST)
                 lost += 1
+                if graded:
+                    self._grade_unanswered(key, delivery)
                 self.metrics.series.count(series.ERRORS, now_ns)
                 log.debug("delivery_lost", document_id=key[0], recipient=key[1])
             else:
                 self.metrics.record_outcome(delivery.route, RouteOutcome.INCOMPLETE)
                 incomplete.append(key)
+                if graded:
+                    self.grader.failed(Check.LIFECYCLE_ENDS, *key,
+                                       expected="02, 06 or 15 before the run ended",
+                                       came=f"{delivery.last.value if delivery.last else '-'} "
+                                            "last")
                 log.debug("delivery_incomplete", document_id=key[0], recipient=key[1],
                           last=delivery.last)
             self._lifecycle_ended(key, delivery)
-        for fault in self._faults.values():
+        for document_id, fault in self._faults.items():
             self.metrics.record_fault_missed(fault.kind.value)
+            for recipient in self.grader.external & fault.waiting:
+                self.grader.fault(recipient, fault.kind.value, "missed")
+                self.grader.failed(Check.FAULT_REFUSED, document_id, recipient,
+                                   expected=f"{EXPECTED[fault.kind]} ({fault.kind.value})",
+                                   came="not refused")
         self._faults.clear()
         if lost:
             log.warning("deliveries_lost", count=lost, at="end of run")

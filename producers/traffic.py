@@ -82,8 +82,13 @@ class TrafficModel:
     """Draws drafts; the same seed and topology give the same sequence."""
 
     def __init__(self, topology: Topology, traffic: Mapping[str, Any], *, seed: int = 1,
-                 fan_out_mean: float | None = None) -> None:
+                 fan_out_mean: float | None = None, external: tuple[str, ...] = (),
+                 external_share: float = 1.0) -> None:
+        """``external``: recipients played by the user's services; ``external_share`` of the
+        drafts address one of them (in place of a drawn recipient, so the fan-out stays)."""
         self.topology = topology
+        self.external = external
+        self.external_share = external_share
         self.rng = random.Random(seed)
         self.fan_out_mean = float(traffic.get("fan_out_mean", 2.9) if fan_out_mean is None
                                   else fan_out_mean)
@@ -149,6 +154,20 @@ class TrafficModel:
             return [d for p in provinces for d in p.districts if d != code]
         raise ConfigError(f"unknown recipient group {group!r} in the traffic profile")
 
+    def _address_external(self, sender: str, recipients: list[str]) -> None:
+        """One external recipient among ``recipients`` (unless one is already, or the sender is
+        the only one): it takes the place of the last drawn recipient."""
+        if any(r in self.external for r in recipients):
+            return
+        candidates = [c for c in self.external if c != sender]
+        if not candidates:
+            return
+        pick = self.rng.choice(candidates)
+        if recipients:
+            recipients[-1] = pick
+        else:
+            recipients.append(pick)
+
     def draft(self) -> Draft:
         rng = self.rng
         kind = rng.choices(*self._sender_kinds)[0]
@@ -167,6 +186,8 @@ class TrafficModel:
             pick = rng.choice(pool)
             if pick not in recipients:
                 recipients.append(pick)
+        if self.external and rng.random() < self.external_share:
+            self._address_external(sender.code.value, recipients)
         type_name = rng.choices(*self._types)[0]
         shares = self.topology.signing_shares(sender.code.value)
         business = BusinessType(rng.choices(*self._business)[0])

@@ -1,7 +1,8 @@
 """The end of a command that produced a run report: gates, files, tables, exit code.
 
 Exit codes: 130 an interrupted run (its report is still written) · 6 an SLO gate breached ·
-1 deliveries lost, incomplete or not sent · 0 otherwise.
+1 deliveries lost, incomplete or not sent, or an external party (``--external``) failed a
+conformance check · 0 otherwise.
 """
 
 from __future__ import annotations
@@ -60,4 +61,9 @@ def finish(result: dict[str, Any], gates: list[Slo], *, report_path: Path | None
         raise typer.Exit(SLO_EXIT_CODE)
     totals = result["totals"]
     if totals["lost"] or totals["incomplete"] or totals["send_failed"]:
+        raise typer.Exit(1)
+    under_test = result.get("system_under_test")
+    if under_test and not under_test["passed"]:
+        print(f"lgsp: the system under test failed {under_test['conformance_failures']} "
+              "conformance check(s); see 'System under test' in the report", file=sys.stderr)
         raise typer.Exit(1)

@@ -115,6 +115,7 @@ def render_report(report: dict[str, Any], console: Console | None = None) -> Non
         if report[key]:
             console.print(f"{title}: " + ", ".join(f"{k} {n}" for k, n in report[key].items()))
     _faults_table(console, report)
+    _system_under_test(console, report)
     _find_max(console, report)
     _slo_table(console, report)
 
@@ -141,6 +142,42 @@ def _faults_table(console: Console, report: dict[str, Any]) -> None:
                   + (f" ({share:.2%})" if share is not None else "")
                   + "; false positives on clean traffic: "
                   + (", ".join(f"{k} {n}" for k, n in fp.items()) if fp else "none"))
+
+
+def _system_under_test(console: Console, report: dict[str, Any]) -> None:
+    """``--external``: per party, each check with its failures and first example."""
+    under_test = report.get("system_under_test")
+    if not under_test:
+        return
+    for party in under_test["parties"]:
+        ready = party["ready_after_s"]
+        t = Table(title=f"System under test: {party['role']} {party['party']} — "
+                        f"{party['deliveries']} deliveries, {party['statuses']} statuses"
+                        + (f", answered its probe after {ready:g} s" if ready is not None
+                           else ""), title_justify="left")
+        for col in ("check", "failures", "rule", "first example (document, expected → came)"):
+            t.add_column(col, justify="right" if col == "failures" else "left")
+        for check in party["checks"]:
+            example = check["examples"][0] if check["examples"] else None
+            t.add_row(check["check"],
+                      f"[red]{check['failures']}[/]" if check["failures"] else "[green]0[/]",
+                      check["rule"],
+                      f"{example['document_id']}: {example['expected']} → {example['came']}"
+                      if example else "")
+        console.print(t)
+        for kind, row in party["faults"].items():
+            share = row["detection_share"]
+            console.print(f"  fault {kind}: {row['refused_right']} of {row['injected']} refused "
+                          "with the right reason"
+                          + (f" ({share:.0%})" if share is not None else "")
+                          + (f", {row['refused_other']} with another" if row["refused_other"]
+                             else "")
+                          + (f", [red]{row['missed']} accepted[/]" if row["missed"] else ""))
+    latency = under_test.get("send_to_arrived_ms")
+    verdict = "[green]passed[/]" if under_test["passed"] else \
+        f"[red]FAILED: {under_test['conformance_failures']} conformance failure(s) → exit 1[/]"
+    console.print(f"system under test: {verdict}"
+                  + (f" · send→01 p50/p99/max {_lat(latency)} ms" if latency else ""))
 
 
 def _latency_table(console: Console, report: dict[str, Any]) -> None:

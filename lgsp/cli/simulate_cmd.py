@@ -140,6 +140,23 @@ def simulate(
                          "secret-document. A kind given again takes the later rate; the rates "
                          "add up to 100% at most. The report shows each kind's detection.")
     ] = None,
+    external: Annotated[list[str] | None, typer.Option(
+        "--external", metavar="recipient=CODE",
+        help="Put your own service in the run: lgsp-sim does not take in the documents "
+             "addressed to these agencies; your service reads them from its platform's deliver "
+             "topic and answers with statuses (docs/contract.md). recipient=CODE,CODE for several. Before the load, each gets a "
+             "signed probe document and the run waits for its answer (--external-timeout); "
+             "the report grades what it did ('System under test'; exit 1 if a check failed). "
+             "Repeatable. Use the same --run-id and --pki-out/--pki as your service.")
+    ] = None,
+    external_share: Annotated[float, typer.Option(
+        "--external-share", min=0.0, max=1.0,
+        help="Share of documents addressed to one of the --external recipients (in place of a "
+             "drawn recipient; 0..1).")] = 1.0,
+    external_timeout: Annotated[float, typer.Option(
+        "--external-timeout", parser=duration, metavar="DURATION",
+        help=f"How long to wait for each --external party to answer its probe ({DURATION_HELP})."
+    )] = 60.0,
     report: Annotated[Path | None, typer.Option(
         "--report", help="Write the JSON report to this file.")] = None,
     record: Annotated[Path | None, typer.Option(
@@ -180,13 +197,15 @@ def simulate(
     """Send signed documents across the four tiers, track every delivery, report the metrics.
 
     Exit codes: 0 every delivery was answered (nothing lost) · 1 deliveries lost, left
-    incomplete or not sent (the producer failed) · 2 usage or configuration error · 3 bad
+    incomplete or not sent (the producer failed), or an --external service failed a
+    conformance check or never answered its probe · 2 usage or configuration error · 3 bad
     input · 4 broker or registry unreachable · 6 an --slo gate was breached · 130 interrupted
     (the report of what was done is still written). Every option's environment variable is in
     the README.
     """
     from lgsp.config import RecipientConfig, SignaturePolicy
     from lgsp.errors import ConfigError
+    from lgsp.external import ExternalParties
     from lgsp.faults import FaultPlan
     from lgsp.metrics.slo import Slo, check_stages
     from lgsp.run import DEFAULT_PROFILES, HostShard, SimulationConfig
@@ -217,7 +236,9 @@ def simulate(
                                   signature_policy=policy),
         lenient_lgsp=lenient_lgsp, run_id=run_id, pki_cache=pki_cache, keep_topics=keep_topics,
         document_versions=_versions(document_versions, registry_url), registry_url=registry_url,
-        record_path=record, faults=FaultPlan.parse(inject or []), otlp_endpoint=otlp_endpoint)
+        record_path=record, faults=FaultPlan.parse(inject or []), otlp_endpoint=otlp_endpoint,
+        external=ExternalParties.parse(external or [], share=external_share,
+                                       ready_timeout_s=external_timeout))
     config = dataclasses.replace(config, rotate_s=_rotation(rotate_topics, config, bootstrap))
     config = dataclasses.replace(config, pki_dir=pki, pki_out=pki_out)
     if not find_max:
@@ -272,7 +293,7 @@ def _rotation(requested: float | None, config: Any, bootstrap: str | None) -> fl
         return requested or None
     long_run = config.load_shape().duration_s > AUTO_ROTATE_AFTER_S  # a bad --shape fails here
     return AUTO_ROTATE_PERIOD_S if bootstrap is None and long_run and not config.record_path \
-        else None
+        and not config.external else None
 
 
 def _check_fan_out(fan_out: float | None) -> None:

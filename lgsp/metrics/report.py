@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
+from lgsp.metrics.conformance_report import conformance_report
 from lgsp.metrics.fault_report import fault_report
 from lgsp.metrics.histogram import Histogram
 from lgsp.metrics.run import LOCAL, VIA_VDXP, RouteStats, RunMetrics, SigningStats
@@ -152,6 +153,7 @@ def build_report(metrics: RunMetrics, *, run: dict[str, Any], topology: dict[str
         "unexpected_statuses": dict(sorted(metrics.unexpected_statuses.items())),
         "refused_at_send": dict(sorted(metrics.refused_at_send.items())),
         "faults": fault_report(metrics),
+        "system_under_test": conformance_report(metrics, run.get("external_ready_after_s")),
         "latency": {name: h.quantiles_ms() for name, h in histograms.items()},
         "series": metrics.series.report(until_s=duration_s),
         "histograms": {name: h.encode() for name, h in histograms.items()},

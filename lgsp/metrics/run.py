@@ -115,6 +115,14 @@ class RunMetrics:
     """Deliveries submitted twice by the ``duplicate-delivery`` fault (absorbed per recipient)."""
     false_positives: Counter[str] = field(default_factory=Counter)
     """Detections (same vocabulary) on deliveries of documents without an injected fault."""
+    external: Counter[str] = field(default_factory=Counter)
+    """``<party>|deliveries``, ``<party>|statuses``, ``<party>|fault|<kind>|<outcome>``: what
+    the user's own services (``--external``) were sent and did."""
+    conformance_failures: Counter[str] = field(default_factory=Counter)
+    """``<party>|<check>``: rules of the contract an external party broke
+    (``consumers.conformance.Check``)."""
+    conformance_examples: dict[str, list[list[str]]] = field(default_factory=dict)
+    """``<party>|<check>`` → the first failures: [DocumentId, recipient, expected, came]."""
     schedule_lag: Histogram = field(default_factory=Histogram)
     """Actual submit time behind the intended (open-loop) time."""
     stages: dict[str, Histogram] = field(default_factory=dict)
@@ -234,6 +242,17 @@ class RunMetrics:
 
     def record_fault_missed(self, kind: str) -> None:
         self.faults_missed[kind] += 1
+
+    def record_external(self, party: str, what: str, count: int = 1) -> None:
+        self.external[f"{party}|{what}"] += count
+
+    def record_conformance_failure(self, party: str, check: str, example: list[str],
+                                   max_examples: int) -> None:
+        key = f"{party}|{check}"
+        self.conformance_failures[key] += 1
+        examples = self.conformance_examples.setdefault(key, [])
+        if len(examples) < max_examples:
+            examples.append(example)
 
     def record_false_positive(self, how: str) -> None:
         """A detection on a delivery of a document without an injected fault."""

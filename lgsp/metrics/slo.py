@@ -74,6 +74,7 @@ DERIVED: Final[Mapping[str, Kind]] = {
     "fault_detection": "share",     # report["faults"]["detection_share"] (--inject)
     "faults_missed": "count",       # report["faults"]["missed"]
     "false_positives": "count",     # Σ report["faults"]["false_positives"]
+    "conformance_failures": "count",  # report["system_under_test"]["conformance_failures"]
 }
 
 _UNITS_MS: Final = {"us": Decimal("0.001"), "µs": Decimal("0.001"), "μs": Decimal("0.001"),
@@ -273,6 +274,10 @@ def _measure(slo: Slo, report: Mapping[str, Any]) -> tuple[float | None, str]:
         return _latency(slo, report)
     if slo.metric in ("fault_detection", "faults_missed", "false_positives"):
         return _fault_figure(slo.metric, report)
+    if slo.metric == "conformance_failures":
+        value = _number(_dig(report, "system_under_test", "conformance_failures"))
+        return (value, "") if value is not None else (
+            None, "the report has no system under test (use --external)")
     totals = report.get("totals")
     if not isinstance(totals, Mapping):
         return None, "the report has no totals"

@@ -32,6 +32,9 @@ class Stage(StrEnum):
     """Intended send time → status 01 back at the sender (one clock: the sender's)."""
     SEND_TO_COMPLETED = "send_to_completed"
     """Intended send time → status 06 back at the sender."""
+    EXTERNAL_SEND_TO_ARRIVED = "external_send_to_arrived"
+    """Intended send time → status 01 back, for deliveries to the user's own services
+    (``--external``): the load as the system under test answers it."""
 
     @property
     def is_hop(self) -> bool:
@@ -69,6 +72,7 @@ _LABELS = {
     Stage.VERIFY: "verify (cost per delivery)",
     Stage.SEND_TO_ARRIVED: "send → arrived (status 01 back)",
     Stage.SEND_TO_COMPLETED: "send → completed (status 06 back)",
+    Stage.EXTERNAL_SEND_TO_ARRIVED: "send → arrived at an external recipient (01 back)",
 }
 
 

@@ -19,6 +19,8 @@ from lgsp.metrics.series import IntervalSeries
 STATE_VERSION = 1
 _INT_KEYED = {"hops", "fan_out", "content_versions"}
 _NOT_MERGED = {"measure_from_ns", "measure_from_wall_us"}
+MAX_EXAMPLES = 5
+"""Conformance examples kept per party and check in a merge."""
 
 
 def _encode(value: Any) -> Any:
@@ -119,4 +121,7 @@ def merge(parts: list[RunMetrics]) -> RunMetrics:
             total.platform(platform).update(counts)
         for name, histogram in part.stages.items():
             total.stage(name).merge(histogram)
+        for key, examples in part.conformance_examples.items():
+            kept = total.conformance_examples.setdefault(key, [])
+            kept.extend(examples[:max(0, MAX_EXAMPLES - len(kept))])
     return total

@@ -11,6 +11,7 @@ from lgsp.bus.tracing import otlp_traces_url
 from lgsp.codec.rest_registry import RestSchemaRegistry
 from lgsp.config import RecipientConfig
 from lgsp.errors import ConfigError
+from lgsp.external import ExternalParties
 from lgsp.faults import FaultPlan
 from lgsp.signing.keys import SignatureAlgorithm
 from producers.load_shape import LoadShape
@@ -69,6 +70,9 @@ class SimulationConfig:
     faults: FaultPlan = field(default_factory=FaultPlan)
     """Fault injection (``--inject``): the share of documents given each fault kind."""
     """Document schema versions the agencies write (spread by agency); () = the latest."""
+    external: ExternalParties = field(default_factory=ExternalParties)
+    """Parties the user's own services play (``--external``): lgsp-sim leaves them alone,
+    drives load at them and grades what they do."""
     otlp_endpoint: str | None = None
     """Export each document's journey as an OpenTelemetry trace to this OTLP/HTTP endpoint
     (``lgsp.bus.tracing``); None: no tracing, no ``traceparent`` header, no span."""
@@ -86,6 +90,9 @@ class SimulationConfig:
         if self.rotate_s is not None and self.record_path is not None:
             raise ConfigError("--record keeps every topic; it cannot be combined with topic "
                               "rotation (--rotate-topics)")
+        if self.rotate_s is not None and self.external:
+            raise ConfigError("--external parties read fixed topic names; they cannot be "
+                              "combined with topic rotation (--rotate-topics) yet")
         if self.warmup_s < 0:
             raise ConfigError("--warmup must be >= 0 seconds")
         if self.interval_s is not None and self.interval_s <= 0:

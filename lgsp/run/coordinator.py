@@ -34,6 +34,7 @@ from lgsp.bus.reachability import BrokerWatch
 from lgsp.bus.revocations import publish_revocations
 from lgsp.bus.rotation import TopicRotator
 from lgsp.bus.shard import Shard
+from lgsp.codec import AvroCodec, EventCodec
 from lgsp.codec.registry import FileSchemaRegistry
 from lgsp.codec.rest_registry import RestSchemaRegistry
 from lgsp.config import BrokerConfig
@@ -65,6 +66,7 @@ from lgsp.run.protocol import (
     WorkerError,
     WorkerState,
 )
+from lgsp.run.readiness import Readiness, wait_until_ready
 from lgsp.run.recording import RunRecording, run_facts
 from lgsp.run.roles import RECEIVE, ROLES, ROUTE, SEND, TRACK, RoleParts
 from lgsp.run.worker import WorkerSpec, process_main, run_worker
@@ -204,6 +206,8 @@ class LoadRun:
         self._begun = False
         self._finishing = False
         self._reap_timeout_s = FINISH_TIMEOUT_S
+        self.readiness: Readiness | None = None
+        """How the external parties answered their probes (``--external``)."""
 
     async def run(self, stop: asyncio.Event | None = None) -> dict[str, Any]:
         stop = stop or asyncio.Event()
@@ -225,11 +229,21 @@ class LoadRun:
             senders = await asyncio.to_thread(plan.senders)
             senders = [c for c in senders if any(shard.owns(c) for shard in self.shards)]
             self.progress("pki", {"agencies": len(senders)})
-            pki = (await asyncio.to_thread(issue_run_pki, self.config, plan.topology,
-                                           senders)).export()
+            run_pki = await asyncio.to_thread(issue_run_pki, self.config, plan.topology, senders)
+            pki = run_pki.export()
             if pki.revoked_serials():  # the CA revokes before the run; verifiers follow the topic
                 await publish_revocations(broker, plan.topics.revocations,
                                           pki.revoked_serials())
+            if self.config.external:
+                self.progress("external_wait", {"recipients": list(
+                    self.config.external.recipients),
+                    "timeout_s": self.config.external.ready_timeout_s})
+                self.readiness = await _unless_stopped(wait_until_ready(
+                    parties=self.config.external, topology=plan.topology, topics=plan.topics,
+                    broker=broker, pki=run_pki, events=EventCodec(AvroCodec(
+                        FileSchemaRegistry() if self.config.registry_url is None
+                        else RestSchemaRegistry(self.config.registry_url)))), stop)
+                self.progress("external_ready", {"after_s": self.readiness.answered_after_s})
             self.barrier = HostBarrier(broker, plan.topics.control,
                                        host=self.host.index, hosts=self.host.count)
             exports = await _unless_stopped(self.barrier.arrive(
@@ -591,6 +605,8 @@ class LoadRun:
                               "send_s": round(w.result.facts["send_s"], 3)}
                              for w in workers if w.result is not None and w.sends]
         run["stopped_early"] = stopped
+        if self.readiness is not None:
+            run["external_ready_after_s"] = self.readiness.answered_after_s
         return build_report(metrics, run=run, topology=self.plan.topology_facts(),
                             duration_s=duration_s, send_duration_s=send_s,
                             load=self.config.load_shape().describe())

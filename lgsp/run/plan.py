@@ -31,12 +31,16 @@ class RunPlan:
     @classmethod
     def of(cls, config: SimulationConfig) -> RunPlan:
         run_id = config.run_id or f"run-{secrets.token_hex(4)}"
-        return cls(config, run_id, TopicNames(run_id), load_topology(list(config.profiles)))
+        topology = load_topology(list(config.profiles))
+        config.external.check(topology)
+        return cls(config, run_id, TopicNames(run_id), topology)
 
     def traffic(self) -> TrafficModel:
         """A fresh traffic model at the run's seed: every call draws the same sequence."""
         return TrafficModel(self.topology, load_traffic(self.config.traffic_profile),
-                            seed=self.config.seed, fan_out_mean=self.config.fan_out_mean)
+                            seed=self.config.seed, fan_out_mean=self.config.fan_out_mean,
+                            external=self.config.external.recipients,
+                            external_share=self.config.external.share)
 
     def schedule(self, shard: Shard, traffic: TrafficModel | None = None
                  ) -> Iterator[tuple[int, Draft]]:

@@ -110,7 +110,8 @@ class Simulation:
             FileSchemaRegistry() if config.registry_url is None
             else RestSchemaRegistry(config.registry_url)))
         self.tracker = DeliveryTracker(self.topology, self.metrics,
-                                       ack_timeout_s=config.ack_timeout_s)
+                                       ack_timeout_s=config.ack_timeout_s,
+                                       external=config.external.recipient_set)
         self.pki: Pki | None = None
         self.sender: AgencySender | None = None
         self.ledger: LedgerWriter | None = None
@@ -220,7 +221,7 @@ class Simulation:
                 producer=self.producer, events=self.events, metrics=self.metrics,
                 on_status=self.tracker.on_status if self.parts.tracks_here else None,
                 accept_documents=self.parts.receives, config=self.config.recipient,
-                tracing=self.tracing)
+                tracing=self.tracing, external=self.config.external.recipient_set)
             router = self.routers[platform] = PlatformRouter(
                 platform, lenient=self.config.lenient_lgsp, topology=self.topology,
                 topics=self.topics, producer=self.producer, events=self.events,

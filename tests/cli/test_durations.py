@@ -62,6 +62,7 @@ def test_every_time_option_says_its_units_in_help():
     assert r.returncode == 0, r.stderr
     text = " ".join(r.stdout.replace("│", " ").split())
     for option in ("--duration", "--warmup", "--ack-timeout", "--step-delay", "--intake-delay",
-                   "--broker-timeout", "--settle-timeout", "--rotate-topics"):
+                   "--broker-timeout", "--settle-timeout", "--rotate-topics",
+                   "--external-timeout"):
         assert option in text
-    assert text.count("10s, 2m, 1h, 250ms or 1m30s") == 8, text
+    assert text.count("10s, 2m, 1h, 250ms or 1m30s") == 9, text

@@ -1,0 +1,73 @@
+"""The report's "System under test" section: how each external party (``--external``) did.
+
+Per party: the deliveries it was sent and the statuses it answered with, whether it answered its
+readiness probe and after how long, each check of the contract (``lgsp.conformance.Check``) with
+its failures and the first examples, and each injected fault kind (``--inject``) with how often
+the party refused it with the right reason. ``passed`` only when no check failed.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from lgsp.conformance import CHECK_TEXT, Check
+from lgsp.metrics.run import RunMetrics
+from lgsp.metrics.stages import Stage
+
+FAULT_OUTCOMES = ("injected", "refused_right", "refused_other", "missed")
+
+
+def conformance_report(metrics: RunMetrics,
+                       ready_after_s: dict[str, float] | None = None) -> dict[str, Any] | None:
+    """The section, or None for a run without external parties."""
+    parties = sorted({key.split("|", 1)[0] for key in metrics.external}
+                     | {key.split("|", 1)[0] for key in metrics.conformance_failures}
+                     | set(ready_after_s or {}))
+    if not parties:
+        return None
+    rows = [_party(metrics, party, (ready_after_s or {}).get(party)) for party in parties]
+    failures = sum(row["failures"] for row in rows)
+    latency = metrics.stages.get(Stage.EXTERNAL_SEND_TO_ARRIVED)
+    return {
+        "parties": rows,
+        "conformance_failures": failures,
+        "passed": failures == 0,
+        "send_to_arrived_ms": latency.summary_ms() if latency is not None else None,
+    }
+
+
+def _party(metrics: RunMetrics, party: str, ready_after_s: float | None) -> dict[str, Any]:
+    counts = {key.split("|", 1)[1]: n for key, n in metrics.external.items()
+              if key.split("|", 1)[0] == party}
+    checks: list[dict[str, Any]] = []
+    for check in Check:
+        key = f"{party}|{check.value}"
+        failed = metrics.conformance_failures.get(key, 0)
+        checks.append({
+            "check": check.value, "rule": CHECK_TEXT[check], "failures": failed,
+            "passed": failed == 0,
+            "examples": [dict(zip(("document_id", "recipient", "expected", "came"), example,
+                                  strict=True))
+                         for example in metrics.conformance_examples.get(key, [])]})
+    faults: dict[str, Counter[str]] = {}
+    for what, n in counts.items():
+        if what.startswith("fault|"):
+            _, kind, outcome = what.split("|")
+            faults.setdefault(kind, Counter())[outcome] += n
+    failures = sum(c["failures"] for c in checks)
+    return {
+        "party": party,
+        "role": "recipient",
+        "ready_after_s": None if ready_after_s is None else round(ready_after_s, 3),
+        "deliveries": counts.get("deliveries", 0),
+        "statuses": counts.get("statuses", 0),
+        "probe_statuses": counts.get("probe_statuses", 0),
+        "checks": checks,
+        "faults": {kind: {**{o: c.get(o, 0) for o in FAULT_OUTCOMES},
+                          "detection_share": round(c["refused_right"] / c["injected"], 4)
+                          if c.get("injected") else None}
+                   for kind, c in sorted(faults.items())},
+        "failures": failures,
+        "passed": failures == 0,
+    }
