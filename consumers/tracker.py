@@ -195,9 +195,15 @@ class DeliveryTracker:
 
     def _lifecycle_ended(self, key: tuple[str, str], delivery: Delivery) -> None:
         """A lifecycle is over (06, or the end of the run): was it whole and in order?"""
-        if self.grader.grades(key[1]):
-            self.grader.ended(key, dict(delivery.issued_at))
-            return  # order and skipped steps were graded as they came
+        if self.grader.grades(key[1]):  # order was graded as statuses came; a step skipped
+            self.grader.ended(key, dict(delivery.issued_at))  # is one that never came
+            if delivery.missing:
+                never = sorted(c.value for c in delivery.missing)
+                self.grader.failed(Check.NO_SKIPPED_STEP, *key,
+                                   expected=f"{', '.join(never)} before "
+                                            f"{delivery.last.value if delivery.last else '06'}",
+                                   came=f"never sent {', '.join(never)}")
+            return
         if delivery.late:
             self._detect(*key, OUT_OF_ORDER)
         elif delivery.missing:
@@ -248,7 +254,6 @@ class DeliveryTracker:
                                    expected=f"{code.value} once", came=f"{code.value} again")
             return
         if code not in ALLOWED_NEXT.get(delivery.last, frozenset()):
-            missing_before = set(delivery.missing)
             if not self._skipped_to(delivery, code):
                 if graded:
                     self._grade_order(key, delivery, code)
@@ -259,10 +264,6 @@ class DeliveryTracker:
                                 suppressed=left_out)
                 return
             self.metrics.record_unexpected_status("missing_status")
-            if graded:
-                skipped = sorted(c.value for c in delivery.missing - missing_before)
-                self.grader.failed(Check.NO_SKIPPED_STEP, *key,
-                                   expected=" → ".join([*skipped, code.value]), came=code.value)
             if (left_out := self._missing_logged.allow()) is not None:
                 log.warning("status_missing", document_id=status.document_id,
                             recipient=status.recipient, previous=delivery.last, got=code,

@@ -144,10 +144,11 @@ def simulate(
         "--external", metavar="recipient=CODE",
         help="Put your own service in the run: lgsp-sim does not take in the documents "
              "addressed to these agencies; your service reads them from its platform's deliver "
-             "topic and answers with statuses (docs/contract.md). recipient=CODE,CODE for several. Before the load, each gets a "
-             "signed probe document and the run waits for its answer (--external-timeout); "
-             "the report grades what it did ('System under test'; exit 1 if a check failed). "
-             "Repeatable. Use the same --run-id and --pki-out/--pki as your service.")
+             "topic and answers with statuses (docs/contract.md §9; recipient=CODE,CODE for "
+             "several). Before the load, each gets a signed probe document and the run waits "
+             "for its answer (--external-timeout); the report grades what it did ('System "
+             "under test'; exit 1 if a check failed). Repeatable. Use the same --run-id and "
+             "--pki-out/--pki as your service.")
     ] = None,
     external_share: Annotated[float, typer.Option(
         "--external-share", min=0.0, max=1.0,
