@@ -400,7 +400,8 @@ def check_every_kind_detected(report: dict[str, Any]) -> None:
         row = kinds[kind.value]
         assert row["injected"] > 0
         assert (row["detected"], row["missed"], row["undecided"]) == (row["injected"], 0, 0), \
-            row
+            (row, report["totals"], report["faults"]["false_positives"],
+             report["unexpected_statuses"])
         assert row["by"] == {EXPECTED[kind]: row["injected"]}, row
     faults = report["faults"]
     assert faults["detection_share"] == 1.0
@@ -408,10 +409,13 @@ def check_every_kind_detected(report: dict[str, Any]) -> None:
 
 
 def check_no_false_positive(report: dict[str, Any]) -> None:
-    assert report["faults"]["false_positives"] == {}
     totals = report["totals"]
-    assert totals["lost"] == 0
-    assert totals["incomplete"] == 0
+    seen = {"false_positives": report["faults"]["false_positives"], "totals": totals,
+            "unexpected_statuses": report["unexpected_statuses"],
+            "restarts": report["run"].get("restarts"), "error": report["run"].get("error")}
+    assert report["faults"]["false_positives"] == {}, seen
+    assert totals["lost"] == 0, seen
+    assert totals["incomplete"] == 0, seen
 
 
 def check_counts_agree_with_faults(report: dict[str, Any]) -> None:
