@@ -366,3 +366,51 @@ def test_answer_redelivered_answers_again(kafka_bootstrap: str, run: str, world:
             inbound.wait(lambda: inbound.codes(doc.document_id) == ACCEPTED * 2, "answers again")
     finally:
         inbound.close()
+
+
+# --- trust anchors: waited for, reloaded, revocations --------------------------------------
+
+
+@pytest.mark.e2e
+def test_trust_anchors_are_waited_for_reloaded_and_revocations_read(
+        kafka_bootstrap: str, run: str, world: World, tmp_path: Path) -> None:
+    pki_dir = tmp_path / "pki-late"
+    late = dataclasses.replace(world, pki_dir=pki_dir)
+    world.credential(SENDER, SignatureRole.AGENCY, world.rogue)  # a second run's CA
+    world.credential(SENDER, SignatureRole.PERSONAL, world.rogue)
+    first, second, third = world.document(), world.document(), world.document()
+    inbound = Inbound(kafka_bootstrap, run, world.events)
+    try:
+        with service(kafka_bootstrap, run, late, tmp_path) as proc:
+            assert proc.poll() is None  # ready (assigned) before the PKI exists
+            deliver(kafka_bootstrap, run, [document_record(world, first, world.signed(first))])
+            write_pki(world.pki, pki_dir)  # the run writes its anchors after the service started
+            inbound.wait(lambda: inbound.codes(first.document_id) == ACCEPTED, "the first")
+
+            write_pki(world.rogue, pki_dir)  # a new run, a new CA: reloaded on an unknown issuer
+            rogue_signed = world.signed(second, seal_pki=world.rogue)
+            assert rogue_signed.personal_signature is not None
+            rogue_signed = dataclasses.replace(rogue_signed, personal_signature=None)
+            deliver(kafka_bootstrap, run, [document_record(world, second, rogue_signed)])
+            inbound.wait(lambda: inbound.codes(second.document_id) == ACCEPTED, "the second")
+
+            seal = world.credential(SENDER, SignatureRole.AGENCY, world.rogue)
+            producer = Producer({"bootstrap.servers": kafka_bootstrap,
+                                 "log.connection.close": False})
+            producer.produce(f"lgsp.{run}.revocations", partition=0, value=(
+                f'{{"serial": "{seal.issued.serial}", "revoked_at": "2026-12-04T00:00:00Z", '
+                '"reason": "keyCompromise"}').encode())
+            assert producer.flush(30) == 0
+            log_path = tmp_path / f"service-{run}.log"
+            deadline = time.monotonic() + ANSWER_TIMEOUT_S
+            while f"revoked: {seal.issued.serial}" not in log_path.read_text():
+                assert time.monotonic() < deadline, log_path.read_text()
+                time.sleep(0.05)
+            third_signed = dataclasses.replace(world.signed(third, seal_pki=world.rogue),
+                                               personal_signature=None)
+            deliver(kafka_bootstrap, run, [document_record(world, third, third_signed)])
+            inbound.wait(lambda: len(inbound.codes(third.document_id)) == 2, "the third")
+        assert [a.status.reason for a in inbound.answers
+                if a.status.document_id == third.document_id] == [None, "revoked"]
+    finally:
+        inbound.close()
