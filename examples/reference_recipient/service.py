@@ -131,7 +131,7 @@ class Recipient:
         self._last_commit = 0.0
         self._assignment: list[TopicPartition] = []
         base = {"bootstrap.servers": options.bootstrap, **TANSU_FRIENDLY,
-                **options.client_config}
+                **options.client_config, "logger": logging.getLogger("reference_recipient.kafka")}
         self.consumer = Consumer({**base, "group.id": options.group,
                                   "enable.auto.commit": False, "auto.offset.reset": "earliest",
                                   "enable.partition.eof": False})
@@ -146,6 +146,8 @@ class Recipient:
     # --- the loop -------------------------------------------------------------------------
 
     def run(self) -> int:
+        if self.options.ready_file is not None:  # left over from an earlier start
+            self.options.ready_file.unlink(missing_ok=True)
         pattern = deliver_pattern(self.options.run_id, self.options.platform)
         self.consumer.subscribe([pattern], on_assign=self._assigned, on_revoke=self._revoked)
         self.revocations.assign([TopicPartition(f"lgsp.{self.options.run_id}.revocations", 0,

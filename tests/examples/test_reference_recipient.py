@@ -414,3 +414,24 @@ def test_trust_anchors_are_waited_for_reloaded_and_revocations_read(
                 if a.status.document_id == third.document_id] == [None, "revoked"]
     finally:
         inbound.close()
+
+
+# --- the switches without a broker -------------------------------------------------------
+
+
+def test_delay_and_drop_share_plans() -> None:
+    from examples.reference_recipient.lifecycle import Behaviour, platform_of
+
+    assert [code for _, code, _ in Behaviour().plan(None)] == ACCEPTED
+    assert Behaviour(step_ms=20).plan(None)[-1][0] == pytest.approx(0.08)
+    delayed = Behaviour(delay_ms=250).plan("tampered")
+    assert delayed == [(0.25, "01", None), (0.25, "02", "tampered")]
+    ids = [f"{SENDER},2026/12/04,{n}/CV" for n in range(2000)]
+    half = Behaviour(drop_share=0.5)
+    dropped = [i for i in ids if half.dropped(i)]
+    assert 800 < len(dropped) < 1200
+    assert dropped == [i for i in ids if half.dropped(i)]  # deterministic
+    assert not any(Behaviour().dropped(i) for i in ids)
+    assert all(Behaviour(drop_share=1.0).dropped(i) for i in ids)
+    assert platform_of("000.00.01.H56") == "lgsp-h56"
+    assert platform_of("000.00.00.G01") == "vdxp"
