@@ -39,6 +39,7 @@ if __package__ in (None, ""):  # run as a script: python examples/reference_reci
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from examples.reference_recipient import lifecycle, verify, wire
+from examples.reference_recipient.idle import IdlePauser
 from examples.reference_recipient.offsets import Offsets
 
 log = logging.getLogger("reference_recipient")
@@ -79,6 +80,7 @@ class Options:
     ready_file: Path | None = None
     schemas: Path = wire.DEFAULT_SCHEMAS
     pki_timeout_s: float = 600.0
+    idle_pause_s: float = 2.0
     client_config: dict[str, Any] = field(default_factory=dict)
 
 
@@ -142,6 +144,9 @@ class Recipient:
         self.revocations = Consumer({**base, "group.id": f"{options.group}.revocations",
                                      "enable.auto.commit": False,
                                      "enable.partition.eof": False})
+        # paused when idle: librdkafka crashes when Tansu deletes a topic it fetches (idle.py)
+        self.idle = IdlePauser(self.consumer, idle_s=options.idle_pause_s)
+        self.revocations_idle = IdlePauser(self.revocations, idle_s=options.idle_pause_s)
 
     # --- the loop -------------------------------------------------------------------------
 
@@ -150,8 +155,10 @@ class Recipient:
             self.options.ready_file.unlink(missing_ok=True)
         pattern = deliver_pattern(self.options.run_id, self.options.platform)
         self.consumer.subscribe([pattern], on_assign=self._assigned, on_revoke=self._revoked)
-        self.revocations.assign([TopicPartition(f"lgsp.{self.options.run_id}.revocations", 0,
-                                                OFFSET_BEGINNING)])
+        revocations = [TopicPartition(f"lgsp.{self.options.run_id}.revocations", 0,
+                                      OFFSET_BEGINNING)]
+        self.revocations.assign(revocations)
+        self.revocations_idle.assigned_now(revocations)
         log.info("reading %s for %s (group %s)", pattern, ", ".join(self.options.agencies),
                  self.options.group)
         started = time.monotonic()
@@ -169,6 +176,8 @@ class Recipient:
                 self._send_due(time.monotonic())
                 self.producer.poll(0)
                 self._commit(force=False)
+                self.idle.tick()
+                self.revocations_idle.tick()
         finally:
             self._shutdown()
         return 0
@@ -192,7 +201,11 @@ class Recipient:
     # --- group membership -----------------------------------------------------------------
 
     def _assigned(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        consumer.assign(partitions)  # here, so that idle partitions can be paused again at once
         self._assignment = list(partitions)
+        self.idle.assigned_now(partitions)
+        if self._paused:
+            consumer.pause(partitions)
         log.info("assigned %s", ", ".join(f"{p.topic}[{p.partition}]" for p in partitions)
                  or "nothing")
         if partitions and not self.ready:
@@ -203,8 +216,8 @@ class Recipient:
     def _revoked(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         self._commit(force=True)
         self.offsets.forget([(p.topic, p.partition) for p in partitions])
+        self.idle.revoked(partitions)
         self._assignment = []
-        self._paused = False
 
     # --- inputs ---------------------------------------------------------------------------
 
@@ -231,6 +244,8 @@ class Recipient:
                 if error.code() != KafkaError.UNKNOWN_TOPIC_OR_PART:
                     log.debug("revocations: %s", error)
                 return
+            topic, partition, offset = _position(message)
+            self.revocations_idle.seen(topic, partition, offset)
             try:
                 entry = json.loads(message.value() or b"")
                 serial = str(entry["serial"])
@@ -247,11 +262,12 @@ class Recipient:
                 log.warning("consumer: %s", error)
             return
         topic, partition, offset = _position(message)
+        self.idle.seen(topic, partition, offset)
         self.offsets.of((topic, partition)).taken(offset)
         self._backlog.append(message)
         if len(self._backlog) > BACKLOG_PAUSE and not self._paused and self._assignment:
             self.consumer.pause(self._assignment)
-            self._paused = True
+            self._paused = self.idle.held = True
 
     def _drain_backlog(self) -> None:
         if self.trust is not None and not self.trust_loaded:
@@ -260,8 +276,8 @@ class Recipient:
         for message in backlog:
             self._handle(message)
         if self._paused:
-            self.consumer.resume(self._assignment)
-            self._paused = False
+            self._paused = self.idle.held = False
+            self.idle.resume_all_but_idle()
 
     # --- one record -----------------------------------------------------------------------
 
@@ -298,9 +314,6 @@ class Recipient:
             log.info("redelivered, absorbed: %s for %s", doc_id, recipient)
             return
         self.counts["documents"] += 1
-        if self.counts["documents"] % PROGRESS_EVERY == 0:
-            log.info("%d documents taken in (%d accepted, %d refused)", self.counts["documents"],
-                     self.counts["accepted"], self.counts["refused"])
         refusal, detail = self._check(message, headers, doc_id, sender, recipient)
         if refusal is None:
             self.counts["accepted"] += 1
@@ -310,6 +323,9 @@ class Recipient:
             log.info("refused %s for %s: %s (%s)", doc_id, recipient, refusal, detail)
             if refusal in DEAD_LETTERED:
                 self._dead_letter(message, refusal, detail, [recipient])
+        if self.counts["documents"] % PROGRESS_EVERY == 0:
+            log.info("%d documents taken in (%d accepted, %d refused)", self.counts["documents"],
+                     self.counts["accepted"], self.counts["refused"])
         now = time.monotonic()
         topic = inbound_for(source[0])
         trace: list[tuple[str, str | bytes | None]] = [
@@ -493,6 +509,10 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--signature-policy", choices=("require-agency", "require-both"),
                    default="require-agency", help="require-both refuses a document without "
                    "a personal signature (missing_personal_signature)")
+    p.add_argument("--idle-pause-s", type=float, default=2.0,
+                   help="pause a partition that gave nothing for this long (watched, resumed when "
+                   "a record comes): librdkafka 2.16 crashes when Tansu deletes a topic it is "
+                   "fetching, as runs do at their end and when topics rotate; 0: never (2)")
     p.add_argument("--ready-file", type=Path, help="touched once partitions are assigned")
     p.add_argument("--schemas", type=Path, default=wire.DEFAULT_SCHEMAS,
                    help="directory holding registry.json and the .avsc files")
@@ -538,7 +558,8 @@ def options_from(args: argparse.Namespace) -> Options:
             delay_ms=args.delay_ms, drop_share=args.drop_share,
             answer_redelivered=args.answer_redelivered, out_of_order=args.out_of_order),
         require_personal=args.signature_policy == "require-both", ready_file=args.ready_file,
-        schemas=args.schemas, pki_timeout_s=args.pki_timeout_s, client_config=config)
+        schemas=args.schemas, pki_timeout_s=args.pki_timeout_s,
+        idle_pause_s=args.idle_pause_s, client_config=config)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -17,7 +17,7 @@ from typing import Any
 import fastavro
 
 MAGIC = 0
-HEADER = struct.Struct(">bI")
+HEADER = struct.Struct(">BI")
 
 DOCUMENT = "lgsp.document"
 DOCUMENT_EVENT = "lgsp.document-event"
