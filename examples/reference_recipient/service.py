@@ -41,6 +41,7 @@ if __package__ in (None, ""):  # run as a script: python examples/reference_reci
 from examples.reference_recipient import lifecycle, verify, wire
 from examples.reference_recipient.idle import IdlePauser
 from examples.reference_recipient.offsets import Offsets
+from examples.reference_recipient.supervise import supervise
 
 log = logging.getLogger("reference_recipient")
 
@@ -519,6 +520,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--config", action="append", default=[], metavar="KEY=VALUE",
                    help="an extra librdkafka setting for all clients (repeatable)")
     p.add_argument("--log-level", default="INFO")
+    p.add_argument("--no-supervise", action="store_true",
+                   help="run in this process (default: in a child process, started again if "
+                   "librdkafka crashes it)")
     bad = p.add_argument_group("misbehaviour (each breaks exactly one rule)")
     bad.add_argument("--skip-status", action="append", default=[], type=_status_code,
                      metavar="CODE", help="never send this status code (repeatable)")
@@ -563,9 +567,13 @@ def options_from(args: argparse.Namespace) -> Options:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
     args = parser().parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr,
                         format="%(asctime)s %(levelname)s refsvc: %(message)s")
+    if not args.no_supervise:
+        options_from(args)  # refuse bad switches here, once
+        return supervise(argv)
     service = Recipient(options_from(args))
     signal.signal(signal.SIGINT, service.stop)
     signal.signal(signal.SIGTERM, service.stop)

@@ -435,3 +435,33 @@ def test_delay_and_drop_share_plans() -> None:
     assert all(Behaviour(drop_share=1.0).dropped(i) for i in ids)
     assert platform_of("000.00.01.H56") == "lgsp-h56"
     assert platform_of("000.00.00.G01") == "vdxp"
+
+
+@pytest.mark.e2e
+def test_the_run_deleting_its_topics_does_not_end_the_service(
+        kafka_bootstrap: str, run: str, world: World, tmp_path: Path) -> None:
+    """A run deletes its topics right after its last status (librdkafka 2.16 may crash on Tansu
+    then: the supervisor starts the service again); topics made anew are read again."""
+    first, second = world.document(), world.document()
+    inbound = Inbound(kafka_bootstrap, run, world.events)
+    try:
+        with service(kafka_bootstrap, run, world, tmp_path) as proc:
+            deliver(kafka_bootstrap, run, [document_record(world, first, world.signed(first))])
+            inbound.wait(lambda: inbound.codes(first.document_id) == ACCEPTED, "the first")
+            admin = AdminClient({"bootstrap.servers": kafka_bootstrap})
+            for future in admin.delete_topics([deliver_topic(run)]).values():
+                future.result(30)
+            # on Tansu the client crashes within a fetch or two; on Apache Kafka it does not
+            log_path = tmp_path / f"service-{run}.log"
+            deadline = time.monotonic() + 5
+            while "starting it again" not in log_path.read_text() \
+                    and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert proc.poll() is None
+            create_topics_again = admin.create_topics([NewTopic(deliver_topic(run), 3, 1)])
+            for future in create_topics_again.values():
+                future.result(30)
+            deliver(kafka_bootstrap, run, [document_record(world, second, world.signed(second))])
+            inbound.wait(lambda: inbound.codes(second.document_id) == ACCEPTED, "the second")
+    finally:
+        inbound.close()
