@@ -1,0 +1,1 @@
+"""Examples of outside parties written against the published contract only."""
