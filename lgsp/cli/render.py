@@ -166,6 +166,10 @@ def _system_under_test(console: Console, report: dict[str, Any]) -> None:
                       if example else "")
         console.print(t)
         for kind, row in party["faults"].items():
+            if kind == "duplicate-delivery":
+                console.print(f"  fault {kind}: {row['injected']} documents delivered twice; "
+                              "answering one again fails one_status_per_step")
+                continue
             share = row["detection_share"]
             console.print(f"  fault {kind}: {row['refused_right']} of {row['injected']} refused "
                           "with the right reason"
