@@ -27,6 +27,7 @@ from typing import Any
 from hdrh.codec import HdrCookieException, HdrHistogramSettingsException, HdrLengthException
 from hdrh.histogram import HdrHistogram
 
+from lgsp.metrics.html_system_under_test import system_under_test_section
 from lgsp.metrics.stages import Stage, stage_label
 
 CHART_IDS = ("chart-rate", "chart-latency-time", "chart-latency-dist", "chart-routes",
@@ -505,7 +506,8 @@ def render_html(report: dict[str, Any]) -> str:
                     "Share of documents signed by a person, by the agency and both; validity "
                     "of the signatures at the recipients; verification failures by reason."),
     ))
-    tables = "".join((_latency_section(report), _faults_section(report), '<div class="grid">',
+    tables = "".join((system_under_test_section(report), _latency_section(report),
+                      _faults_section(report), '<div class="grid">',
                       _by_tier_section(report), _problems_section(report), "</div>"))
     return "".join((
         '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n',

@@ -9,6 +9,7 @@ histograms; a simulation would cost ~40 s of broker time for the same checks.
 from __future__ import annotations
 
 import copy
+import datetime as dt
 import functools
 import json
 import math
@@ -658,3 +659,41 @@ def test_a_workday_rate_chart_shows_the_shape_over_the_whole_schedule(tmp_path: 
     ticks = [float(n.all_text()) for n in chart.by_class("tick")
              if re.fullmatch(r"\d+(\.\d+)?", n.all_text())]
     assert max(ticks) >= 120
+
+
+# ---------------------------------------------------------------- system under test
+def test_the_system_under_test_card_shows_each_check_and_example(tmp_path: Path) -> None:
+    """--external: the card names the party, each failing check with its count and first
+    example, the fault kinds; rendered in Chromium without script errors."""
+    from consumers.tracker import DeliveryTracker
+    from lgsp.domain import Document, Signer, StatusCode, StatusEvent
+    from lgsp.domain.status import StatusLayer
+    from lgsp.metrics.conformance_report import conformance_report
+    from lgsp.profiles import load_topology
+
+    party = "000.00.01.H56"
+    tracker = DeliveryTracker(load_topology(["thanh-hoa"]), RunMetrics(),
+                              external=frozenset({party}))
+    tracker.expect(Document(document_id=HOSTILE, number=1, notation="1/UBND",
+                            type_name="công văn", subject="s", sender="000.00.00.H56",
+                            recipients=(party,), promulgation_place="Thanh Hóa",
+                            promulgation_date=dt.date(2026, 1, 1),
+                            signer=Signer("", "Chủ tịch", "A")), intended_ns=0)
+    tracker.on_status(StatusEvent(layer=StatusLayer.BUSINESS, from_code=party,
+                                  document_id=HOSTILE, sender="000.00.00.H56", recipient=party,
+                                  timestamp=dt.datetime.now(dt.UTC),
+                                  status_code=StatusCode.REGISTERED), 1)
+    report = realistic_report()
+    report["system_under_test"] = conformance_report(tracker.metrics, {party: 1.5})
+    _, dom = open_in_chromium(report, tmp_path)
+    assert_rendered_cleanly(dom)
+    card = _element(dom, "system-under-test")
+    text = card.all_text()
+    assert "1 conformance failure(s)" in text
+    assert party in text
+    assert "answered its probe after 1.5 s" in text
+    failing = [row for row in card.walk() if row.tag == "tr"
+               and row.attrs.get("data-check") == "first_status_01"]
+    (row,) = failing
+    assert HOSTILE in row.all_text()  # escaped, shown as text
+    assert "came 03" in row.all_text()
