@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, fields
 from typing import Any
@@ -76,6 +76,13 @@ class Delivery:
     """A skipped step came after a later one (out of order)."""
 
 
+NOT_SENT_BY_THIS_RUN = "not_sent_by_this_run"
+"""A status about a document this run never sent (replayed or outside traffic)."""
+FROM_UNEXPECTED_PARTY = "from_unexpected_party"
+"""A business status reported by someone other than the recipient it is about."""
+ENDED_REMEMBERED = 500_000
+"""Ended deliveries remembered to tell a late status from one about a document never sent."""
+
 STEP_RANK = {StatusCode.ARRIVED: 0, StatusCode.REGISTERED: 1, StatusCode.ASSIGNED: 2,
              StatusCode.IN_PROGRESS: 3, StatusCode.COMPLETED: 4}
 """The business lifecycle in order (05 is optional and repeats)."""
@@ -110,8 +117,15 @@ class DeliveryTracker:
         self.live_arrived = Histogram(SERIES_DIGITS)
         """Send → 01 of the whole run so far, warm-up included: live progress and Prometheus."""
         self.grader = ConformanceGrader(external, metrics)
+        self._ended: OrderedDict[tuple[str, str], None] = OrderedDict()
+        """Deliveries that ended, most recent last (at most ``ENDED_REMEMBERED``)."""
+        self._memory_whole = True
+        """Every delivery this run expected is pending or in ``_ended``: a status matching
+        neither is for a document the run did not send. False once ``_ended`` dropped one or
+        the tracker was restored from a checkpoint (then such a status is ambiguous)."""
         self._missing_logged = LogLimit()
         self._out_of_order_logged = LogLimit()
+        self._foreign_logged = LogLimit()
         """Injected status faults make these common: one line a second each, with a count."""
 
     @property
@@ -221,15 +235,19 @@ class DeliveryTracker:
         if delivery is None:
             if graded:
                 self.grader.after_end(key, status.status_code, status.timestamp)
-            self.metrics.record_unexpected_status("unknown_or_finished")
+            self._unmatched(status, key)
             return
+        if status.layer is StatusLayer.BUSINESS and status.from_code != status.recipient:
+            self.metrics.record_unexpected_status(FROM_UNEXPECTED_PARTY)
+            self.metrics.record_foreign_status(FROM_UNEXPECTED_PARTY, _label(status))
+            return  # a party answering for another never moves its lifecycle
         route = delivery.route
         if status.layer is StatusLayer.TRANSPORT:
             if status.transport_state is TransportState.FAIL:
                 self.metrics.record_outcome(route, RouteOutcome.UNDELIVERABLE)
                 self.metrics.series.count(series.ERRORS, now_ns)
                 self.metrics.record_undeliverable(status.reason or "unknown")
-                del self._pending[key]
+                self._end(key)
                 if graded:
                     self.grader.ended(key, dict(delivery.issued_at))
                 self._detect(*key, TRANSPORT_FAIL + (status.reason or "unknown"))
@@ -285,7 +303,7 @@ class DeliveryTracker:
         elif code is StatusCode.REJECTED:
             self.metrics.record_outcome(route, RouteOutcome.REJECTED)
             self.metrics.series.count(series.ERRORS, now_ns)
-            del self._pending[key]
+            self._end(key)
             if graded:
                 self.grader.ended(key, dict(delivery.issued_at))
                 if status.reason not in REFUSAL_REASONS:
@@ -295,7 +313,7 @@ class DeliveryTracker:
             self._detect(*key, REJECTED + (status.reason or "no reason"))
         elif code is StatusCode.RECALL_ACCEPTED:
             self.metrics.record_outcome(route, RouteOutcome.RECALLED)
-            del self._pending[key]
+            self._end(key)
             if graded:
                 self.grader.ended(key, dict(delivery.issued_at))
         elif code is StatusCode.COMPLETED:
@@ -304,7 +322,7 @@ class DeliveryTracker:
             if self.metrics.measured(delivery.intended_ns):
                 self.metrics.record_delivery_latency(
                     route, completed_ns=now_ns - delivery.intended_ns)
-            del self._pending[key]
+            self._end(key)
             self._lifecycle_ended(key, delivery)
 
     def _grade_order(self, key: tuple[str, str], delivery: Delivery, code: StatusCode) -> None:
@@ -335,6 +353,7 @@ class DeliveryTracker:
         """Our own producer could not hand the document to Kafka: not a loss on the bus."""
         for recipient in document.recipients:
             delivery = self._pending.pop((document.document_id, recipient), None)
+            self._remember_ended((document.document_id, recipient))
             if delivery is not None:
                 self.metrics.record_outcome(delivery.route, RouteOutcome.SEND_FAILED)
                 self.metrics.series.count(series.ERRORS, self.clock())
@@ -358,8 +377,32 @@ class DeliveryTracker:
                         ack_timeout_s=self.ack_timeout_ns / 1e9)
         return len(expired)
 
+    def _end(self, key: tuple[str, str]) -> None:
+        del self._pending[key]
+        self._remember_ended(key)
+
+    def _remember_ended(self, key: tuple[str, str]) -> None:
+        self._ended[key] = None
+        if len(self._ended) > ENDED_REMEMBERED:
+            self._ended.popitem(last=False)
+            self._memory_whole = False
+
+    def _unmatched(self, status: StatusEvent, key: tuple[str, str]) -> None:
+        """A status for no delivery in flight: of one that ended (late, or the bus delivering
+        it again), or — when the tracker can tell — of a document this run never sent."""
+        if key in self._ended or not self._memory_whole:
+            self.metrics.record_unexpected_status("unknown_or_finished")
+            return
+        self.metrics.record_unexpected_status(NOT_SENT_BY_THIS_RUN)
+        self.metrics.record_foreign_status(NOT_SENT_BY_THIS_RUN, _label(status))
+        if (left_out := self._foreign_logged.allow()) is not None:
+            log.warning("status_for_a_document_not_sent", document_id=status.document_id,
+                        recipient=status.recipient, status=_label(status),
+                        suppressed=left_out)
+
     def _lose(self, key: tuple[str, str], now_ns: int) -> None:
         delivery = self._pending.pop(key)
+        self._remember_ended(key)
         if self.grader.grades(key[1]):
             self._grade_unanswered(key, delivery)
         self.metrics.record_outcome(delivery.route, RouteOutcome.LOST)
@@ -400,6 +443,7 @@ class DeliveryTracker:
             if not f.name.startswith("measure_from"):
                 setattr(self.metrics, f.name, getattr(restored, f.name))
         self.live_arrived, self._pending, self._faults = live_arrived, pending, faults
+        self._memory_whole = False  # deliveries ended before the checkpoint are not known
 
     def finish(self) -> None:
         """End of run: no 01 → lost; 01 without a terminal status → incomplete."""
@@ -440,6 +484,16 @@ class DeliveryTracker:
             log.warning("deliveries_incomplete", count=len(incomplete),
                         first_document_id=incomplete[0][0], first_recipient=incomplete[0][1])
         self._pending.clear()
+
+
+def _label(status: StatusEvent) -> str:
+    """``01``, ``02 unknown_certificate``, ``FAIL unknown_recipient``: how a foreign status is
+    counted."""
+    if status.layer is StatusLayer.TRANSPORT:
+        state = status.transport_state.value if status.transport_state else "TRANSPORT"
+        return f"{state} {status.reason}" if status.reason else state
+    code = status.status_code.value if status.status_code else "no code"
+    return f"{code} {status.reason}" if status.reason else code
 
 
 def _delivery_state(d: Delivery) -> dict[str, Any]:

@@ -1,8 +1,9 @@
 """The end of a command that produced a run report: gates, files, tables, exit code.
 
 Exit codes: 130 an interrupted run (its report is still written) · 6 an SLO gate breached ·
-1 deliveries lost, incomplete or not sent, or an external party (``--external``) failed a
-conformance check · 0 otherwise.
+1 deliveries lost, incomplete or not sent, an external party (``--external``) failed a
+conformance check, or statuses came that the run cannot attribute (documents it did not send, a
+party answering for another; unless ``--allow-foreign-statuses``) · 0 otherwise.
 """
 
 from __future__ import annotations
@@ -61,6 +62,14 @@ def finish(result: dict[str, Any], gates: list[Slo], *, report_path: Path | None
         raise typer.Exit(SLO_EXIT_CODE)
     totals = result["totals"]
     if totals["lost"] or totals["incomplete"] or totals["send_failed"]:
+        raise typer.Exit(1)
+    foreign = result.get("foreign_statuses") or {}
+    if foreign and not (result["run"].get("config") or {}).get("allow_foreign_statuses"):
+        counts = ", ".join(f"{sum(by.values())} {kind.replace('_', ' ')}"
+                           for kind, by in foreign.items())
+        print(f"lgsp: statuses this run cannot attribute to its deliveries: {counts} (see "
+              "'foreign statuses' in the report; --allow-foreign-statuses accepts them)",
+              file=sys.stderr)
         raise typer.Exit(1)
     under_test = result.get("system_under_test")
     if under_test and not under_test["passed"]:

@@ -114,6 +114,9 @@ def render_report(report: dict[str, Any], console: Console | None = None) -> Non
                                                           "unexpected_statuses")):
         if report[key]:
             console.print(f"{title}: " + ", ".join(f"{k} {n}" for k, n in report[key].items()))
+    for kind, by in (report.get("foreign_statuses") or {}).items():
+        console.print(f"[yellow]foreign statuses, {kind.replace('_', ' ')}[/]: "
+                      + ", ".join(f"{label} {n}" for label, n in by.items()))
     _faults_table(console, report)
     _system_under_test(console, report)
     _find_max(console, report)

@@ -150,6 +150,11 @@ def simulate(
              "under test'; exit 1 if a check failed). Repeatable. Use the same --run-id and "
              "--pki-out/--pki as your service.")
     ] = None,
+    allow_foreign_statuses: Annotated[bool, typer.Option(
+        "--allow-foreign-statuses",
+        help="Statuses about documents this run did not send (replayed or outside traffic on "
+             "its topics) or from a party other than the recipient are counted in the report "
+             "but do not fail the run (exit 1 otherwise).")] = False,
     external_share: Annotated[float, typer.Option(
         "--external-share", min=0.0, max=1.0,
         help="Share of documents addressed to one of the --external recipients (in place of a "
@@ -198,8 +203,9 @@ def simulate(
     """Send signed documents across the four tiers, track every delivery, report the metrics.
 
     Exit codes: 0 every delivery was answered (nothing lost) · 1 deliveries lost, left
-    incomplete or not sent (the producer failed), or an --external service failed a
-    conformance check or never answered its probe · 2 usage or configuration error · 3 bad
+    incomplete or not sent (the producer failed), an --external service failed a
+    conformance check or never answered its probe, or statuses came for documents the run did
+    not send (--allow-foreign-statuses) · 2 usage or configuration error · 3 bad
     input · 4 broker or registry unreachable · 6 an --slo gate was breached · 130 interrupted
     (the report of what was done is still written). Every option's environment variable is in
     the README.
@@ -238,6 +244,7 @@ def simulate(
         lenient_lgsp=lenient_lgsp, run_id=run_id, pki_cache=pki_cache, keep_topics=keep_topics,
         document_versions=_versions(document_versions, registry_url), registry_url=registry_url,
         record_path=record, faults=FaultPlan.parse(inject or []), otlp_endpoint=otlp_endpoint,
+        allow_foreign_statuses=allow_foreign_statuses,
         external=ExternalParties.parse(external or [], share=external_share,
                                        ready_timeout_s=external_timeout))
     config = dataclasses.replace(config, rotate_s=_rotation(rotate_topics, config, bootstrap))

@@ -83,6 +83,15 @@ def latency_histograms(metrics: RunMetrics, totals: RouteStats) -> dict[str, His
     return stages
 
 
+def _foreign(metrics: RunMetrics) -> dict[str, dict[str, int]]:
+    """``{kind: {status: count}}`` of the statuses the run cannot attribute to its deliveries."""
+    out: dict[str, dict[str, int]] = {}
+    for key, n in sorted(metrics.foreign_statuses.items()):
+        kind, label = key.split("|", 1)
+        out.setdefault(kind, {})[label] = n
+    return out
+
+
 def build_report(metrics: RunMetrics, *, run: dict[str, Any], topology: dict[str, Any],
                  duration_s: float, send_duration_s: float | None = None,
                  load: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -151,6 +160,7 @@ def build_report(metrics: RunMetrics, *, run: dict[str, Any], topology: dict[str
         "undeliverable_reasons": dict(sorted(metrics.undeliverable_reasons.items())),
         "dead_letters": dict(sorted(metrics.dead_letters.items())),
         "unexpected_statuses": dict(sorted(metrics.unexpected_statuses.items())),
+        "foreign_statuses": _foreign(metrics),
         "refused_at_send": dict(sorted(metrics.refused_at_send.items())),
         "faults": fault_report(metrics),
         "system_under_test": conformance_report(metrics, run.get("external_ready_after_s")),

@@ -115,6 +115,9 @@ class RunMetrics:
     """Deliveries submitted twice by the ``duplicate-delivery`` fault (absorbed per recipient)."""
     false_positives: Counter[str] = field(default_factory=Counter)
     """Detections (same vocabulary) on deliveries of documents without an injected fault."""
+    foreign_statuses: Counter[str] = field(default_factory=Counter)
+    """``<kind>|<status>`` (``not_sent_by_this_run|02 unknown_certificate``,
+    ``from_unexpected_party|06``): statuses the run cannot attribute to its own deliveries."""
     external: Counter[str] = field(default_factory=Counter)
     """``<party>|deliveries``, ``<party>|statuses``, ``<party>|fault|<kind>|<outcome>``: what
     the user's own services (``--external``) were sent and did."""
@@ -242,6 +245,9 @@ class RunMetrics:
 
     def record_fault_missed(self, kind: str) -> None:
         self.faults_missed[kind] += 1
+
+    def record_foreign_status(self, kind: str, label: str) -> None:
+        self.foreign_statuses[f"{kind}|{label}"] += 1
 
     def record_external(self, party: str, what: str, count: int = 1) -> None:
         self.external[f"{party}|{what}"] += count

@@ -70,6 +70,9 @@ class SimulationConfig:
     faults: FaultPlan = field(default_factory=FaultPlan)
     """Fault injection (``--inject``): the share of documents given each fault kind."""
     """Document schema versions the agencies write (spread by agency); () = the latest."""
+    allow_foreign_statuses: bool = False
+    """Statuses about documents this run did not send, or from a party other than the
+    recipient, do not fail the run's verdict (they are still counted)."""
     external: ExternalParties = field(default_factory=ExternalParties)
     """Parties the user's own services play (``--external``): lgsp-sim leaves them alone,
     drives load at them and grades what they do."""

@@ -278,3 +278,39 @@ class TestCheckpointedState:
             restored.restore(state)
         assert restored.pending == 0
         assert restored.metrics.routes == {}
+
+
+class TestStatusesTheRunCannotAttribute:
+    """Every status is counted: one about a document the run never sent, or reported by a party
+    other than its recipient, is a foreign status (it fails the run's verdict)."""
+
+    def test_a_status_for_a_document_never_sent(self, tracker):
+        tracker.on_status(dataclasses.replace(status(StatusCode.REJECTED, reason="x"),
+                                              document_id="D9", reason="unknown_certificate"),
+                          SECOND)
+        assert tracker.metrics.unexpected_statuses == {"not_sent_by_this_run": 1}
+        assert tracker.metrics.foreign_statuses == {
+            "not_sent_by_this_run|02 unknown_certificate": 1}
+
+    def test_a_late_status_of_an_ended_delivery_is_not_foreign(self, tracker):
+        for code in (StatusCode.ARRIVED, StatusCode.REJECTED):
+            tracker.on_status(status(code, reason="tampered"), SECOND)
+        tracker.on_status(status(StatusCode.REJECTED, reason="tampered"), SECOND)
+        assert tracker.metrics.unexpected_statuses == {"unknown_or_finished": 1}
+        assert tracker.metrics.foreign_statuses == {}
+
+    def test_after_a_restore_an_unknown_document_is_ambiguous(self, tracker, topo):
+        restored = DeliveryTracker(topo, RunMetrics(), ack_timeout_s=5)
+        restored.restore(json.loads(json.dumps(tracker.state())))
+        restored.on_status(dataclasses.replace(status(StatusCode.ARRIVED), document_id="D9"),
+                           SECOND)
+        assert restored.metrics.unexpected_statuses == {"unknown_or_finished": 1}
+        assert restored.metrics.foreign_statuses == {}
+
+    def test_a_status_from_another_party_never_moves_the_lifecycle(self, tracker):
+        tracker.on_status(dataclasses.replace(status(StatusCode.ARRIVED), from_code=R2),
+                          SECOND)
+        assert totals(tracker)["delivered"] == 0
+        assert tracker.metrics.foreign_statuses == {"from_unexpected_party|01": 1}
+        tracker.on_status(status(StatusCode.ARRIVED), SECOND)
+        assert totals(tracker)["delivered"] == 1
