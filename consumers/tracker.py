@@ -80,8 +80,9 @@ NOT_SENT_BY_THIS_RUN = "not_sent_by_this_run"
 """A status about a document this run never sent (replayed or outside traffic)."""
 FROM_UNEXPECTED_PARTY = "from_unexpected_party"
 """A business status reported by someone other than the recipient it is about."""
-ENDED_REMEMBERED = 500_000
-"""Ended deliveries remembered to tell a late status from one about a document never sent."""
+SENT_REMEMBERED = 250_000
+"""Documents remembered to tell a late status from one about a document never sent (about 40
+MB; a longer run counts the older ones' late statuses as ``unknown_or_finished``)."""
 
 STEP_RANK = {StatusCode.ARRIVED: 0, StatusCode.REGISTERED: 1, StatusCode.ASSIGNED: 2,
              StatusCode.IN_PROGRESS: 3, StatusCode.COMPLETED: 4}
@@ -117,12 +118,12 @@ class DeliveryTracker:
         self.live_arrived = Histogram(SERIES_DIGITS)
         """Send → 01 of the whole run so far, warm-up included: live progress and Prometheus."""
         self.grader = ConformanceGrader(external, metrics)
-        self._ended: OrderedDict[tuple[str, str], None] = OrderedDict()
-        """Deliveries that ended, most recent last (at most ``ENDED_REMEMBERED``)."""
+        self._sent: OrderedDict[str, None] = OrderedDict()
+        """DocumentIds this tracker expected, most recent last (at most ``SENT_REMEMBERED``)."""
         self._memory_whole = True
-        """Every delivery this run expected is pending or in ``_ended``: a status matching
-        neither is for a document the run did not send. False once ``_ended`` dropped one or
-        the tracker was restored from a checkpoint (then such a status is ambiguous)."""
+        """Every document this tracker expected is in ``_sent``: a status about another one is
+        about a document the run did not send. False once ``_sent`` dropped one or the tracker
+        was restored from a checkpoint (then such a status is ambiguous)."""
         self._missing_logged = LogLimit()
         self._out_of_order_logged = LogLimit()
         self._foreign_logged = LogLimit()
@@ -138,6 +139,10 @@ class DeliveryTracker:
 
     def expect(self, document: SentDocument, intended_ns: int) -> None:
         """Register every (document, recipient) of a document about to be sent."""
+        self._sent[document.document_id] = None
+        if len(self._sent) > SENT_REMEMBERED:
+            self._sent.popitem(last=False)
+            self._memory_whole = False
         for recipient in document.recipients:
             route = route_of(self.topology, document.sender, recipient)
             self.metrics.record_outcome(route, RouteOutcome.SENT)
@@ -247,7 +252,7 @@ class DeliveryTracker:
                 self.metrics.record_outcome(route, RouteOutcome.UNDELIVERABLE)
                 self.metrics.series.count(series.ERRORS, now_ns)
                 self.metrics.record_undeliverable(status.reason or "unknown")
-                self._end(key)
+                del self._pending[key]
                 if graded:
                     self.grader.ended(key, dict(delivery.issued_at))
                 self._detect(*key, TRANSPORT_FAIL + (status.reason or "unknown"))
@@ -303,7 +308,7 @@ class DeliveryTracker:
         elif code is StatusCode.REJECTED:
             self.metrics.record_outcome(route, RouteOutcome.REJECTED)
             self.metrics.series.count(series.ERRORS, now_ns)
-            self._end(key)
+            del self._pending[key]
             if graded:
                 self.grader.ended(key, dict(delivery.issued_at))
                 if status.reason not in REFUSAL_REASONS:
@@ -313,7 +318,7 @@ class DeliveryTracker:
             self._detect(*key, REJECTED + (status.reason or "no reason"))
         elif code is StatusCode.RECALL_ACCEPTED:
             self.metrics.record_outcome(route, RouteOutcome.RECALLED)
-            self._end(key)
+            del self._pending[key]
             if graded:
                 self.grader.ended(key, dict(delivery.issued_at))
         elif code is StatusCode.COMPLETED:
@@ -322,7 +327,7 @@ class DeliveryTracker:
             if self.metrics.measured(delivery.intended_ns):
                 self.metrics.record_delivery_latency(
                     route, completed_ns=now_ns - delivery.intended_ns)
-            self._end(key)
+            del self._pending[key]
             self._lifecycle_ended(key, delivery)
 
     def _grade_order(self, key: tuple[str, str], delivery: Delivery, code: StatusCode) -> None:
@@ -353,7 +358,6 @@ class DeliveryTracker:
         """Our own producer could not hand the document to Kafka: not a loss on the bus."""
         for recipient in document.recipients:
             delivery = self._pending.pop((document.document_id, recipient), None)
-            self._remember_ended((document.document_id, recipient))
             if delivery is not None:
                 self.metrics.record_outcome(delivery.route, RouteOutcome.SEND_FAILED)
                 self.metrics.series.count(series.ERRORS, self.clock())
@@ -377,20 +381,11 @@ class DeliveryTracker:
                         ack_timeout_s=self.ack_timeout_ns / 1e9)
         return len(expired)
 
-    def _end(self, key: tuple[str, str]) -> None:
-        del self._pending[key]
-        self._remember_ended(key)
-
-    def _remember_ended(self, key: tuple[str, str]) -> None:
-        self._ended[key] = None
-        if len(self._ended) > ENDED_REMEMBERED:
-            self._ended.popitem(last=False)
-            self._memory_whole = False
 
     def _unmatched(self, status: StatusEvent, key: tuple[str, str]) -> None:
         """A status for no delivery in flight: of one that ended (late, or the bus delivering
         it again), or — when the tracker can tell — of a document this run never sent."""
-        if key in self._ended or not self._memory_whole:
+        if key[0] in self._sent or not self._memory_whole:
             self.metrics.record_unexpected_status("unknown_or_finished")
             return
         self.metrics.record_unexpected_status(NOT_SENT_BY_THIS_RUN)
@@ -402,7 +397,6 @@ class DeliveryTracker:
 
     def _lose(self, key: tuple[str, str], now_ns: int) -> None:
         delivery = self._pending.pop(key)
-        self._remember_ended(key)
         if self.grader.grades(key[1]):
             self._grade_unanswered(key, delivery)
         self.metrics.record_outcome(delivery.route, RouteOutcome.LOST)
