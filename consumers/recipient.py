@@ -193,6 +193,8 @@ class RecipientAgents:
         and carry each unfinished lifecycle on from its next step; returns how many resumed."""
         resumed = 0
         for key, statuses in sent.items():
+            if key[1] in self.external:
+                continue  # the user's service answered those, not us
             self._remember(key)
             if statuses.finished or StatusCode.ARRIVED not in statuses.codes:
                 continue

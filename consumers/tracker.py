@@ -115,6 +115,8 @@ class DeliveryTracker:
         self.clock = clock
         self._pending: dict[tuple[str, str], Delivery] = {}
         self._faults: dict[str, InjectedFault] = {}
+        self._external_faults: dict[str, InjectedFault] = {}
+        """Faults the system under test (``--external``) must refuse, by DocumentId."""
         self.live_arrived = Histogram(SERIES_DIGITS)
         """Send → 01 of the whole run so far, warm-up included: live progress and Prometheus."""
         self.grader = ConformanceGrader(external, metrics)
@@ -163,13 +165,14 @@ class DeliveryTracker:
                 kind.value, duplicate_deliveries=len(document.recipients) - len(outside))
             return
         awaited = set(waiting)
-        if kind in RECIPIENT_FAULTS:  # the simulated recipients' misbehaviour: an external
-            awaited -= set(outside)   # service ignores the header
-            if not awaited:
-                return
-        else:
-            for recipient in grader.external & awaited:
+        graded = grader.external & awaited
+        if graded and kind not in RECIPIENT_FAULTS:  # the system under test must refuse it:
+            for recipient in graded:                 # graded apart from the simulator's checks
                 grader.fault(recipient, kind.value, "injected")
+            self._external_faults[document.document_id] = InjectedFault(kind, set(graded))
+        awaited -= graded  # (an external service ignores the simulated recipients' fault)
+        if not awaited:
+            return
         self.metrics.record_fault_injected(kind.value)
         self._faults[document.document_id] = InjectedFault(kind, awaited)
 
@@ -179,11 +182,10 @@ class DeliveryTracker:
         self.metrics.record_fault_detected(kind.value, how)
 
     def _detect(self, document_id: str, recipient: str, how: str) -> None:
-        fault = self._faults.get(document_id)
         if self.grader.grades(recipient):
-            self._grade_detection(document_id, recipient, how, fault)
-            if fault is None or recipient not in fault.waiting:
-                return  # the service's refusal of a valid document: graded, not our check's
+            self._grade_detection(document_id, recipient, how)
+            return
+        fault = self._faults.get(document_id)
         if fault is None or recipient not in fault.waiting:
             self.metrics.record_false_positive(how)
             log.warning("detection_without_fault", document_id=document_id, recipient=recipient,
@@ -195,15 +197,18 @@ class DeliveryTracker:
             del self._faults[document_id]
             self.metrics.record_fault_detected(fault.kind.value, " + ".join(sorted(fault.by)))
 
-    def _grade_detection(self, document_id: str, recipient: str, how: str,
-                         fault: InjectedFault | None) -> None:
+    def _grade_detection(self, document_id: str, recipient: str, how: str) -> None:
         """An external recipient refused (02 ``how``): right for an injected fault with that
         reason, a failure for another reason or a valid document."""
+        fault = self._external_faults.get(document_id)
         if fault is None or recipient not in fault.waiting:
             if how.startswith(REJECTED):
                 self.grader.failed(Check.NO_FALSE_REFUSAL, document_id, recipient,
                                    expected="03 (a valid document)", came=how)
             return
+        fault.waiting.discard(recipient)
+        if not fault.waiting:
+            del self._external_faults[document_id]
         expected = EXPECTED[fault.kind]
         if how == expected:
             self.grader.fault(recipient, fault.kind.value, "refused_right")
@@ -228,24 +233,30 @@ class DeliveryTracker:
         elif delivery.missing:
             self._detect(*key, MISSING_STATUS)
 
+    def knows(self, document_id: str) -> bool:
+        """Whether ``document_id`` is a document this tracker expected (or a readiness probe
+        of the system under test): its statuses are the run's to count."""
+        return document_id in self._sent or is_probe(document_id)
+
     def on_status(self, status: StatusEvent, now_ns: int) -> None:
-        if is_probe(status.document_id):  # a readiness probe's answer: not the run's
+        business = status.layer is StatusLayer.BUSINESS
+        graded = business and self.grader.grades(status.recipient)
+        if graded and is_probe(status.document_id):  # a readiness probe's answer
             self.metrics.record_external(status.recipient, "probe_statuses")
             return
+        if business and status.from_code != status.recipient:
+            self.metrics.record_unexpected_status(FROM_UNEXPECTED_PARTY)
+            self.metrics.record_foreign_status(FROM_UNEXPECTED_PARTY, _label(status))
+            return  # a party answering for another never moves a lifecycle
         key = (status.document_id, status.recipient)
-        graded = self.grader.grades(status.recipient)
         if graded:
             self.grader.status(status.recipient)
         delivery = self._pending.get(key)
         if delivery is None:
             if graded:
                 self.grader.after_end(key, status.status_code, status.timestamp)
-            self._unmatched(status, key)
+            self.unmatched(status)
             return
-        if status.layer is StatusLayer.BUSINESS and status.from_code != status.recipient:
-            self.metrics.record_unexpected_status(FROM_UNEXPECTED_PARTY)
-            self.metrics.record_foreign_status(FROM_UNEXPECTED_PARTY, _label(status))
-            return  # a party answering for another never moves its lifecycle
         route = delivery.route
         if status.layer is StatusLayer.TRANSPORT:
             if status.transport_state is TransportState.FAIL:
@@ -382,10 +393,10 @@ class DeliveryTracker:
         return len(expired)
 
 
-    def _unmatched(self, status: StatusEvent, key: tuple[str, str]) -> None:
+    def unmatched(self, status: StatusEvent) -> None:
         """A status for no delivery in flight: of one that ended (late, or the bus delivering
         it again), or — when the tracker can tell — of a document this run never sent."""
-        if key[0] in self._sent or not self._memory_whole:
+        if status.document_id in self._sent or not self._memory_whole:
             self.metrics.record_unexpected_status("unknown_or_finished")
             return
         self.metrics.record_unexpected_status(NOT_SENT_BY_THIS_RUN)
@@ -420,7 +431,9 @@ class DeliveryTracker:
                 "pending": [[key[0], key[1], _delivery_state(d)]
                             for key, d in self._pending.items()],
                 "faults": [[document_id, f.kind.value, sorted(f.waiting), dict(f.by)]
-                           for document_id, f in self._faults.items()]}
+                           for document_id, f in self._faults.items()],
+                "external_faults": [[document_id, f.kind.value, sorted(f.waiting), dict(f.by)]
+                                    for document_id, f in self._external_faults.items()]}
 
     def restore(self, state: dict[str, Any]) -> None:
         """Take over a checkpointed ``state`` (a restarted tracker). Everything is decoded
@@ -432,11 +445,15 @@ class DeliveryTracker:
                    for document_id, recipient, raw in state["pending"]}
         faults = {document_id: InjectedFault(FaultKind(kind), set(waiting), Counter(by))
                   for document_id, kind, waiting, by in state["faults"]}
+        external_faults = {
+            document_id: InjectedFault(FaultKind(kind), set(waiting), Counter(by))
+            for document_id, kind, waiting, by in state.get("external_faults", [])}
         restored.series.start_ns = self.metrics.series.start_ns  # monotonic: this host's origin
         for f in fields(self.metrics):
             if not f.name.startswith("measure_from"):
                 setattr(self.metrics, f.name, getattr(restored, f.name))
         self.live_arrived, self._pending, self._faults = live_arrived, pending, faults
+        self._external_faults = external_faults
         self._memory_whole = False  # deliveries ended before the checkpoint are not known
 
     def finish(self) -> None:
@@ -464,14 +481,16 @@ class DeliveryTracker:
                 log.debug("delivery_incomplete", document_id=key[0], recipient=key[1],
                           last=delivery.last)
             self._lifecycle_ended(key, delivery)
-        for document_id, fault in self._faults.items():
+        for fault in self._faults.values():
             self.metrics.record_fault_missed(fault.kind.value)
-            for recipient in self.grader.external & fault.waiting:
+        self._faults.clear()
+        for document_id, fault in self._external_faults.items():
+            for recipient in fault.waiting:
                 self.grader.fault(recipient, fault.kind.value, "missed")
                 self.grader.failed(Check.FAULT_REFUSED, document_id, recipient,
                                    expected=f"{EXPECTED[fault.kind]} ({fault.kind.value})",
                                    came="not refused")
-        self._faults.clear()
+        self._external_faults.clear()
         if lost:
             log.warning("deliveries_lost", count=lost, at="end of run")
         if incomplete:

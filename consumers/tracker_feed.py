@@ -11,8 +11,9 @@ the bus had, not the restart's; and the tracker declares nothing lost until it h
 the log as it was at the restart.
 
 A status can come before the ledger entry of its document (two partitions, two fetches): it waits
-("parked") until the entry comes. Parked statuses still without a delivery at the end of the run
-are counted as ``unknown_or_finished``, as the in-process tracker counts them at once.
+("parked") until the entry comes; a status about a document already expected goes straight to
+the tracker. Parked statuses still without a delivery at the end of the run are about documents
+this run never sent (``DeliveryTracker.unmatched``).
 """
 
 from __future__ import annotations
@@ -164,7 +165,8 @@ class TrackerFeed:
         status = self.events.decode_status(record.value)
         self.tracing.process(record, parent=routing.context, document_id=routing.document_id,
                              actor=routing.to[0], status=status_label(status)).end()
-        if self.tracker.tracks(status.document_id, status.recipient):
+        if self.tracker.tracks(status.document_id, status.recipient) \
+                or self.tracker.knows(status.document_id):  # in flight, ended, or a probe
             self.tracker.on_status(status, at)
         else:
             self._parked.setdefault(status.document_id, []).append((status, at))
@@ -201,7 +203,10 @@ class TrackerFeed:
     def finish(self) -> None:
         """End of run: statuses that never found their delivery."""
         left = self.parked
-        if left:
-            self.tracker.metrics.record_unexpected_status("unknown_or_finished", left)
+        if left:  # the senders' ledger is read to its end: none of them was sent by this run
+            for statuses in self._parked.values():  # (ambiguous after a restart: see unmatched)
+                for status, _at in statuses:
+                    self.tracker.unmatched(status)
+            self._parked.clear()
             log.info("parked_statuses_unmatched", count=left)
         self._parked.clear()

@@ -251,6 +251,15 @@ def simulate(
     config = dataclasses.replace(config, pki_dir=pki, pki_out=pki_out)
     if not find_max:
         config.check_warmup()
+    if config.external and run_id is None:
+        raise ConfigError("--external needs --run-id: your service reads the run's topics by "
+                          "name (lgsp.<run-id>.<platform>.deliver), so both must know it")
+    if config.external and find_max:
+        raise ConfigError("--external cannot be combined with --find-max yet (each trial is "
+                          "a new run with new topics your service would not know)")
+    if config.external and host_shard:
+        raise ConfigError("--external cannot be combined with --host-shard yet (the readiness "
+                          "probe is not shared between hosts)")
     host = HostShard.parse(host_shard) if host_shard else HostShard()
     if host.count > 1 and (run_id is None or bootstrap is None):
         raise ConfigError("--host-shard needs the same --run-id and --bootstrap (one shared "

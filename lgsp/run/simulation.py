@@ -292,11 +292,15 @@ class Simulation:
                 for name in self.topics.generation(self.topology.platforms, g)
                 if TopicNames.family(name) in families]
 
+    def _answered_here(self, code: str) -> bool:
+        """Whether this shard's recipients answer for agency ``code`` (not the user's service)."""
+        return self.shard.owns(code) and code not in self.config.external.recipient_set
+
     async def _resume_recipients(self, platforms: list[str]) -> None:
         """A restarted recipient process: what its agencies already answered, before consuming."""
         sent = await statuses_sent(self.broker,
                                    self._live_topics([self.topics.inbound(p) for p in platforms]),
-                                   self.events, self.shard.owns)
+                                   self.events, self._answered_here)
         resumed = 0
         for platform, agents in self.agents.items():
             resumed += agents.resume({key: s for key, s in sent.items()

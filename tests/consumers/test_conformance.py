@@ -181,3 +181,45 @@ def test_failures_and_examples_merge_across_processes(topo):
     merged = merge(parts)
     assert merged.conformance_failures == {f"{OUTSIDE}|first_status_01": 4}
     assert len(merged.conformance_examples[f"{OUTSIDE}|first_status_01"]) == 4
+
+
+async def test_a_restarted_recipient_never_resumes_an_external_agencys_lifecycle(topo):
+    """After a crash, lgsp-sim's recipients carry on the lifecycles they had begun — never one
+    the user's service answered (its statuses are on the same topic)."""
+    from consumers.recipient import RecipientAgents
+    from consumers.recovery import SentStatuses
+    from lgsp.bus.topics import TopicNames
+
+    agents = RecipientAgents("LGSP-H56", topology=topo, topics=TopicNames("r"), producer=None,
+                             events=None, verifier=None, metrics=RunMetrics(), on_status=None,
+                             external=frozenset({OUTSIDE}))
+    begun = SentStatuses(sender=SENDER, topic="t", codes=[C.ARRIVED, C.REGISTERED])
+    assert agents.resume({("D1", OUTSIDE): begun}) == 0
+    assert ("D1", OUTSIDE) not in agents._seen
+
+
+def test_statuses_of_other_parties_after_the_end_are_not_charged_to_the_service(tracker):
+    answer(tracker, C.ARRIVED, C.REGISTERED, C.ASSIGNED, C.COMPLETED)
+    tracker.on_status(dataclasses.replace(status(C.COMPLETED, at=40), from_code=INSIDE),
+                      SECOND)
+    assert failed(tracker) == {}
+    assert tracker.metrics.foreign_statuses == {"from_unexpected_party|06": 1}
+
+
+def test_a_fault_the_service_accepts_is_not_the_simulators_miss(topo):
+    t = DeliveryTracker(topo, RunMetrics(), ack_timeout_s=5, external=frozenset({OUTSIDE}))
+    doc = dataclasses.replace(document("F1"), recipients=(OUTSIDE,))
+    t.expect(doc, intended_ns=0)
+    t.injected(doc, FaultKind.TAMPERED_CONTENT, doc.recipients)
+    answer(t, C.ARRIVED, C.REGISTERED, C.ASSIGNED, C.COMPLETED, doc_id="F1")
+    t.finish()
+    assert failed(t) == {Check.FAULT_REFUSED: 1}
+    assert t.metrics.faults_injected == {}  # the simulator's own detection figures stay clean
+    assert t.metrics.faults_missed == {}
+
+
+def test_probe_lookalikes_without_external_parties_are_foreign(topo):
+    t = DeliveryTracker(topo, RunMetrics(), ack_timeout_s=5)
+    t.on_status(status(C.ARRIVED, doc_id="000.00.00.H56,2026/12/04,1/KT-LGSPSIM"), SECOND)
+    assert t.metrics.external == {}
+    assert t.metrics.foreign_statuses == {"not_sent_by_this_run|01": 1}
