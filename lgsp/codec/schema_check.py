@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from typing import Any
 
 from lgsp.codec.compatibility import (
     CompatibilityMode,
@@ -36,7 +37,18 @@ class CheckResult:
 
 
 def _canonical(version: SchemaVersion) -> str:
-    return json.dumps(version.definition, sort_keys=True, separators=(",", ":"))
+    """What must never change in a published version: everything but ``doc`` (documentation
+    never changes how data is written, read or resolved — defaults, aliases, order and logical
+    types do, so they stay in)."""
+    return json.dumps(_without_docs(version.definition), sort_keys=True, separators=(",", ":"))
+
+
+def _without_docs(node: Any) -> Any:
+    if isinstance(node, dict):
+        return {k: _without_docs(v) for k, v in node.items() if k != "doc"}
+    if isinstance(node, list):
+        return [_without_docs(v) for v in node]
+    return node
 
 
 def check_schemas(current: SchemaSet, baseline: SchemaSet | None = None) -> CheckResult:

@@ -74,6 +74,23 @@ class TestCheck:
         assert r.returncode == 1
         assert "version_changed_in_place" in {v["rule"] for v in json.loads(r.stdout)["violations"]}
 
+    def test_a_published_version_may_have_its_docs_corrected(self, repo):
+        """Documentation never changes how data is written or read: a doc-only edit of a
+        published version passes; a changed default in the same edit does not."""
+        path = repo / "schemas/document/v2.avsc"
+        v2 = json.loads(path.read_text())
+        v2["doc"] = "corrected documentation"
+        v2["fields"][0]["doc"] = "corrected too"
+        path.write_text(json.dumps(v2))
+        r = run(["schemas", "check", "--against", "main"], cwd=repo)
+        assert r.returncode == 0, r.stdout + r.stderr
+        field = next(f for f in v2["fields"] if "default" in f)
+        field["default"] = None if field["default"] is not None else "changed"
+        path.write_text(json.dumps(v2))
+        r = run(["schemas", "check", "--against", "main", "--format", "json"], cwd=repo)
+        assert r.returncode == 1
+        assert "version_changed_in_place" in {v["rule"] for v in json.loads(r.stdout)["violations"]}
+
     def test_json_format(self, repo):
         add_document_v3(repo, breaking=True)
         r = run(["schemas", "check", "--format", "json"], cwd=repo)
