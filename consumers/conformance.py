@@ -20,6 +20,13 @@ ENDED_REMEMBERED = 100_000
 """Ended external deliveries remembered to tell a status after the end from a bus duplicate."""
 
 
+def malformed_status(metrics: RunMetrics, party: str, document_id: str, reason: str) -> None:
+    """A status record from ``party`` (its ``lgsp-from``) that does not decode: a failure of
+    ``status_decodes`` (the record itself goes on to the dead-letter topic)."""
+    metrics.record_conformance_failure(party, Check.STATUS_DECODES.value,
+                                       [document_id, party, "a StatusEvent", reason], MAX_EXAMPLES)
+
+
 class ConformanceGrader:
     """Counts what external recipients did against the contract, into ``metrics``."""
 

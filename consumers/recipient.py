@@ -24,6 +24,7 @@ import structlog
 from aiokafka import AIOKafkaProducer, ConsumerRecord
 from aiokafka.errors import KafkaError
 
+from consumers.conformance import malformed_status
 from consumers.recovery import SentStatuses
 from lgsp.bus import headers
 from lgsp.bus.consume_loop import Futures
@@ -97,7 +98,13 @@ class RecipientAgents:
         routing = headers.parse(record.headers)
         if routing.kind == headers.STATUS:
             if self.on_status is not None:
-                status = self.events.decode_status(record.value)
+                try:
+                    status = self.events.decode_status(record.value)
+                except DecodeError as bad:  # dead-lettered; the user's service is graded on it
+                    if routing.from_code in self.external:
+                        malformed_status(self.metrics, routing.from_code, routing.document_id,
+                                         bad.reason)
+                    raise
                 self.tracing.process(record, parent=routing.context,
                                      document_id=routing.document_id, actor=routing.to[0],
                                      status=status_label(status)).end()

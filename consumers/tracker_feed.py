@@ -27,6 +27,7 @@ from typing import Any
 import structlog
 from aiokafka import ConsumerRecord, TopicPartition
 
+from consumers.conformance import malformed_status
 from consumers.tracker import DeliveryTracker
 from lgsp.bus import headers
 from lgsp.bus.consume_loop import Futures
@@ -34,7 +35,7 @@ from lgsp.bus.ledger import LedgerEntry, LedgerKind
 from lgsp.bus.tracing import NO_TRACING, Tracing, status_label
 from lgsp.codec.events import EventCodec
 from lgsp.domain.status import StatusEvent
-from lgsp.errors import SendFailed
+from lgsp.errors import DecodeError, SendFailed
 
 log = structlog.get_logger(__name__)
 
@@ -162,7 +163,13 @@ class TrackerFeed:
         routing = headers.parse(record.headers)
         if routing.kind != headers.STATUS:
             return  # documents are the recipients' to take in
-        status = self.events.decode_status(record.value)
+        try:
+            status = self.events.decode_status(record.value)
+        except DecodeError as bad:  # dead-lettered; the user's service is graded on it
+            if self.tracker.grader.grades(routing.from_code):
+                malformed_status(self.tracker.metrics, routing.from_code, routing.document_id,
+                                 bad.reason)
+            raise
         self.tracing.process(record, parent=routing.context, document_id=routing.document_id,
                              actor=routing.to[0], status=status_label(status)).end()
         if self.tracker.tracks(status.document_id, status.recipient) \

@@ -32,6 +32,8 @@ class Check(StrEnum):
     """An injected fault is refused with 02 and the reason the contract gives for it."""
     NO_FALSE_REFUSAL = "no_false_refusal"
     """A valid document is not refused."""
+    STATUS_DECODES = "status_decodes"
+    """Every status is a framed ``StatusEvent`` of a known schema (else it is dead-lettered)."""
 
 
 CHECK_TEXT: dict[Check, str] = {
@@ -46,6 +48,7 @@ CHECK_TEXT: dict[Check, str] = {
     Check.KNOWN_REASON: "a 02 carries a reason from docs/contract.md §5",
     Check.FAULT_REFUSED: "an injected fault is refused with its reason",
     Check.NO_FALSE_REFUSAL: "a valid document is not refused",
+    Check.STATUS_DECODES: "every status is a framed StatusEvent of a known schema",
 }
 """Each check in one line, as the report says it."""
 MAX_EXAMPLES = 5

@@ -223,3 +223,30 @@ def test_probe_lookalikes_without_external_parties_are_foreign(topo):
     t.on_status(status(C.ARRIVED, doc_id="000.00.00.H56,2026/12/04,1/KT-LGSPSIM"), SECOND)
     assert t.metrics.external == {}
     assert t.metrics.foreign_statuses == {"not_sent_by_this_run|01": 1}
+
+
+async def test_a_malformed_status_from_the_service_is_dead_lettered_and_graded(topo):
+    """The record goes on to the dead-letter topic (the loop does that with the Rejected it
+    raises) and the service fails status_decodes, with the reason."""
+    from aiokafka import ConsumerRecord
+
+    from consumers.recipient import RecipientAgents
+    from lgsp.bus import headers
+    from lgsp.bus.topics import TopicNames
+    from lgsp.codec import AvroCodec, EventCodec, FileSchemaRegistry
+    from lgsp.errors import DecodeError
+
+    metrics = RunMetrics()
+    agents = RecipientAgents("LGSP-H56", topology=topo, topics=TopicNames("r"), producer=None,
+                             events=EventCodec(AvroCodec(FileSchemaRegistry())), verifier=None,
+                             metrics=metrics, on_status=lambda *_: None,
+                             external=frozenset({OUTSIDE}))
+    record = ConsumerRecord(topic="lgsp.r.lgsp-h56.deliver", partition=0, offset=7, timestamp=0,
+                            timestamp_type=0, key=SENDER.encode(), value=b"\x00garbage",
+                            checksum=None, serialized_key_size=0, serialized_value_size=0,
+                            headers=headers.build(headers.STATUS, "D1", OUTSIDE, (SENDER,)))
+    with pytest.raises(DecodeError):
+        await agents.handle(record, [])
+    assert metrics.conformance_failures == {f"{OUTSIDE}|status_decodes": 1}
+    (example,) = metrics.conformance_examples[f"{OUTSIDE}|status_decodes"]
+    assert example[:3] == ["D1", OUTSIDE, "a StatusEvent"]
