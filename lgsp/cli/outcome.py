@@ -60,6 +60,9 @@ def finish(result: dict[str, Any], gates: list[Slo], *, report_path: Path | None
         raise typer.Exit(130)
     if any(not v.passed for v in verdicts):
         raise typer.Exit(SLO_EXIT_CODE)
+    under_test = result.get("system_under_test")
+    if under_test and not under_test["passed"]:
+        _say_what_failed(under_test)
     totals = result["totals"]
     if totals["lost"] or totals["incomplete"] or totals["send_failed"]:
         raise typer.Exit(1)
@@ -71,8 +74,16 @@ def finish(result: dict[str, Any], gates: list[Slo], *, report_path: Path | None
               "'foreign statuses' in the report; --allow-foreign-statuses accepts them)",
               file=sys.stderr)
         raise typer.Exit(1)
-    under_test = result.get("system_under_test")
     if under_test and not under_test["passed"]:
-        print(f"lgsp: the system under test failed {under_test['conformance_failures']} "
-              "conformance check(s); see 'System under test' in the report", file=sys.stderr)
         raise typer.Exit(1)
+
+
+def _say_what_failed(under_test: dict[str, Any]) -> None:
+    """One line per external party that left deliveries unanswered, then the verdict."""
+    for party in under_test["parties"]:
+        unanswered = sum(c["failures"] for c in party["checks"] if c["check"] == "answered")
+        if unanswered:
+            print(f"lgsp: no answer from {party['role']} {party['party']} within --ack-timeout "
+                  f"for {unanswered} of its {party['deliveries']} deliveries", file=sys.stderr)
+    print(f"lgsp: the system under test failed {under_test['conformance_failures']} "
+          "conformance check(s); see 'System under test' in the report", file=sys.stderr)

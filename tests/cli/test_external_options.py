@@ -1,6 +1,8 @@
 """``--external`` options a run cannot honour are refused before anything starts: one line,
 exit 2 (no broker is started, nothing waits for a service)."""
 
+import datetime as dt
+
 import pytest
 
 from tests.cli.test_cli import run
@@ -40,3 +42,36 @@ def test_a_bad_external_option_is_one_line_exit_2(args, message):
     assert "Traceback" not in result.stderr
     if message is not None:
         assert result.stderr.strip() == message
+
+
+def test_a_silent_service_is_named_with_its_unanswered_deliveries(capsys):
+    """A service that answered its probe and then went quiet: its deliveries are lost (exit 1)
+    and the verdict says whose answers were missing and how many."""
+    import typer
+
+    from consumers.tracker import DeliveryTracker
+    from lgsp.cli.outcome import finish
+    from lgsp.domain import Document, Signer
+    from lgsp.metrics import RunMetrics
+    from lgsp.metrics.report import build_report
+    from lgsp.profiles import load_topology
+
+    tracker = DeliveryTracker(load_topology(["thanh-hoa"]), RunMetrics(), ack_timeout_s=1,
+                              clock=lambda: 0, external=frozenset({CODE}))
+    for n in (1, 2):
+        tracker.expect(Document(document_id=f"D{n}", number=n, notation=f"{n}/UBND",
+                                type_name="công văn", subject="s", sender="000.00.00.H56",
+                                recipients=(CODE,), promulgation_place="Thanh Hóa",
+                                promulgation_date=dt.date(2026, 1, 1),
+                                signer=Signer("", "Chủ tịch", "A")), intended_ns=0)
+    tracker.finish()
+    report = build_report(tracker.metrics, run={"run_id": "r", "config": {}}, topology={},
+                          duration_s=1.0)
+    with pytest.raises(typer.Exit) as verdict:
+        finish(report, [], report_path=None, html_path=None, json_out=True)
+    assert verdict.value.exit_code == 1
+    err = capsys.readouterr().err.splitlines()
+    assert err == [f"lgsp: no answer from recipient {CODE} within --ack-timeout for 2 of its 2 "
+                   "deliveries",
+                   "lgsp: the system under test failed 2 conformance check(s); see 'System "
+                   "under test' in the report"]
