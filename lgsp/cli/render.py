@@ -156,6 +156,8 @@ def _system_under_test(console: Console, report: dict[str, Any]) -> None:
         ready = party["ready_after_s"]
         t = Table(title=f"System under test: {party['role']} {party['party']} — "
                         f"{party['deliveries']} deliveries, {party['statuses']} statuses"
+                        + (f" ({party['statuses_per_s']:g}/s)" if party.get("statuses_per_s")
+                           else "")
                         + (f", answered its probe after {ready:g} s" if ready is not None
                            else ""), title_justify="left")
         for col in ("check", "failures", "rule", "first example (document, expected → came)"):

@@ -20,15 +20,17 @@ ABSORBED_KIND = "duplicate-delivery"
 """A fault to absorb, not refuse: answering it again fails ``one_status_per_step``."""
 
 
-def conformance_report(metrics: RunMetrics,
-                       ready_after_s: dict[str, float] | None = None) -> dict[str, Any] | None:
-    """The section, or None for a run without external parties."""
+def conformance_report(metrics: RunMetrics, ready_after_s: dict[str, float] | None = None,
+                       duration_s: float | None = None) -> dict[str, Any] | None:
+    """The section, or None for a run without external parties. ``duration_s``: the run's
+    (first intended send → settled), for each party's throughput."""
     parties = sorted({key.split("|", 1)[0] for key in metrics.external}
                      | {key.split("|", 1)[0] for key in metrics.conformance_failures}
                      | set(ready_after_s or {}))
     if not parties:
         return None
-    rows = [_party(metrics, party, (ready_after_s or {}).get(party)) for party in parties]
+    rows = [_party(metrics, party, (ready_after_s or {}).get(party), duration_s)
+            for party in parties]
     failures = sum(row["failures"] for row in rows)
     latency = metrics.stages.get(Stage.EXTERNAL_SEND_TO_ARRIVED)
     return {
@@ -39,7 +41,8 @@ def conformance_report(metrics: RunMetrics,
     }
 
 
-def _party(metrics: RunMetrics, party: str, ready_after_s: float | None) -> dict[str, Any]:
+def _party(metrics: RunMetrics, party: str, ready_after_s: float | None,
+           duration_s: float | None) -> dict[str, Any]:
     counts = {key.split("|", 1)[1]: n for key, n in metrics.external.items()
               if key.split("|", 1)[0] == party}
     checks: list[dict[str, Any]] = []
@@ -65,6 +68,8 @@ def _party(metrics: RunMetrics, party: str, ready_after_s: float | None) -> dict
         "deliveries": counts.get("deliveries", 0),
         "statuses": counts.get("statuses", 0),
         "probe_statuses": counts.get("probe_statuses", 0),
+        "statuses_per_s": round(counts.get("statuses", 0) / duration_s, 2) if duration_s
+        else None,
         "checks": checks,
         "faults": {kind: {**{o: c.get(o, 0) for o in FAULT_OUTCOMES},
                           "detection_share": round(c["refused_right"] / c["injected"], 4)
