@@ -95,6 +95,8 @@ def test_the_good_service_passes_every_check(kafka_bootstrap, pki_cache, tmp_pat
     # every document but the agency's own addresses it (--external-share 1)
     assert DOCUMENTS * 0.8 <= party["deliveries"] <= DOCUMENTS
     assert party["statuses"] == 5 * party["deliveries"]  # 01, 03, 04, 05, 06 each
+    assert party["statuses_per_s"] == pytest.approx(
+        party["statuses"] / report["totals"]["duration_s"], rel=0.01)
     t = report["totals"]
     assert (t["lost"], t["incomplete"], t["rejected"]) == (0, 0, 0)
     assert report["latency"]["external_send_to_arrived"]["count"] == party["deliveries"]
