@@ -16,6 +16,7 @@ from lgsp.conformance import MAX_EXAMPLES, Check
 from lgsp.domain.status import StatusCode
 from lgsp.metrics.run import RunMetrics
 
+DUPLICATE_DELIVERY = "duplicate-delivery"
 ENDED_REMEMBERED = 100_000
 """Ended external deliveries remembered to tell a status after the end from a bus duplicate."""
 
@@ -33,6 +34,11 @@ class ConformanceGrader:
     def __init__(self, external: frozenset[str], metrics: RunMetrics) -> None:
         self.external = external
         self.metrics = metrics
+        self._failed: set[tuple[str, str, str]] = set()
+        """(check, DocumentId, recipient) already counted."""
+        self._duplicated: set[tuple[str, str]] = set()
+        """External deliveries the ``duplicate-delivery`` fault delivered twice, not yet seen
+        answered again."""
         self._ended: OrderedDict[tuple[str, str], dict[StatusCode, object] | None] = \
             OrderedDict()
         """(DocumentId, recipient) of ended external deliveries → the issue time of each
@@ -51,6 +57,12 @@ class ConformanceGrader:
 
     def failed(self, check: Check, document_id: str, recipient: str, *, expected: str,
                came: str) -> None:
+        """``check`` failed for the delivery (``document_id``, ``recipient``): counted once per
+        delivery and check, however many statuses broke it."""
+        once = (check.value, document_id, recipient)
+        if once in self._failed:
+            return
+        self._failed.add(once)
         self.metrics.record_conformance_failure(
             recipient, check.value, [document_id, recipient, expected, came], MAX_EXAMPLES)
 
@@ -58,6 +70,18 @@ class ConformanceGrader:
         """An injected fault at ``recipient``: ``injected``, ``refused_right`` (02 with the
         expected reason) or ``refused_other`` (02, another reason)."""
         self.metrics.record_external(recipient, f"fault|{kind}|{outcome}")
+
+    def delivered_twice(self, key: tuple[str, str]) -> None:
+        """The ``duplicate-delivery`` fault delivers (DocumentId, recipient) twice: absorbing
+        it is right, a 01 for it again is the fault's ``missed``."""
+        self.fault(key[1], DUPLICATE_DELIVERY, "injected")
+        self._duplicated.add(key)
+
+    def answered_again(self, key: tuple[str, str]) -> None:
+        """A 01 came again for ``key``: a redelivery answered, if the fault delivered it twice."""
+        if key in self._duplicated:
+            self._duplicated.discard(key)
+            self.fault(key[1], DUPLICATE_DELIVERY, "missed")
 
     def ended(self, key: tuple[str, str], issued_at: dict[StatusCode, object] | None) -> None:
         """The lifecycle of an external delivery is over (``issued_at`` None: it was failed as
@@ -71,6 +95,8 @@ class ConformanceGrader:
         seen (the bus delivering it again). False: the delivery is not remembered as ended."""
         if key not in self._ended:
             return False
+        if code is StatusCode.ARRIVED:
+            self.answered_again(key)
         seen = self._ended[key]
         if seen is None or (code is not None and seen.get(code) == issued):
             return True

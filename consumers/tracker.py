@@ -160,7 +160,7 @@ class DeliveryTracker:
         outside = [r for r in document.recipients if grader.grades(r)]
         if kind is FaultKind.DUPLICATE_DELIVERY:  # an external recipient must not answer again
             for recipient in outside:                # (graded as one status per step)
-                grader.fault(recipient, kind.value, "injected")
+                grader.delivered_twice((document.document_id, recipient))
             self.metrics.record_fault_injected(
                 kind.value, duplicate_deliveries=len(document.recipients) - len(outside))
             return
@@ -284,6 +284,8 @@ class DeliveryTracker:
             again = delivery.issued_at.get(code) == status.timestamp
             self.metrics.record_unexpected_status("duplicate" if again else "reissued")
             if graded and not again:
+                if code is StatusCode.ARRIVED:
+                    self.grader.answered_again(key)
                 self.grader.failed(Check.ONE_STATUS_PER_STEP, *key,
                                    expected=f"{code.value} once", came=f"{code.value} again")
             return

@@ -23,7 +23,25 @@ def _restarted(data: dict[str, Any]) -> str:
             f"{data['pid']}, recovering its state from the bus")
 
 
-NOTICES = {"bus_workers": _bus_workers, "restarted": _restarted}
+def _external_wait(data: dict[str, Any]) -> str:
+    parties = ", ".join(f"{code} (reads {topic})" for code, topic in data["deliver"].items())
+    return (f"waiting up to {data['timeout_s']:g} s for the external recipient(s) {parties} to "
+            "answer a signed probe document (…/KT-LGSPSIM)")
+
+
+def _external_probe(data: dict[str, Any]) -> str:
+    return (f"no answer from {data['recipient']} yet: probe sent again "
+            f"({data['left_s']:.0f} s left, --external-timeout)")
+
+
+def _external_ready(data: dict[str, Any]) -> str:
+    answered = ", ".join(f"{code} after {s:.1f} s" for code, s in sorted(data["after_s"].items()))
+    return f"external recipient(s) answered their probe: {answered}; starting the load"
+
+
+NOTICES = {"bus_workers": _bus_workers, "restarted": _restarted,
+           "external_wait": _external_wait, "external_probe": _external_probe,
+           "external_ready": _external_ready}
 
 
 def live_line(data: dict[str, Any]) -> str:

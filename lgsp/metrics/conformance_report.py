@@ -17,7 +17,8 @@ from lgsp.metrics.stages import Stage
 
 FAULT_OUTCOMES = ("injected", "refused_right", "refused_other", "missed")
 ABSORBED_KIND = "duplicate-delivery"
-"""A fault to absorb, not refuse: answering it again fails ``one_status_per_step``."""
+"""A fault to absorb, not refuse: its ``missed`` are redeliveries answered again (which also
+fail ``one_status_per_step``)."""
 
 
 def conformance_report(metrics: RunMetrics, ready_after_s: dict[str, float] | None = None,
@@ -39,6 +40,16 @@ def conformance_report(metrics: RunMetrics, ready_after_s: dict[str, float] | No
         "passed": failures == 0,
         "send_to_arrived_ms": latency.summary_ms() if latency is not None else None,
     }
+
+
+def _share(kind: str, counts: Counter[str]) -> float | None:
+    """Refused with the right reason — or, for a redelivery, absorbed (not answered again)."""
+    injected = counts.get("injected", 0)
+    if not injected:
+        return None
+    right = injected - counts.get("missed", 0) if kind == ABSORBED_KIND \
+        else counts.get("refused_right", 0)
+    return round(right / injected, 4)
 
 
 def _party(metrics: RunMetrics, party: str, ready_after_s: float | None,
@@ -72,8 +83,7 @@ def _party(metrics: RunMetrics, party: str, ready_after_s: float | None,
         else None,
         "checks": checks,
         "faults": {kind: {**{o: c.get(o, 0) for o in FAULT_OUTCOMES},
-                          "detection_share": round(c["refused_right"] / c["injected"], 4)
-                          if c.get("injected") and kind != ABSORBED_KIND else None}
+                          "detection_share": _share(kind, c)}
                    for kind, c in sorted(faults.items())},
         "failures": failures,
         "passed": failures == 0,

@@ -32,7 +32,8 @@ def _route_dict(stats: RouteStats) -> dict[str, Any]:
         **{name: getattr(stats, name) for name in COUNTS},
         "hops": {str(k): v for k, v in hops.items()},
         "mean_hops": (round(sum(k * v for k, v in hops.items()) / total_hops, 3)
-                      if total_hops else 0),
+                      if total_hops else None),  # counted where lgsp-sim's recipients took
+        # the documents in: none for a route of deliveries to --external parties only
         "send_to_arrived_ms": stats.send_to_arrived.summary_ms(),
         "send_to_completed_ms": stats.send_to_completed.summary_ms(),
     }

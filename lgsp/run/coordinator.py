@@ -235,14 +235,17 @@ class LoadRun:
                 await publish_revocations(broker, plan.topics.revocations,
                                           pki.revoked_serials())
             if self.config.external:
-                self.progress("external_wait", {"recipients": list(
-                    self.config.external.recipients),
+                self.progress("external_wait", {
+                    "deliver": {code: plan.topics.deliver(plan.topology.agency(code).platform)
+                                for code in self.config.external.recipients},
                     "timeout_s": self.config.external.ready_timeout_s})
                 self.readiness = await _unless_stopped(wait_until_ready(
                     parties=self.config.external, topology=plan.topology, topics=plan.topics,
                     broker=broker, pki=run_pki, events=EventCodec(AvroCodec(
                         FileSchemaRegistry() if self.config.registry_url is None
-                        else RestSchemaRegistry(self.config.registry_url)))), stop)
+                        else RestSchemaRegistry(self.config.registry_url))),
+                    on_resend=lambda code, left_s: self.progress(
+                        "external_probe", {"recipient": code, "left_s": left_s})), stop)
                 self.progress("external_ready", {"after_s": self.readiness.answered_after_s})
             self.barrier = HostBarrier(broker, plan.topics.control,
                                        host=self.host.index, hosts=self.host.count)

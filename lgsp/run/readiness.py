@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import structlog
@@ -35,6 +35,8 @@ log = structlog.get_logger(__name__)
 RESEND_S = 5.0
 """A probe not answered yet is sent again this often."""
 POLL_MS = 200
+Resent = Callable[[str, float], None]
+"""Told (recipient, seconds left) each time a probe is sent again."""
 
 
 class ExternalNotReady(LgspError):
@@ -50,9 +52,10 @@ class Readiness:
 
 
 async def wait_until_ready(*, parties: ExternalParties, topology: Topology, topics: TopicNames,
-                           broker: BrokerConfig, pki: Pki, events: EventCodec) -> Readiness:
+                           broker: BrokerConfig, pki: Pki, events: EventCodec,
+                           on_resend: Resent = lambda _code, _left_s: None) -> Readiness:
     """Probe every external recipient until each answers; raise ``ExternalNotReady`` after
-    ``parties.ready_timeout_s``."""
+    ``parties.ready_timeout_s``. ``on_resend(code, seconds left)``: a probe is sent again."""
     waiting = {code: topology.agency(code).platform for code in parties.recipients}
     watched = sorted({topics.inbound(platform) for platform in waiting.values()})
     producer = AIOKafkaProducer(**broker.producer_kwargs())
@@ -68,7 +71,8 @@ async def wait_until_ready(*, parties: ExternalParties, topology: Topology, topi
             for tp in partitions:
                 consumer.seek(tp, 0)  # the run's own topics: read them whole
             return await _probe(waiting, parties.ready_timeout_s, producer, consumer,
-                                topology=topology, topics=topics, pki=pki, events=events)
+                                topology=topology, topics=topics, pki=pki, events=events,
+                                on_resend=on_resend)
         finally:
             await consumer.stop()
     finally:
@@ -77,12 +81,13 @@ async def wait_until_ready(*, parties: ExternalParties, topology: Topology, topi
 
 async def _probe(waiting: dict[str, str], timeout_s: float, producer: AIOKafkaProducer,
                  consumer: AIOKafkaConsumer, *, topology: Topology, topics: TopicNames,
-                 pki: Pki, events: EventCodec) -> Readiness:
+                 pki: Pki, events: EventCodec, on_resend: Resent) -> Readiness:
     began = time.monotonic()
     deadline = began + timeout_s
     probes: dict[str, str] = {}  # DocumentId → recipient
     answered: dict[str, float] = {}
     sent = 0
+    probed: set[str] = set()
     next_send = began
     today = dt.datetime.now(dt.UTC).date()
     while len(answered) < len(waiting):
@@ -98,6 +103,9 @@ async def _probe(waiting: dict[str, str], timeout_s: float, producer: AIOKafkaPr
             for recipient, platform in sorted(waiting.items()):
                 if recipient in answered:
                     continue
+                if recipient in probed:
+                    on_resend(recipient, deadline - now)
+                probed.add(recipient)
                 sent += 1
                 envelope = await asyncio.to_thread(
                     probe_envelope, topology=topology, pki=pki, events=events,

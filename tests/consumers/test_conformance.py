@@ -250,3 +250,27 @@ async def test_a_malformed_status_from_the_service_is_dead_lettered_and_graded(t
     assert metrics.conformance_failures == {f"{OUTSIDE}|status_decodes": 1}
     (example,) = metrics.conformance_examples[f"{OUTSIDE}|status_decodes"]
     assert example[:3] == ["D1", OUTSIDE, "a StatusEvent"]
+
+
+def test_a_rule_broken_by_several_statuses_counts_once_per_delivery(tracker):
+    answer(tracker, C.ARRIVED, C.REGISTERED)
+    for at in (7, 8):
+        tracker.on_status(status(C.ARRIVED, at=at), SECOND)
+        tracker.on_status(status(C.REGISTERED, at=at + 10), SECOND)
+    assert failed(tracker) == {Check.ONE_STATUS_PER_STEP: 1}
+
+
+@pytest.mark.parametrize("answers_again", [False, True])
+def test_a_redelivery_is_absorbed_or_answered_again(topo, answers_again):
+    t = DeliveryTracker(topo, RunMetrics(), ack_timeout_s=5, external=frozenset({OUTSIDE}))
+    doc = dataclasses.replace(document("F1"), recipients=(OUTSIDE,))
+    t.expect(doc, intended_ns=0)
+    t.injected(doc, FaultKind.DUPLICATE_DELIVERY, doc.recipients)
+    answer(t, C.ARRIVED, C.REGISTERED, C.ASSIGNED, C.COMPLETED, doc_id="F1")
+    if answers_again:  # the redelivered copy answered after the lifecycle ended
+        t.on_status(status(C.ARRIVED, doc_id="F1", at=50), SECOND)
+    t.finish()
+    row = conformance_report(t.metrics)["parties"][0]["faults"]["duplicate-delivery"]
+    assert (row["injected"], row["missed"], row["detection_share"]) == (
+        (1, 1, 0.0) if answers_again else (1, 0, 1.0))
+    assert failed(t) == ({Check.NOTHING_AFTER_END: 1} if answers_again else {})

@@ -355,7 +355,7 @@ function routeTip(s, t, c) {
     lines.push(p.path + ": sent " + fmtInt(r.sent) + ", delivered " + fmtInt(r.delivered) +
       ", completed " + fmtInt(r.completed) + ", lost " + fmtInt(r.lost) + ", rejected " +
       fmtInt(r.rejected) + ", undeliverable " + fmtInt(r.undeliverable) + "; mean hops " +
-      r.mean_hops + "; send → arrived p50 " + fmtMs(l.p50) + ", p99 " + fmtMs(l.p99) +
+      (r.mean_hops == null ? "–" : r.mean_hops) + "; send → arrived p50 " + fmtMs(l.p50) + ", p99 " + fmtMs(l.p99) +
       ", max " + fmtMs(l.max));
   });
   return lines.join("\n");
