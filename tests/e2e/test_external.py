@@ -38,22 +38,26 @@ STOP_TIMEOUT_S = 20.0
 @contextlib.contextmanager
 def reference_service(bootstrap: str, run_id: str, pki: Path, log: Path,
                       *switches: str) -> Iterator[subprocess.Popen[bytes]]:
-    """The reference recipient for ``AGENCY`` in a process of its own, stopped with SIGTERM."""
+    """The reference recipient for ``AGENCY`` in a process group of its own, stopped with
+    SIGTERM (SIGKILL for the whole group after ``STOP_TIMEOUT_S``)."""
     with log.open("wb") as out:
         process = subprocess.Popen(
             [sys.executable, "-m", "examples.reference_recipient", "--bootstrap", bootstrap,
              "--run-id", run_id, "--agency", AGENCY, "--pki", str(pki), "--step-ms", "10",
              *switches], cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
-            env={**os.environ, "PYTHONPATH": str(ROOT)})
+            env={**os.environ, "PYTHONPATH": str(ROOT)}, start_new_session=True)
         try:
             yield process
-        finally:
-            process.send_signal(signal.SIGTERM)
+        finally:  # the whole group: the service runs as a child of its supervisor, which a
+            # SIGKILL alone would leave behind (it outlived a slow stop on Apache Kafka in CI)
+            os.killpg(process.pid, signal.SIGTERM)
             try:
                 process.wait(timeout=STOP_TIMEOUT_S)
             except subprocess.TimeoutExpired:
-                process.kill()
+                os.killpg(process.pid, signal.SIGKILL)
                 process.wait()
+            with contextlib.suppress(ProcessLookupError):  # a child still finishing its stop
+                os.killpg(process.pid, signal.SIGKILL)
 
 
 def graded_run(bootstrap: str, pki_cache: Path, tmp_path: Path, *switches: str,
