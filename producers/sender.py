@@ -34,13 +34,13 @@ from lgsp.domain.document import (
 )
 from lgsp.domain.numbering import DocumentNumbering
 from lgsp.domain.topology import Topology
-from lgsp.errors import DocumentRefused
+from lgsp.errors import DocumentRefused, LifecycleError
 from lgsp.faults import RECIPIENT_FAULTS, REFUSED_AT_SEND, FaultKind
 from lgsp.metrics import series
 from lgsp.metrics.run import RunMetrics
 from lgsp.metrics.stages import Stage
 from lgsp.signing.pki import Credential, Pki, SignatureRole
-from lgsp.signing.signature import content_digest, sign
+from lgsp.signing.signature import SignatureBlock, block_of, content_digest, sign
 from producers.faults import UNDECODABLE, UNKNOWN_RECIPIENT, FaultInjector
 from producers.traffic import Draft, head_official
 
@@ -79,6 +79,25 @@ class Envelope:
     key: bytes
     value: bytes
     headers: list[tuple[str, bytes]]
+
+
+@dataclass(slots=True)
+class Prepared:
+    """A draft made ready ahead of its send time: its fault, number, content and digest, and the
+    signatures being made for it (``lgsp.signing.pool``), or the refusal it meets."""
+
+    draft: Draft
+    fault: FaultKind | None
+    document: Document | None = None
+    refused: DocumentRefused | None = None
+    schema_id: int = 0
+    content: bytes = b""
+    digest: bytes = b""
+    signers: tuple[Credential, ...] = ()
+    """The credentials that sign it, in order (personal, then the agency's seal)."""
+    signatures: asyncio.Future[tuple[list[bytes], int]] | None = None
+    """The signing pool's values for ``signers`` and its CPU time; None: signed in line."""
+    signed_at: dt.datetime | None = None
 
 
 class AgencySender:
@@ -158,41 +177,87 @@ class AgencySender:
             attachments=draft.attachments)
 
     def sign(self, document: Document, draft: Draft) -> SignedDocument:
+        """Encode and sign a composed document now, in line."""
+        return self.sign_now(self._encoded(Prepared(draft, None, document), document))
+
+    def prepare(self, draft: Draft, date: dt.date | None = None) -> Prepared:
+        """Everything before signing, in schedule order: the fault the document's software has
+        (``--inject``), the number, the content bytes and their digest. A refusal (a secret
+        document) is kept in it and raised when it is submitted."""
+        faults = self.faults
+        fault = faults.pick() if faults is not None else None
+        if faults is not None and fault is not None:
+            draft = faults.prepare(draft, fault)
+        try:
+            document = self.compose(draft, date or vietnam_today())
+        except DocumentRefused as refused:
+            if fault is FaultKind.SECRET_DOCUMENT and self.on_fault_refused is not None:
+                self.on_fault_refused(fault, REFUSED_AT_SEND)
+            return Prepared(draft, fault, refused=refused)
+        return self._encoded(Prepared(draft, fault, document), document)
+
+    def _encoded(self, prepared: Prepared, document: Document) -> Prepared:
         schema = self.content_schema(document.sender)
-        content = self.events.encode_content(document, schema)
-        digest = content_digest(content, schema.id)
-        personal_credential, seal = self.credentials(document.sender)
-        now = dt.datetime.now(dt.UTC)
-        personal = agency = None
+        prepared.schema_id = schema.id
+        prepared.content = self.events.encode_content(document, schema)
+        prepared.digest = content_digest(prepared.content, schema.id)
+        personal, seal = self.credentials(document.sender)
+        prepared.signers = tuple(credential for credential, wanted in (
+            (personal, prepared.draft.sign_personal), (seal, prepared.draft.sign_agency))
+            if wanted)
+        return prepared
+
+    def sign_now(self, prepared: Prepared) -> SignedDocument:
+        """Sign a prepared document in line (no signing pool)."""
+        signed_at = dt.datetime.now(dt.UTC)
         start = time.perf_counter_ns()
-        if draft.sign_personal:
-            personal = sign(personal_credential, digest, now)
-        if draft.sign_agency:
-            agency = sign(seal, digest, now)
-        if personal or agency:
-            self.metrics.record_sign_cost(time.perf_counter_ns() - start)
-        tier = self.topology.agency(document.sender).tier
+        blocks = [sign(credential, prepared.digest, signed_at) for credential in prepared.signers]
+        return self._signed(prepared, blocks, time.perf_counter_ns() - start)
+
+    def _signed(self, prepared: Prepared, blocks: list[SignatureBlock],
+                cost_ns: int) -> SignedDocument:
+        if prepared.document is None:
+            raise LifecycleError("a refused draft is never signed")
+        personal = next((b for b in blocks if b.role is SignatureRole.PERSONAL), None)
+        agency = next((b for b in blocks if b.role is SignatureRole.AGENCY), None)
+        if blocks:
+            self.metrics.record_sign_cost(cost_ns)
+        tier = self.topology.agency(prepared.document.sender).tier
         self.metrics.record_signed(tier, personal=personal is not None,
                                    agency=agency is not None)
-        return SignedDocument(schema.id, content, digest, personal, agency)
+        return SignedDocument(prepared.schema_id, prepared.content, prepared.digest, personal,
+                              agency)
 
     async def submit(self, draft: Draft, intended_ns: int, *,
                      date: dt.date | None = None) -> asyncio.Future[Any]:
         """Compose, sign and send one document; returns the produce future (not awaited)."""
         self.metrics.series.count(series.TARGET, intended_ns)
-        faults = self.faults
-        fault = faults.pick() if faults is not None else None
-        if faults is None or fault is None:
-            document = self.compose(draft, date or vietnam_today())
-            return await self.send(document, self.sign(document, draft), intended_ns)
-        draft = faults.prepare(draft, fault)
-        try:
-            document = self.compose(draft, date or vietnam_today())
-        except DocumentRefused:
-            if fault is FaultKind.SECRET_DOCUMENT and self.on_fault_refused is not None:
-                self.on_fault_refused(fault, REFUSED_AT_SEND)
-            raise
-        signed = faults.corrupt(document, self.sign(document, draft), fault)
+        return await self._submit(self.prepare(draft, date), intended_ns)
+
+    async def submit_prepared(self, prepared: Prepared, intended_ns: int) -> asyncio.Future[Any]:
+        """Send a document prepared (and maybe signed) ahead of ``intended_ns``; waits for its
+        signatures if the signing pool has not made them yet (schedule lag, recorded)."""
+        self.metrics.series.count(series.TARGET, intended_ns)
+        return await self._submit(prepared, intended_ns)
+
+    async def _submit(self, prepared: Prepared, intended_ns: int) -> asyncio.Future[Any]:
+        if prepared.refused is not None:
+            raise prepared.refused
+        document = prepared.document
+        if document is None:
+            raise LifecycleError("a prepared draft has neither a document nor a refusal")
+        if prepared.signatures is None or prepared.signed_at is None:
+            signed = self.sign_now(prepared)
+        else:
+            values, cost_ns = await prepared.signatures
+            signed_at = prepared.signed_at
+            signed = self._signed(prepared, [block_of(credential, value, signed_at)
+                                             for credential, value
+                                             in zip(prepared.signers, values, strict=True)],
+                                  cost_ns)
+        fault = prepared.fault
+        if self.faults is not None and fault is not None:
+            signed = self.faults.corrupt(document, signed, fault)
         return await self.send(document, signed, intended_ns, fault=fault)
 
     def envelope(self, document: Document, signed: SignedDocument,

@@ -22,6 +22,10 @@ SERIES_POINTS = 20
 ROUND_INTERVALS_S = (0.1, 0.2, 0.25, 0.5, 1.0, 2.0, 2.5, 5.0)
 
 
+MAX_SIGN_AHEAD = 32
+"""Signing processes per worker at most (``--sign-ahead``)."""
+
+
 @dataclass(kw_only=True, frozen=True, slots=True)
 class SimulationConfig:
     """What to simulate. Defaults are the README's one-minute run."""
@@ -76,6 +80,9 @@ class SimulationConfig:
     external: ExternalParties = field(default_factory=ExternalParties)
     """Parties the user's own services play (``--external``): lgsp-sim leaves them alone,
     drives load at them and grades what they do."""
+    sign_ahead: int = 0
+    """Signing processes per worker that sign documents ahead of their send time
+    (``producers.sign_ahead``); 0: each document is signed in line when it is sent."""
     otlp_endpoint: str | None = None
     """Export each document's journey as an OpenTelemetry trace to this OTLP/HTTP endpoint
     (``lgsp.bus.tracing``); None: no tracing, no ``traceparent`` header, no span."""
@@ -98,6 +105,8 @@ class SimulationConfig:
                               "combined with topic rotation (--rotate-topics) yet")
         if self.warmup_s < 0:
             raise ConfigError("--warmup must be >= 0 seconds")
+        if not 0 <= self.sign_ahead <= MAX_SIGN_AHEAD:
+            raise ConfigError(f"--sign-ahead must be 0 to {MAX_SIGN_AHEAD} processes per worker")
         if self.interval_s is not None and self.interval_s <= 0:
             raise ConfigError("the series interval must be > 0 seconds")
         if self.rate <= 0:

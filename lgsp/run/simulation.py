@@ -51,10 +51,12 @@ from lgsp.run.plan import SMALL_RUN, RunPlan
 from lgsp.run.recording import RunRecording, run_facts
 from lgsp.run.roles import ROLES, Role, RoleParts, StatusReader
 from lgsp.signing.pki import Pki, PkiExport
+from lgsp.signing.pool import SigningPool
 from lgsp.signing.signature import SignatureVerifier
 from producers.faults import FaultInjector
 from producers.scheduler import OpenLoopScheduler
-from producers.sender import AgencySender, issue_credentials
+from producers.sender import AgencySender, Prepared, issue_credentials
+from producers.sign_ahead import SignAhead
 from producers.traffic import Draft
 
 log = structlog.get_logger(__name__)
@@ -121,7 +123,9 @@ class Simulation:
         self.revocations: RevocationFeed | None = None
         """The verifiers' view of the CA's revocation topic (``lgsp.bus.revocations``)."""
         self.producer: TrackingProducer | None = None
-        self.scheduler: OpenLoopScheduler[Draft] | None = None
+        self.scheduler: OpenLoopScheduler[Any] | None = None
+        self.sign_ahead: SignAhead | None = None
+        """Signs the schedule's documents ahead in a pool of processes (``--sign-ahead``)."""
         self.agents: dict[str, RecipientAgents] = {}
         self.loop: ConsumeLoop | None = None
         self.routers: dict[str, PlatformRouter] = {}
@@ -254,7 +258,13 @@ class Simulation:
             faults=self._fault_injector(senders), on_fault=tracking.injected,
             on_fault_refused=tracking.detected_at_send, tracing=self.tracing)
         mine = [code for code in senders if self.shard.owns(code)]
-        await asyncio.to_thread(lambda: [sender.credentials(code) for code in mine])
+        credentials = await asyncio.to_thread(
+            lambda: [c for code in mine for c in sender.credentials(code)])
+        if self.config.sign_ahead and credentials:
+            pool = SigningPool(credentials, self.config.sign_ahead)
+            self._stack.push_async_callback(pool.close)
+            await pool.start()
+            self.sign_ahead = SignAhead(sender, pool)
 
     async def _checkpointed_tracking(self, topics: list[str]) -> None:
         """A tracker process: resume from its checkpoint (or offset 0) when restarted, and keep
@@ -380,7 +390,7 @@ class Simulation:
                                              + warmup_ns) // 1000
 
     async def send_schedule(self, schedule: Iterable[tuple[int, Draft]], start_ns: int, *,
-                            stop: asyncio.Event | None = None) -> OpenLoopScheduler[Draft]:
+                            stop: asyncio.Event | None = None) -> OpenLoopScheduler[Any]:
         """Send ``schedule`` open loop from ``start_ns`` (monotonic)."""
         if self.sender is None:
             raise LifecycleError(f"simulation {self.run_id} is not started or does not send")
@@ -389,22 +399,35 @@ class Simulation:
         if rotation is not None:
             sender.generation_of = lambda now_ns: rotation.generation_at(now_ns - start_ns)
         self.follow_schedule(start_ns)
-        # yield after every late submit: a sender behind its schedule must not starve the
-        # routers and recipients of its own worker (they would look slower than they are)
-        scheduler = self.scheduler = OpenLoopScheduler(schedule, start_ns=start_ns,
-                                                       lag=self.metrics.schedule_lag,
-                                                       yield_every=1)
         next_sweep = time.monotonic()
 
-        async def submit(draft: Draft, intended_ns: int) -> asyncio.Future[Any]:
+        def due() -> None:
             nonlocal next_sweep
             if time.monotonic() >= next_sweep:  # timeouts apply while sending too
                 self.check_stages()
                 self.sweep()
                 next_sweep = time.monotonic() + 0.1
+
+        async def submit(draft: Draft, intended_ns: int) -> asyncio.Future[Any]:
+            due()
             return await sender.submit(draft, intended_ns)
 
-        await scheduler.run(submit, stop=stop)
+        async def submit_prepared(prepared: Prepared, intended_ns: int) -> asyncio.Future[Any]:
+            due()
+            return await sender.submit_prepared(prepared, intended_ns)
+
+        # yield after every late submit: a sender behind its schedule must not starve the
+        # routers and recipients of its own worker (they would look slower than they are)
+        scheduler: OpenLoopScheduler[Any]
+        if self.sign_ahead is None:
+            scheduler = self.scheduler = OpenLoopScheduler(
+                schedule, start_ns=start_ns, lag=self.metrics.schedule_lag, yield_every=1)
+            await scheduler.run(submit, stop=stop)
+        else:
+            scheduler = self.scheduler = OpenLoopScheduler(
+                self.sign_ahead.schedule(schedule, start_ns), start_ns=start_ns,
+                lag=self.metrics.schedule_lag, yield_every=1)
+            await scheduler.run(submit_prepared, stop=stop)
         if self.ledger is not None:  # the tracker process: nothing more will be sent
             await self.ledger.close()
         if scheduler.failed_sends:

@@ -72,14 +72,29 @@ def _sign_raw(key: PrivateKey, digest: bytes) -> bytes:
     return key.sign(digest, ec.ECDSA(_PREHASHED))
 
 
+def signature_value(key: PrivateKey, digest: bytes, role: SignatureRole,
+                    signed_at: dt.datetime) -> bytes:
+    """The signature bytes over ``digest`` in ``role`` at ``signed_at`` (what ``sign`` puts in a
+    block; a signing pool process computes them from the key alone)."""
+    return _sign_raw(key, _to_be_signed(digest, role, signed_at))
+
+
+def block_of(credential: Credential, value: bytes, signed_at: dt.datetime) -> SignatureBlock:
+    """The signature block of ``value``, made with ``credential`` at ``signed_at``."""
+    role = credential.issued.role
+    if role is None:
+        raise ValueError("a CA certificate does not sign documents")
+    return SignatureBlock(role, credential.issued.serial, signed_at, value,
+                          credential.issued.der or None)
+
+
 def sign(credential: Credential, digest: bytes, signed_at: dt.datetime) -> SignatureBlock:
     """Sign ``digest`` (the SHA-256 of the content bytes) with a credential."""
     role = credential.issued.role
     if role is None:
         raise ValueError("a CA certificate does not sign documents")
-    return SignatureBlock(role, credential.issued.serial, signed_at,
-                          _sign_raw(credential.key, _to_be_signed(digest, role, signed_at)),
-                          credential.issued.der or None)
+    return block_of(credential, signature_value(credential.key, digest, role, signed_at),
+                    signed_at)
 
 
 def _verify_raw(issued: IssuedCertificate, value: bytes, digest: bytes) -> None:

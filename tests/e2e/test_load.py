@@ -15,6 +15,7 @@ import pytest
 from lgsp.bus.admin import _admin
 from lgsp.bus.topics import TopicNames
 from lgsp.config import BrokerConfig, RecipientConfig
+from lgsp.faults import FaultPlan
 from lgsp.metrics.prometheus import serve_metrics
 from lgsp.metrics.report_merge import merge_reports
 from lgsp.metrics.slo import Slo
@@ -22,6 +23,11 @@ from lgsp.run import HostShard, LoadRun, SimulationConfig, find_max_rate
 from lgsp.signing import SignatureAlgorithm
 from tests.cli.test_cli import run as run_cli
 from tests.e2e.helpers import interrupted_run, processes_with
+from tests.e2e.scenarios import (
+    check_counts_agree_with_faults,
+    check_every_kind_detected,
+    check_no_false_positive,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -305,3 +311,23 @@ def test_live_lines_never_count_more_sent_than_due_and_end_on_the_schedule_rate(
     assert last["schedule_done"], last
     assert (last["sent"], last["target"]) == (120, 120), last
     assert (last["target_rate"], last["achieved_rate"]) == (40.0, 40.0), last
+
+
+def test_documents_signed_ahead_by_a_pool_are_delivered_verified_and_faults_detected(
+        kafka_bootstrap, pki_cache, run_id):
+    """``--sign-ahead``: signing processes beside each worker sign the documents (RSA-2048)
+    before their send time. The recipients verify every signature against the chain as
+    before, each injected fault kind is still detected by its own check with no false
+    positive, and the sign stage is still reported (the pool's CPU time per document)."""
+    cfg = config(pki_cache, run_id, documents=400, rate=130.0, sign_ahead=1,
+                 signature_algorithm=SignatureAlgorithm.RSA2048,
+                 faults=FaultPlan.parse(["all=4%"]))
+    report = asyncio.run(LoadRun(cfg, BrokerConfig(bootstrap=kafka_bootstrap), workers=2).run())
+    check_every_kind_detected(report)
+    check_no_false_positive(report)
+    check_counts_agree_with_faults(report)
+    signing = report["signing"]
+    assert signing["sign_cost_us"]["count"] == signing["documents"] > 300
+    assert signing["sign_cost_us"]["p50"] > 0
+    assert signing["verification"]["verified"] > signing["documents"]
+    assert report["totals"]["lost"] == report["totals"]["incomplete"] == 0
