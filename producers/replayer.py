@@ -468,6 +468,8 @@ class Replayer:
                 await asyncio.sleep(delay / 1e9)
             record = item.record
             key, value, headers = self._rewrite(record, item.loop)
+            if self.config.fresh_timestamps:  # sent now: the document's lgsp-sent too
+                headers = _sent_now(headers)
             topic = self._target(record)
             future = await producer.send(
                 topic, value=value, key=key,
@@ -505,3 +507,10 @@ class Replayer:
         if failures and not tolerate_failures:
             raise failures[0]
 
+
+
+def _sent_now(headers: list[tuple[str, bytes | None]]) -> list[tuple[str, bytes | None]]:
+    """``headers`` with a document's ``lgsp-sent`` (unix µs) set to now (``--timestamps
+    fresh``): measured from it, the bus's latencies are the replay's, not the recording's."""
+    now = str(time.time_ns() // 1000).encode()
+    return [(k, now if k == hdr.SENT else v) for k, v in headers]

@@ -131,8 +131,9 @@ def replay(
              "--bus-only --run-id RUN_ID; with --submissions-only its routers route them "
              "again). Implies --timestamps fresh unless given.")] = None,
     timestamps: Annotated[str | None, typer.Option(
-        "--timestamps", help="original (recorded; the default) or fresh (now; the default "
-                             "with --into-run).")] = None,
+        "--timestamps", help="original (recorded; the default) or fresh (now, also a "
+                             "document's lgsp-sent header; the default with --into-run).")
+    ] = None,
     rewrite_ids: Annotated[bool, typer.Option(
         "--rewrite-ids", help="Give documents consistent new DocumentIds (new traffic).")
     ] = False,

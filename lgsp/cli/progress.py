@@ -114,7 +114,7 @@ class ProgressDisplay:
             return (f"preparing keys and certificates of {data['agencies']} agencies (keys are "
                     "generated once, then taken from the cache)")
         if event == "started" and data.get("bus_only"):
-            return "listening"
+            return None  # the bus_only notice says it
         if event == "started":
             others = data.get("bus_processes", 0)
             return (f"{data['workers']} worker(s) ready"

@@ -26,6 +26,7 @@ AUTO_ROTATE_PERIOD_S = 60.0
 @options.broker_options(bootstrap_help="Kafka HOST:PORT to use instead of the embedded broker "
                                        "(default: start the embedded broker).")
 def simulate(
+    ctx: typer.Context,
     profile: Annotated[list[str] | None, typer.Option(
         "--profile", "-p", envvar="LGSP_PROFILE",
         help="Province profile (repeat to combine provinces; the central tier is always in): "
@@ -240,7 +241,7 @@ def simulate(
 
     configure_logging(log_format, log_level)
     options.check_output_files(report=report, html=html, record=record)
-    bus = _bus_only(bus_only, idle=idle, window=duration, trust_capture=trust_capture,
+    bus = _bus_only(ctx, bus_only, idle=idle, window=duration, trust_capture=trust_capture,
                     run_id=run_id, bootstrap=connection.bootstrap, pki=pki,
                     workers=workers, bus_workers=bus_workers)
     if bus is not None:  # what a schedule needs is not asked for (nor taken from LGSP_* vars)
@@ -342,12 +343,10 @@ BUS_ONLY_REFUSES = {
 """Options of a schedule a bus-only run has none of (refused when given on the command line)."""
 
 
-def _bus_only(on: bool, *, idle: float | None, window: float | None,
+def _bus_only(ctx: typer.Context, on: bool, *, idle: float | None, window: float | None,
               trust_capture: Path | None, run_id: str | None, bootstrap: str | None,
               pki: Path | None, workers: int, bus_workers: int) -> Any:
     """The ``BusOnly`` settings of ``--bus-only`` (None without it), or one line (exit 2)."""
-    import click
-
     from lgsp.errors import ConfigError
     from lgsp.run import BusOnly
     from lgsp.run.config import DEFAULT_IDLE_S
@@ -357,9 +356,8 @@ def _bus_only(on: bool, *, idle: float | None, window: float | None,
             if value is not None:
                 raise ConfigError(f"{flag} is an option of a bus-only run: add --bus-only")
         return None
-    context = click.get_current_context()
     given = [flag for name, flag in BUS_ONLY_REFUSES.items()
-             if context.get_parameter_source(name) is click.core.ParameterSource.COMMANDLINE]
+             if getattr(ctx.get_parameter_source(name), "name", None) == "COMMANDLINE"]
     if given:
         raise ConfigError(f"--bus-only sends nothing and has no schedule: leave out "
                           f"{', '.join(given)}")
