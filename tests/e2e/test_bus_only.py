@@ -43,7 +43,8 @@ def recorded(kafka_bootstrap: str, pki_cache: Path,
              "--record", str(capture), "--json", "--no-progress"])
     assert r.returncode == 0, r.stdout + r.stderr
     totals = json.loads(r.stdout)["totals"]
-    assert totals["documents"] == DOCUMENTS and totals["completed"] == totals["sent"]
+    assert totals["documents"] == DOCUMENTS
+    assert totals["completed"] == totals["sent"]
     return Recorded(capture, pki, totals["sent"])
 
 
@@ -56,7 +57,7 @@ def _bus_only_then_replay(kafka_bootstrap: str, recorded: Recorded, run_id: str,
     env = {**os.environ, "CI": "true", "PYTHONPATH": path}
     out, err = tmp_path / "bus.json", tmp_path / "bus.err"
     with out.open("w") as stdout, err.open("w") as stderr:
-        process = subprocess.Popen(  # noqa: S603 - our own command line
+        process = subprocess.Popen(
             [*LGSP, "simulate", "--bootstrap", kafka_bootstrap, "--run-id", run_id,
              "--bus-only", *trust, "--idle", "5s", "--pki-cache", str(cache), "--json"],
             stdout=stdout, stderr=stderr, env=env)
@@ -95,7 +96,8 @@ def test_a_replayed_run_is_seen_routed_and_completed_with_none_foreign(
     assert seen["deliveries_seen"] == totals["sent"] == recorded.deliveries
     assert totals["delivered"] == totals["completed"] == recorded.deliveries
     assert totals["rejected"] == totals["lost"] == totals["incomplete"] == 0
-    assert report["rejections"] == {} and seen["untrusted_rejections"] == {}
+    assert report["rejections"] == {}
+    assert seen["untrusted_rejections"] == {}
     assert report["foreign_statuses"] == {}
     assert seen["ended_by"] == "idle"
     assert seen["timed_by"] == {"lgsp_sent": DOCUMENTS}
