@@ -56,8 +56,9 @@ def finish(result: dict[str, Any], gates: list[Slo], *, report_path: Path | None
               "before)", file=sys.stderr)
         raise typer.Exit(int(result["run"].get("exit_code") or 1))
     if result["run"].get("stopped_early"):
-        print("lgsp: interrupted; the schedule was stopped, in-flight work drained, and the "
-              "report covers what was done", file=sys.stderr)
+        print("lgsp: interrupted; " + ("the bus-only run stopped listening" if
+                                       result.get("bus_only") else "the schedule was stopped")
+              + ", in-flight work drained, and the report covers what was done", file=sys.stderr)
         raise typer.Exit(130)
     if any(not v.passed for v in verdicts):
         raise typer.Exit(SLO_EXIT_CODE)

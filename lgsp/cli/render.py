@@ -56,13 +56,17 @@ def render_report(report: dict[str, Any], console: Console | None = None) -> Non
     console = console or Console(width=None if Console().is_terminal else 150)
     run, totals, signing = report["run"], report["totals"], report["signing"]
     cfg = run["config"]
+    what = ("bus-only (no senders)" if report.get("bus_only") else
+            f"seed {cfg['seed']} · {cfg['signature_algorithm']} · {run.get('workers', 1)} "
+            "worker(s)")
     console.print(f"[bold]lgsp simulate[/] run {run['run_id']} on the {run['broker']} broker "
                   f"({run['bootstrap']}) · profiles {', '.join(cfg['profiles'])} · "
-                  f"{report['topology']['agencies']} agencies · seed {cfg['seed']} · "
-                  f"{cfg['signature_algorithm']} · {run.get('workers', 1)} worker(s)")
+                  f"{report['topology']['agencies']} agencies · {what}")
     if run.get("stopped_early"):
-        console.print("[bold red]interrupted[/]: the schedule was stopped by Ctrl-C; every figure "
-                      "covers what was sent before it (exit 130)")
+        console.print("[bold red]interrupted[/]: " + (
+            "the bus-only run stopped listening on Ctrl-C; every figure covers what it saw "
+            "before" if report.get("bus_only") else "the schedule was stopped by Ctrl-C; every "
+            "figure covers what was sent before it") + " (exit 130)")
     load = report.get("load")
     if report.get("bus_only"):
         _bus_only_lines(console, report["bus_only"])

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import pytest
 
 from tests.cli.test_cli import LGSP, SOURCE, run
@@ -105,6 +107,8 @@ def test_a_replayed_run_is_seen_routed_and_completed_with_none_foreign(
     assert totals["send_to_arrived_ms"]["count"] == recorded.deliveries
     assert totals["send_to_arrived_ms"]["max"] < 30_000  # the replay's send, not the recording's
     assert sum(r["sent"] for r in report["routing"]["routes"]) == recorded.deliveries
+    schema = json.loads((SOURCE / "docs" / "report.schema.json").read_text(encoding="utf-8"))
+    jsonschema.Draft202012Validator(schema).validate(report)
 
 
 def test_traffic_signed_under_another_ca_is_refused_and_the_verdict_says_why(
@@ -128,3 +132,49 @@ def test_traffic_signed_under_another_ca_is_refused_and_the_verdict_says_why(
     assert totals["lost"] == 0
     assert (f"{recorded.deliveries} of {recorded.deliveries} deliveries were rejected because "
             "this run does not trust the senders' certificates") in stderr
+
+
+def test_a_window_with_no_document_ends_on_duration_and_fails_saying_so(
+        kafka_bootstrap, recorded, pki_cache, run_id):
+    """--duration bounds the run; a bus-only run that saw nothing exits 1 and says where it
+    listened (a replay aimed at the wrong run id is not a pass)."""
+    r = run(["simulate", "--bootstrap", kafka_bootstrap, "--run-id", run_id, "--bus-only",
+             "--trust-capture", str(recorded.capture), "--duration", "3s",
+             "--pki-cache", str(pki_cache), "--json", "--no-progress"])
+    assert r.returncode == 1, r.stderr
+    seen = json.loads(r.stdout)["bus_only"]
+    assert seen["ended_by"] == "duration"
+    assert seen["documents_seen"] == 0
+    assert r.stderr.strip().splitlines()[-1].startswith(
+        f"lgsp: the bus-only run saw no document submitted to lgsp.{run_id}.<platform>.inbound")
+
+
+def test_ctrl_c_ends_a_bus_only_run_with_its_report(kafka_bootstrap, recorded, pki_cache,
+                                                    run_id, tmp_path):
+    """Ctrl-C (SIGINT) while it listens: the report is written (ended by interrupted) and the
+    exit code is 130."""
+    path = os.pathsep.join(p for p in (str(SOURCE), os.environ.get("PYTHONPATH")) if p)
+    env = {**os.environ, "CI": "true", "PYTHONPATH": path}
+    report, err = tmp_path / "r.json", tmp_path / "err"
+    with err.open("w") as stderr:
+        process = subprocess.Popen(
+            [*LGSP, "simulate", "--bootstrap", kafka_bootstrap, "--run-id", run_id,
+             "--bus-only", "--trust-capture", str(recorded.capture), "--pki-cache",
+             str(pki_cache), "--report", str(report)],
+            stdout=subprocess.DEVNULL, stderr=stderr, env=env)
+    try:
+        deadline = time.monotonic() + LISTEN_TIMEOUT_S
+        while f"bus-only run {run_id}" not in err.read_text():
+            assert process.poll() is None, err.read_text()
+            assert time.monotonic() < deadline, f"not listening: {err.read_text()}"
+            time.sleep(0.2)
+        process.send_signal(signal.SIGINT)
+        code = process.wait(timeout=END_TIMEOUT_S)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=10)
+    assert code == 130, err.read_text()
+    data = json.loads(report.read_text())
+    assert data["bus_only"]["ended_by"] == "interrupted"
+    assert data["run"]["stopped_early"] is True
