@@ -41,7 +41,8 @@ def simulate(
              "a plain ramp; steps and ramp:A..B set their own rates).")] = 20.0,
     duration: Annotated[float | None, typer.Option(
         "--duration", parser=duration, metavar="DURATION", envvar="LGSP_DURATION",
-        help=f"Length of the schedule ({DURATION_HELP}; default: documents / rate).")] = None,
+        help=f"Length of the schedule ({DURATION_HELP}; default: documents / rate). "
+             "--bus-only: how long it listens.")] = None,
     shape: Annotated[str, typer.Option(
         "--shape", envvar="LGSP_SHAPE",
         help="Load shape: constant, ramp[:FROM..TO], steps:R1xD1,R2xD2,... "
@@ -225,8 +226,9 @@ def simulate(
 
     Exit codes: 0 every delivery was answered (nothing lost) · 1 deliveries lost, left
     incomplete or not sent (the producer failed), an --external service failed a
-    conformance check or never answered its probe, or statuses came for documents the run did
-    not send (--allow-foreign-statuses) · 2 usage or configuration error · 3 bad
+    conformance check or never answered its probe, statuses came for documents the run did
+    not send (--allow-foreign-statuses), or a --bus-only run saw no document or refused
+    documents for want of trust in their CA · 2 usage or configuration error · 3 bad
     input · 4 broker or registry unreachable · 6 an --slo gate was breached · 130 interrupted
     (the report of what was done is still written). Every option's environment variable is in
     the README.
