@@ -652,8 +652,8 @@ class LoadRun:
             report["bus_only"] = bus_only_report(
                 metrics, facts, inbound=self.plan.topics.inbound("<platform>"),
                 idle_s=settings.idle_s, window_s=settings.window_s,
-                trust=f"capture {settings.trust_capture}" if settings.trust_capture
-                else f"pki {self.config.pki_dir}")
+                trust=f"--trust-capture {settings.trust_capture}" if settings.trust_capture
+                else f"--pki {self.config.pki_dir}")
         return report
 
 
