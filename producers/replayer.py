@@ -39,6 +39,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from lgsp.bus import headers as hdr
 from lgsp.bus.admin import create_topics, topic_partitions
 from lgsp.bus.producer import TrackingProducer
+from lgsp.bus.topics import TopicNames
 from lgsp.codec.capture import CapturedRecord, CaptureReader
 from lgsp.config import BrokerConfig
 from lgsp.domain.topology import Topology
@@ -87,6 +88,10 @@ class ReplayConfig:
     max_gap_s: float | None = None
     loops: int = 1
     topic_map: dict[str, str] = field(default_factory=dict)
+    """Send topic a to topic b (``--topic-map a=b``; wins over ``into_run``)."""
+    into_run: str | None = None
+    """Send each run topic of the capture (``lgsp.<run>[.g<N>].<rest>``) to this run's
+    ``lgsp.<into_run>.<rest>`` (``--into-run``: e.g. a bus-only run's topics)."""
     fresh_timestamps: bool = False
     rewrite_ids: bool = False
     salt: str = ""
@@ -105,6 +110,8 @@ class ReplayConfig:
             raise ConfigError("--loop must be >= 1")
         if self.partitions is not None and self.partitions < 1:
             raise ConfigError("--partitions must be at least 1")
+        if self.into_run is not None:
+            TopicNames(self.into_run)  # letters, digits, '-' or '_', as a run id must be
         if self.loops > 1 and not self.rewrite_ids:
             raise ConfigError("--loop N > 1 sends every document N times: add --rewrite-ids so "
                               "each loop is new traffic instead of duplicates")
@@ -339,7 +346,17 @@ class Replayer:
         return f"{self.info.capture_id}|{self.config.salt}|{self.config.rewrite_ids}".encode()
 
     def _target(self, record: CapturedRecord) -> str:
-        return self.config.topic_map.get(record.topic, record.topic)
+        return self.target(record.topic)
+
+    def target(self, topic: str) -> str:
+        """Where a record of ``topic`` goes: ``--topic-map``, else ``--into-run``'s topic of
+        the same family, else ``topic`` itself."""
+        mapped = self.config.topic_map.get(topic)
+        if mapped is not None:
+            return mapped
+        if self.config.into_run is not None:
+            return TopicNames.retarget(topic, self.config.into_run)
+        return topic
 
     async def _ledger_read(self, broker: BrokerConfig) -> set[tuple[int, int, str]]:
         """(loop, record index, destination topic) of every record an earlier replay of this
@@ -380,7 +397,7 @@ class Replayer:
     def dry_run(self) -> ReplayResult:
         result = ReplayResult()
         for item in self.plan(result):
-            result.by_topic[self.config.topic_map.get(item.record.topic, item.record.topic)] += 1
+            result.by_topic[self._target(item.record)] += 1
         return result
 
     async def run(self) -> ReplayResult:
@@ -390,7 +407,7 @@ class Replayer:
         result = ReplayResult()
         planned = self.plan(result)
         already = await self._ledger_read(broker) if self.config.use_ledger else set()
-        targets = sorted({self.config.topic_map.get(p.record.topic, p.record.topic)
+        targets = sorted({self._target(p.record)
                           for p in planned})
         await self._create_targets(broker, planned, targets)
         producer = TrackingProducer.for_broker(broker)
@@ -398,7 +415,7 @@ class Replayer:
         try:
             same_partitions = {}
             for source, count in self.info.topics.items():
-                target = self.config.topic_map.get(source, source)
+                target = self.target(source)
                 found = await producer.partitions_for(target) if target in targets else set()
                 same_partitions[source] = len(found) == count
             await self._send(producer, planned, already, same_partitions, result)
@@ -451,7 +468,9 @@ class Replayer:
                 await asyncio.sleep(delay / 1e9)
             record = item.record
             key, value, headers = self._rewrite(record, item.loop)
-            topic = self.config.topic_map.get(record.topic, record.topic)
+            if self.config.fresh_timestamps:  # sent now: the document's lgsp-sent too
+                headers = _sent_now(headers)
+            topic = self._target(record)
             future = await producer.send(
                 topic, value=value, key=key,
                 partition=record.partition if same_partitions.get(record.topic) else None,
@@ -488,3 +507,10 @@ class Replayer:
         if failures and not tolerate_failures:
             raise failures[0]
 
+
+
+def _sent_now(headers: list[tuple[str, bytes | None]]) -> list[tuple[str, bytes | None]]:
+    """``headers`` with a document's ``lgsp-sent`` (unix µs) set to now (``--timestamps
+    fresh``): measured from it, the bus's latencies are the replay's, not the recording's."""
+    now = str(time.time_ns() // 1000).encode()
+    return [(k, now if k == hdr.SENT else v) for k, v in headers]

@@ -8,6 +8,7 @@ recipients get a transport FAIL status sent back to the original sender by the r
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 
 import structlog
 from aiokafka import AIOKafkaProducer, ConsumerRecord
@@ -25,14 +26,20 @@ from lgsp.metrics.run import RunMetrics
 
 log = structlog.get_logger(__name__)
 
+SubmissionSink = Callable[[headers.Routing, ConsumerRecord[bytes, bytes]], None]
+
 
 class PlatformRouter:
     """Routes documents and statuses for one platform (``handle`` one record at a time)."""
 
     def __init__(self, platform: str, *, topology: Topology, topics: TopicNames,
                  producer: AIOKafkaProducer, events: EventCodec, metrics: RunMetrics,
-                 lenient: bool = False, tracing: Tracing = NO_TRACING) -> None:
+                 lenient: bool = False, tracing: Tracing = NO_TRACING,
+                 on_submission: SubmissionSink | None = None) -> None:
+        """``on_submission``: told of every document this platform reads as its sender
+        submitted it (no trace entry yet), before it is routed (a bus-only run's tracker)."""
         self.platform = platform
+        self.on_submission = on_submission
         self.tracing = tracing
         self.topology = topology
         self.topics = topics
@@ -61,6 +68,8 @@ class PlatformRouter:
                               routing: headers.Routing, futures: Futures,
                               generation: int | None,
                               context: headers.TraceContext | None) -> None:
+        if self.on_submission is not None and not routing.trace:
+            self.on_submission(routing, record)
         decision = route_document(self.topology, self.platform, routing.to,
                                   came_from=routing.last_hop, lenient=self.lenient)
         for recipient in decision.local:

@@ -55,6 +55,19 @@ class TopicNames:
         return None
 
     @staticmethod
+    def retarget(topic: str, run_id: str) -> str:
+        """The same topic of run ``run_id``: ``lgsp.<run>[.g<N>].<rest>`` becomes
+        ``lgsp.<run_id>.<rest>`` (a rotated generation maps to the unrotated name); a topic
+        that is not a run's (``lgsp.replay-ledger``, another prefix) stays as it is."""
+        parts = topic.split(".")
+        if len(parts) < 3 or parts[0] != "lgsp":
+            return topic
+        rest = parts[2:]
+        if len(rest) > 1 and rest[0].startswith("g") and rest[0][1:].isdigit():
+            rest = rest[1:]
+        return ".".join(("lgsp", run_id, *rest))
+
+    @staticmethod
     def family(topic: str) -> str:
         """What a topic carries whatever its run and generation: ``<platform>.inbound``,
         ``<platform>.deliver``, or the last two parts of another name (``<run>.ledger``)."""

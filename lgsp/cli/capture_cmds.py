@@ -122,9 +122,18 @@ def replay(
         "--submissions-only", help="Only documents as senders submitted them (the bus "
                                    "routes them again).")] = False,
     topic_map: Annotated[list[str] | None, typer.Option(
-        "--topic-map", help="Send topic a to topic b: a=b (repeatable).")] = None,
-    timestamps: Annotated[str, typer.Option(
-        "--timestamps", help="original (recorded) or fresh (now).")] = "original",
+        "--topic-map", help="Send topic a to topic b: a=b (repeatable; wins over --into-run)."
+    )] = None,
+    into_run: Annotated[str | None, typer.Option(
+        "--into-run", metavar="RUN_ID",
+        help="Send the capture's run topics to run RUN_ID's: lgsp.<recorded run>.<platform>."
+             "inbound → lgsp.RUN_ID.<platform>.inbound, and so on (e.g. into lgsp simulate "
+             "--bus-only --run-id RUN_ID; with --submissions-only its routers route them "
+             "again). Implies --timestamps fresh unless given.")] = None,
+    timestamps: Annotated[str | None, typer.Option(
+        "--timestamps", help="original (recorded; the default) or fresh (now, also a "
+                             "document's lgsp-sent header; the default with --into-run).")
+    ] = None,
     rewrite_ids: Annotated[bool, typer.Option(
         "--rewrite-ids", help="Give documents consistent new DocumentIds (new traffic).")
     ] = False,
@@ -159,6 +168,8 @@ def replay(
         if not sep or not source or not target:
             raise ConfigError(f"--topic-map {item!r} must be SOURCE=TARGET")
         mapping[source] = target
+    if timestamps is None:
+        timestamps = "fresh" if into_run else "original"
     if timestamps not in ("original", "fresh"):
         raise ConfigError("--timestamps must be original or fresh")
     try:
@@ -175,7 +186,8 @@ def replay(
         from_ms=int(start.timestamp() * 1000) if start else None,
         to_ms=int(end.timestamp() * 1000) if end else None)
     config = ReplayConfig(speed=parse_speed(speed), max_gap_s=max_gap, loops=loop,
-                          topic_map=mapping, fresh_timestamps=timestamps == "fresh",
+                          topic_map=mapping, into_run=into_run,
+                          fresh_timestamps=timestamps == "fresh",
                           rewrite_ids=rewrite_ids, salt=salt, use_ledger=not no_ledger,
                           skip_corrupt=skip_corrupt, partitions=partitions)
     # the default profiles, one per province (thanh-hoa-2024 is another year of thanh-hoa)

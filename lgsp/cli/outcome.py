@@ -2,8 +2,9 @@
 
 Exit codes: 130 an interrupted run (its report is still written) · 6 an SLO gate breached ·
 1 deliveries lost, incomplete or not sent, an external party (``--external``) failed a
-conformance check, or statuses came that the run cannot attribute (documents it did not send, a
-party answering for another; unless ``--allow-foreign-statuses``) · 0 otherwise.
+conformance check, statuses came that the run cannot attribute (documents it did not send, a
+party answering for another; unless ``--allow-foreign-statuses``), or a bus-only run saw no
+document or refused documents for want of trust in the senders' CA · 0 otherwise.
 """
 
 from __future__ import annotations
@@ -55,14 +56,17 @@ def finish(result: dict[str, Any], gates: list[Slo], *, report_path: Path | None
               "before)", file=sys.stderr)
         raise typer.Exit(int(result["run"].get("exit_code") or 1))
     if result["run"].get("stopped_early"):
-        print("lgsp: interrupted; the schedule was stopped, in-flight work drained, and the "
-              "report covers what was done", file=sys.stderr)
+        print("lgsp: interrupted; " + ("the bus-only run stopped listening" if
+                                       result.get("bus_only") else "the schedule was stopped")
+              + ", in-flight work drained, and the report covers what was done", file=sys.stderr)
         raise typer.Exit(130)
     if any(not v.passed for v in verdicts):
         raise typer.Exit(SLO_EXIT_CODE)
     under_test = result.get("system_under_test")
     if under_test and not under_test["passed"]:
         _say_what_failed(under_test)
+    if result.get("bus_only"):
+        _bus_only_verdict(result["bus_only"])
     totals = result["totals"]
     if totals["lost"] or totals["incomplete"] or totals["send_failed"]:
         raise typer.Exit(1)
@@ -75,6 +79,23 @@ def finish(result: dict[str, Any], gates: list[Slo], *, report_path: Path | None
               file=sys.stderr)
         raise typer.Exit(1)
     if under_test and not under_test["passed"]:
+        raise typer.Exit(1)
+
+
+def _bus_only_verdict(seen: dict[str, Any]) -> None:
+    """A bus-only run fails (exit 1) when it saw nothing, or when its recipients refused
+    documents because they do not trust the senders' CA (a misconfigured run, not traffic)."""
+    if not seen["documents_seen"]:
+        print(f"lgsp: the bus-only run saw no document submitted to {seen['inbound']} in "
+              f"{seen['listened_s']:g} s (ended by {seen['ended_by']})", file=sys.stderr)
+        raise typer.Exit(1)
+    untrusted = seen["untrusted_rejections"]
+    if untrusted:
+        counts = ", ".join(f"02 {reason} {n}" for reason, n in untrusted.items())
+        print(f"lgsp: {sum(untrusted.values())} of {seen['deliveries_seen']} deliveries were "
+              f"rejected because this run does not trust the senders' certificates ({counts}); "
+              f"it trusts {seen['trust']}: give --pki DIR of the senders' CA or "
+              "--trust-capture FILE of their run", file=sys.stderr)
         raise typer.Exit(1)
 
 

@@ -39,7 +39,16 @@ def _external_ready(data: dict[str, Any]) -> str:
     return f"external recipient(s) answered their probe: {answered}; starting the load"
 
 
-NOTICES = {"bus_workers": _bus_workers, "restarted": _restarted,
+def _bus_only(data: dict[str, Any]) -> str:
+    ends = [f"{data['window_s']:g} s from now (--duration)"] if data["window_s"] else []
+    ends.append(f"{data['idle_s']:g} s after the last document submitted (--idle)")
+    return (f"bus-only run {data['run_id']} on {data['bootstrap']}: routing and answering what "
+            f"is submitted to {data['inbound']} ({data['platforms']} platforms; e.g. lgsp replay "
+            f"CAPTURE --bootstrap {data['bootstrap']} --submissions-only --into-run "
+            f"{data['run_id']}); it ends {' or '.join(ends)}, or on Ctrl-C")
+
+
+NOTICES = {"bus_workers": _bus_workers, "restarted": _restarted, "bus_only": _bus_only,
            "external_wait": _external_wait, "external_probe": _external_probe,
            "external_ready": _external_ready}
 
@@ -49,6 +58,11 @@ def live_line(data: dict[str, Any]) -> str:
 
     The rates are those of the last second of snapshots while the schedule runs, and of the
     whole schedule once it is over (documents due or sent / the schedule's length)."""
+    if data.get("bus_only"):
+        return (f"{data['elapsed_s']:>6.1f} s · seen {data.get('seen', 0):,} documents · "
+                f"in flight {data['pending']:,} · send→01 p50 {data['p50_ms']:.0f} ms p99 "
+                f"{data['p99_ms']:.0f} ms · completed {data.get('completed', 0):,} · "
+                f"rejected {data.get('rejected', 0):,} · errors {data['errors']:,}")
     over = " over the schedule" if data.get("schedule_done") else ""
     latency = ("send→01 not measured in the warm-up" if data.get("in_warmup") and
                not data["p99_ms"] else
@@ -99,6 +113,8 @@ class ProgressDisplay:
         if event == "pki":
             return (f"preparing keys and certificates of {data['agencies']} agencies (keys are "
                     "generated once, then taken from the cache)")
+        if event == "started" and data.get("bus_only"):
+            return None  # the bus_only notice says it
         if event == "started":
             others = data.get("bus_processes", 0)
             return (f"{data['workers']} worker(s) ready"

@@ -37,18 +37,39 @@ def _throughput(totals: dict[str, Any], load: dict[str, Any] | None) -> str:
     return text + ")"
 
 
+def _bus_only_lines(console: Console, seen: dict[str, Any]) -> None:
+    """What a bus-only run saw, before the usual tables (whose documents are the seen ones)."""
+    timed = ", ".join(f"{k.replace('_', ' ')} {n}" for k, n in seen["timed_by"].items()) or "-"
+    statuses = " · ".join(f"{code} {n}" for code, n in seen["statuses"].items()) or "none"
+    first = seen["first_document_after_s"]
+    console.print(f"bus-only: saw {seen['documents_seen']} documents ({seen['deliveries_seen']} "
+                  f"deliveries) submitted to {seen['inbound']}"
+                  + (f", the first {first:g} s after it began listening" if first is not None
+                     else "") + f"; ended by {seen['ended_by']} after {seen['listened_s']:g} s; "
+                  f"trusts {seen['trust']}")
+    console.print(f"send time taken from: {timed} · statuses back to the senders: {statuses}"
+                  + (f" · submitted again {seen['submitted_again']}"
+                     if seen["submitted_again"] else ""))
+
+
 def render_report(report: dict[str, Any], console: Console | None = None) -> None:
     console = console or Console(width=None if Console().is_terminal else 150)
     run, totals, signing = report["run"], report["totals"], report["signing"]
     cfg = run["config"]
+    what = ("bus-only (no senders)" if report.get("bus_only") else
+            f"seed {cfg['seed']} · {cfg['signature_algorithm']} · {run.get('workers', 1)} "
+            "worker(s)")
     console.print(f"[bold]lgsp simulate[/] run {run['run_id']} on the {run['broker']} broker "
                   f"({run['bootstrap']}) · profiles {', '.join(cfg['profiles'])} · "
-                  f"{report['topology']['agencies']} agencies · seed {cfg['seed']} · "
-                  f"{cfg['signature_algorithm']} · {run.get('workers', 1)} worker(s)")
+                  f"{report['topology']['agencies']} agencies · {what}")
     if run.get("stopped_early"):
-        console.print("[bold red]interrupted[/]: the schedule was stopped by Ctrl-C; every figure "
-                      "covers what was sent before it (exit 130)")
+        console.print("[bold red]interrupted[/]: " + (
+            "the bus-only run stopped listening on Ctrl-C; every figure covers what it saw "
+            "before" if report.get("bus_only") else "the schedule was stopped by Ctrl-C; every "
+            "figure covers what was sent before it") + " (exit 130)")
     load = report.get("load")
+    if report.get("bus_only"):
+        _bus_only_lines(console, report["bus_only"])
     if load:
         console.print(f"load: {load.get('spec', load.get('shape'))} · peak "
                       f"{load.get('peak_rate'):g} /s · {load.get('duration_s'):g} s · warm-up "
@@ -66,8 +87,9 @@ def render_report(report: dict[str, Any], console: Console | None = None) -> Non
     console.print(t)
     console.print(f"send→01 p50/p99/max {_lat(totals['send_to_arrived_ms'])} ms · "
                   f"send→06 {_lat(totals['send_to_completed_ms'])} ms · "
-                  f"{_throughput(totals, load)} · "
-                  f"schedule lag p99 {report['schedule']['lag_ms']['p99']} ms")
+                  + (f"{totals['duration_s']:g} s listening" if report.get("bus_only") else
+                     f"{_throughput(totals, load)} · "
+                     f"schedule lag p99 {report['schedule']['lag_ms']['p99']} ms"))
 
     _latency_table(console, report)
     s = Table(title="Signing", title_justify="left")

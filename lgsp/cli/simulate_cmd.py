@@ -18,6 +18,7 @@ from lgsp.cli import options
 from lgsp.cli.durations import DURATION_HELP, duration
 from lgsp.logs import configure_logging
 
+BUS_ONLY_PANEL = "Bus-only run (replayed or outside senders' traffic)"
 AUTO_ROTATE_AFTER_S = 180.0
 AUTO_ROTATE_PERIOD_S = 60.0
 
@@ -25,6 +26,7 @@ AUTO_ROTATE_PERIOD_S = 60.0
 @options.broker_options(bootstrap_help="Kafka HOST:PORT to use instead of the embedded broker "
                                        "(default: start the embedded broker).")
 def simulate(
+    ctx: typer.Context,
     profile: Annotated[list[str] | None, typer.Option(
         "--profile", "-p", envvar="LGSP_PROFILE",
         help="Province profile (repeat to combine provinces; the central tier is always in): "
@@ -39,7 +41,8 @@ def simulate(
              "a plain ramp; steps and ramp:A..B set their own rates).")] = 20.0,
     duration: Annotated[float | None, typer.Option(
         "--duration", parser=duration, metavar="DURATION", envvar="LGSP_DURATION",
-        help=f"Length of the schedule ({DURATION_HELP}; default: documents / rate).")] = None,
+        help=f"Length of the schedule ({DURATION_HELP}; default: documents / rate). "
+             "--bus-only: how long it listens.")] = None,
     shape: Annotated[str, typer.Option(
         "--shape", envvar="LGSP_SHAPE",
         help="Load shape: constant, ramp[:FROM..TO], steps:R1xD1,R2xD2,... "
@@ -189,6 +192,25 @@ def simulate(
                       "trust.")] = None,
     run_id: Annotated[str | None, typer.Option(
         "--run-id", help="Names the run's topics (default: random).")] = None,
+    bus_only: Annotated[bool, typer.Option(
+        "--bus-only", rich_help_panel=BUS_ONLY_PANEL,
+        help="Run the bus without senders: the routers, recipients and tracker of --run-id's "
+             "topics on --bootstrap take in what others submit (lgsp replay --into-run, your "
+             "own senders) and report what they saw. Trust: --pki DIR or --trust-capture. "
+             "Ends after --duration, or --idle after the first document, or on Ctrl-C "
+             "(with the report). Not with --documents, --rate, --shape, --warmup, --inject, "
+             "--external, --workers, --bus-workers, --host-shard, --find-max, --pki-out, "
+             "--rotate-topics.")] = False,
+    idle: Annotated[float | None, typer.Option(
+        "--idle", parser=duration, metavar="DURATION", rich_help_panel=BUS_ONLY_PANEL,
+        help="--bus-only: end once no document has been submitted for this long after the "
+             f"first one ({DURATION_HELP}; default 10s). Without --duration and with no "
+             "document at all, the run ends after 5 minutes.")] = None,
+    trust_capture: Annotated[Path | None, typer.Option(
+        "--trust-capture", exists=True, dir_okay=False, readable=True,
+        rich_help_panel=BUS_ONLY_PANEL,
+        help="--bus-only: trust the CAs this capture carries (lgsp simulate --record writes "
+             "them) instead of --pki DIR's.")] = None,
     keep_topics: Annotated[bool, typer.Option(
         "--keep-topics", help="On an external cluster, keep the run's topics afterwards.")
     ] = False,
@@ -209,8 +231,9 @@ def simulate(
 
     Exit codes: 0 every delivery was answered (nothing lost) · 1 deliveries lost, left
     incomplete or not sent (the producer failed), an --external service failed a
-    conformance check or never answered its probe, or statuses came for documents the run did
-    not send (--allow-foreign-statuses) · 2 usage or configuration error · 3 bad
+    conformance check or never answered its probe, statuses came for documents the run did
+    not send (--allow-foreign-statuses), or a --bus-only run saw no document or refused
+    documents for want of trust in their CA · 2 usage or configuration error · 3 bad
     input · 4 broker or registry unreachable · 6 an --slo gate was breached · 130 interrupted
     (the report of what was done is still written). Every option's environment variable is in
     the README.
@@ -225,6 +248,11 @@ def simulate(
 
     configure_logging(log_format, log_level)
     options.check_output_files(report=report, html=html, record=record)
+    bus = _bus_only(ctx, bus_only, idle=idle, window=duration, trust_capture=trust_capture,
+                    run_id=run_id, bootstrap=connection.bootstrap, pki=pki,
+                    workers=workers, bus_workers=bus_workers)
+    if bus is not None:  # what a schedule needs is not asked for (nor taken from LGSP_* vars)
+        documents, duration, shape, warmup, inject, external = 0, None, "constant", 0.0, [], []
     try:
         policy = SignaturePolicy(signature_policy)
     except ValueError:
@@ -249,12 +277,13 @@ def simulate(
         lenient_lgsp=lenient_lgsp, run_id=run_id, pki_cache=pki_cache, keep_topics=keep_topics,
         document_versions=_versions(document_versions, registry_url), registry_url=registry_url,
         record_path=record, faults=FaultPlan.parse(inject or []), otlp_endpoint=otlp_endpoint,
-        sign_ahead=sign_ahead, allow_foreign_statuses=allow_foreign_statuses,
+        sign_ahead=sign_ahead,
+        allow_foreign_statuses=allow_foreign_statuses, bus_only=bus,
         external=ExternalParties.parse(external or [], share=external_share,
                                        ready_timeout_s=external_timeout))
     config = dataclasses.replace(config, rotate_s=_rotation(rotate_topics, config, bootstrap))
     config = dataclasses.replace(config, pki_dir=pki, pki_out=pki_out)
-    if not find_max:
+    if not find_max and bus is None:
         config.check_warmup()
     if config.external and run_id is None:
         raise ConfigError("--external needs --run-id: your service reads the run's topics by "
@@ -273,7 +302,11 @@ def simulate(
         raise ConfigError(f"--metrics-port {metrics_port} must be 0..65535 (0: any free port)")
     from lgsp.signing.pki_files import load_authority, prepare_pki_out
 
-    if pki is not None:
+    if bus is not None:
+        from lgsp.run.credentials import trusted_exports
+
+        trusted_exports(config)  # unreadable or unchained anchors: one line before anything
+    elif pki is not None:
         load_authority(pki)  # a bad directory is a usage error before any broker starts
     if pki_out is not None:
         prepare_pki_out(pki_out)
@@ -309,10 +342,53 @@ class RunSettings:
     progress: bool
 
 
+BUS_ONLY_REFUSES = {
+    "documents": "--documents", "rate": "--rate", "shape": "--shape", "warmup": "--warmup",
+    "inject": "--inject", "external": "--external", "external_share": "--external-share",
+    "find_max": "--find-max", "host_shard": "--host-shard", "pki_out": "--pki-out",
+    "rotate_topics": "--rotate-topics", "fan_out": "--fan-out",
+    "document_versions": "--document-versions"}
+"""Options of a schedule a bus-only run has none of (refused when given on the command line)."""
+
+
+def _bus_only(ctx: typer.Context, on: bool, *, idle: float | None, window: float | None,
+              trust_capture: Path | None, run_id: str | None, bootstrap: str | None,
+              pki: Path | None, workers: int, bus_workers: int) -> Any:
+    """The ``BusOnly`` settings of ``--bus-only`` (None without it), or one line (exit 2)."""
+    from lgsp.errors import ConfigError
+    from lgsp.run import BusOnly
+    from lgsp.run.config import DEFAULT_IDLE_S
+
+    if not on:
+        for value, flag in ((idle, "--idle"), (trust_capture, "--trust-capture")):
+            if value is not None:
+                raise ConfigError(f"{flag} is an option of a bus-only run: add --bus-only")
+        return None
+    given = [flag for name, flag in BUS_ONLY_REFUSES.items()
+             if getattr(ctx.get_parameter_source(name), "name", None) == "COMMANDLINE"]
+    if given:
+        raise ConfigError(f"--bus-only sends nothing and has no schedule: leave out "
+                          f"{', '.join(given)}")
+    if workers != 1 or bus_workers:
+        raise ConfigError("--bus-only runs the bus in one process: leave out --workers and "
+                          "--bus-workers")
+    if run_id is None or bootstrap is None:
+        raise ConfigError("--bus-only needs --run-id and --bootstrap: the senders (lgsp replay "
+                          "--into-run ID, your own service) write to lgsp.<run-id>.<platform>."
+                          "inbound on the same broker (lgsp broker --port 39092 starts one)")
+    if (pki is None) == (trust_capture is None):
+        raise ConfigError("--bus-only trusts the senders' CA: give one of --pki DIR (written "
+                          "by lgsp simulate --pki-out) or --trust-capture FILE")
+    return BusOnly(idle_s=DEFAULT_IDLE_S if idle is None else idle, window_s=window,
+                   trust_capture=trust_capture)
+
+
 def _rotation(requested: float | None, config: Any, bootstrap: str | None) -> float | None:
     """--rotate-topics, or the default: rotate long runs on the embedded broker."""
     if requested is not None:
         return requested or None
+    if config.bus_only is not None:  # outside senders write to fixed topic names
+        return None
     long_run = config.load_shape().duration_s > AUTO_ROTATE_AFTER_S  # a bad --shape fails here
     return AUTO_ROTATE_PERIOD_S if bootstrap is None and long_run and not config.record_path \
         and not config.external else None

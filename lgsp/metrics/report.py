@@ -109,7 +109,8 @@ def build_report(metrics: RunMetrics, *, run: dict[str, Any], topology: dict[str
         addressed[route.recipient_tier] += stats.sent
         arrived[route.recipient_tier] += stats.delivered
     fan_out_docs = sum(metrics.fan_out.values())
-    documents = metrics.signing.documents
+    # documents this run's senders signed, or (a bus-only run: no senders) those it saw
+    documents = metrics.signing.documents + metrics.seen.get("documents", 0)
     return {
         "schema_version": REPORT_SCHEMA_VERSION,
         "run": run,

@@ -126,6 +126,9 @@ class RunMetrics:
     (``consumers.conformance.Check``)."""
     conformance_examples: dict[str, list[list[str]]] = field(default_factory=dict)
     """``<party>|<check>`` → the first failures: [DocumentId, recipient, expected, came]."""
+    seen: Counter[str] = field(default_factory=Counter)
+    """A bus-only run's view of traffic it did not send (``lgsp.run.bus_only``): ``documents``,
+    ``deliveries``, ``submitted_again``, ``timed_by|<source>``, ``statuses|<code>``."""
     schedule_lag: Histogram = field(default_factory=Histogram)
     """Actual submit time behind the intended (open-loop) time."""
     stages: dict[str, Histogram] = field(default_factory=dict)
@@ -201,6 +204,10 @@ class RunMetrics:
         """A document handed to the bus by a sender of ``tier``, for ``recipients``."""
         self.documents_by_tier[tier] += 1
         self.fan_out[recipients] += 1
+
+    def record_seen(self, what: str, count: int = 1) -> None:
+        """A bus-only run saw ``what`` (a submitted document, its deliveries, a status)."""
+        self.seen[what] += count
 
     def record_sign_cost(self, ns: int) -> None:
         self.sign_cost.record_ns(ns)

@@ -13,7 +13,7 @@ The flow of one run::
     merged report (lgsp.metrics.report_merge) → SLO verdict → exit code
 """
 
-from lgsp.run.config import DEFAULT_PROFILES, SimulationConfig
+from lgsp.run.config import DEFAULT_PROFILES, BusOnly, SimulationConfig
 from lgsp.run.coordinator import HostShard, LoadRun
 from lgsp.run.find_max import find_max_rate
 from lgsp.run.roles import ROLES, Role
@@ -22,6 +22,7 @@ from lgsp.run.simulation import Simulation
 __all__ = [
     "DEFAULT_PROFILES",
     "ROLES",
+    "BusOnly",
     "HostShard",
     "LoadRun",
     "Role",

@@ -16,6 +16,30 @@ from lgsp.faults import FaultPlan
 from lgsp.signing.keys import SignatureAlgorithm
 from producers.load_shape import LoadShape
 
+DEFAULT_IDLE_S = 10.0
+"""A bus-only run ends once no document has been submitted for this long after the first."""
+NOTHING_CAME_S = 300.0
+"""A bus-only run without ``--duration`` ends after this long if no document came at all."""
+
+
+@dataclass(kw_only=True, frozen=True, slots=True)
+class BusOnly:
+    """A bus-only run (``--bus-only``): routers, recipients and a tracker without senders, for
+    replayed or outside senders' traffic on the run's topics (``lgsp.run.bus_only``)."""
+
+    idle_s: float = DEFAULT_IDLE_S
+    """End once no document has been submitted for this long after the first one."""
+    window_s: float | None = None
+    """End this long after the run began listening (``--duration``), whatever came."""
+    trust_capture: Path | None = None
+    """Trust the CAs a capture carries (``--trust-capture``) instead of ``--pki DIR``'s."""
+
+    def __post_init__(self) -> None:
+        if self.idle_s <= 0:
+            raise ConfigError("--idle must be > 0 seconds")
+        if self.window_s is not None and self.window_s <= 0:
+            raise ConfigError("--duration must be > 0 seconds")
+
 DEFAULT_PROFILES = ("thanh-hoa", "hai-duong")
 SERIES_POINTS = 20
 """A run's series has at least this many intervals (unless they would be under 0.1 s)."""
@@ -83,6 +107,9 @@ class SimulationConfig:
     sign_ahead: int = 0
     """Signing processes per worker that sign documents ahead of their send time
     (``producers.sign_ahead``); 0: each document is signed in line when it is sent."""
+    bus_only: BusOnly | None = None
+    """A bus-only run: no senders; what external senders or ``lgsp replay`` submit on the
+    run's topics is routed, taken in and tracked as *seen* (not expected) traffic."""
     otlp_endpoint: str | None = None
     """Export each document's journey as an OpenTelemetry trace to this OTLP/HTTP endpoint
     (``lgsp.bus.tracing``); None: no tracing, no ``traceparent`` header, no span."""
@@ -90,6 +117,8 @@ class SimulationConfig:
     def __post_init__(self) -> None:
         if self.documents is not None and self.documents < 0:
             raise ConfigError("--documents must be >= 0")
+        if self.bus_only is not None:
+            self._check_bus_only()
         if self.documents is None and self.duration_s is None \
                 and not self.shape.startswith("steps:"):
             raise ConfigError("give --documents or --duration")
@@ -120,11 +149,29 @@ class SimulationConfig:
         if self.otlp_endpoint is not None:
             otlp_traces_url(self.otlp_endpoint)  # checks the URL's form; no request yet
 
+    def _check_bus_only(self) -> None:
+        if self.documents:
+            raise ConfigError("--bus-only sends nothing: leave out --documents")
+        if self.external:
+            raise ConfigError("--bus-only cannot be combined with --external (a bus-only run "
+                              "has no senders to drive load at a service)")
+        if self.faults:
+            raise ConfigError("--bus-only cannot be combined with --inject (it sends nothing)")
+        if self.rotate_s is not None:
+            raise ConfigError("--bus-only reads fixed topic names (outside senders write to "
+                              "them); it cannot be combined with --rotate-topics")
+        if self.warmup_s:
+            raise ConfigError("--bus-only has no schedule to warm up: leave out --warmup")
+        if self.sign_ahead:
+            raise ConfigError("--bus-only signs nothing: leave out --sign-ahead")
+
     def series_interval_s(self) -> float:
         """The series interval: the one given, else the largest round width (0.1 s .. 5 s) that
         cuts the schedule into at least ``SERIES_POINTS`` intervals (5 s for 100 s and more)."""
         if self.interval_s is not None:
             return self.interval_s
+        if self.bus_only is not None:  # no schedule: as for a long one
+            return ROUND_INTERVALS_S[-1]
         try:
             wanted = self.load_shape().duration_s / SERIES_POINTS
         except ConfigError:  # no schedule to cut (e.g. --documents 0)
@@ -142,6 +189,9 @@ class SimulationConfig:
         data["record_path"] = str(self.record_path) if self.record_path else None
         data["profiles"] = list(self.profiles)
         data["document_versions"] = list(self.document_versions)
+        if self.bus_only is not None:
+            data["bus_only"]["trust_capture"] = (str(self.bus_only.trust_capture)
+                                                 if self.bus_only.trust_capture else None)
         return data
 
     def check_warmup(self) -> None:

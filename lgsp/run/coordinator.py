@@ -39,12 +39,13 @@ from lgsp.codec.registry import FileSchemaRegistry
 from lgsp.codec.rest_registry import RestSchemaRegistry
 from lgsp.config import BrokerConfig
 from lgsp.errors import BrokerError, ConfigError, LgspError, LifecycleError
+from lgsp.metrics.bus_only_report import bus_only_report
 from lgsp.metrics.histogram import Histogram
 from lgsp.metrics.report import build_report
 from lgsp.metrics.state import from_state, merge
 from lgsp.run.bus_setup import open_bus
 from lgsp.run.config import SimulationConfig
-from lgsp.run.credentials import issue_run_pki
+from lgsp.run.credentials import issue_run_pki, trust_run_pki
 from lgsp.run.plan import RunPlan
 from lgsp.run.protocol import (
     Abort,
@@ -68,7 +69,7 @@ from lgsp.run.protocol import (
 )
 from lgsp.run.readiness import Readiness, wait_until_ready
 from lgsp.run.recording import RunRecording, run_facts
-from lgsp.run.roles import RECEIVE, ROLES, ROUTE, SEND, TRACK, RoleParts
+from lgsp.run.roles import BUS_ONLY, RECEIVE, ROLES, ROUTE, SEND, TRACK, RoleParts
 from lgsp.run.worker import WorkerSpec, process_main, run_worker
 from lgsp.signing.pki import PkiExport
 
@@ -189,8 +190,12 @@ class LoadRun:
         self.progress = progress or (lambda _event, _data: None)
         self.log_format = log_format
         self.log_level = log_level
+        if config.bus_only is not None and (workers != 1 or bus_workers or self.host.count > 1):
+            raise ConfigError("--bus-only runs in one process: leave out --workers, "
+                              "--bus-workers and --host-shard")
         self.plan = RunPlan.of(config)
-        self.shape = config.load_shape()
+        self.shape = None if config.bus_only is not None else config.load_shape()
+        """The schedule (None: a bus-only run has none)."""
         self.run_id = self.plan.run_id
         self.started_at: dt.datetime | None = None
         self.bus_broker = broker
@@ -226,10 +231,16 @@ class LoadRun:
                 await self.rotator.prepare()
                 if self.broker.bootstrap is not None and not self.config.keep_topics:
                     stack.push_async_callback(self.rotator.delete_remaining)
-            senders = await asyncio.to_thread(plan.senders)
+            bus_only = self.config.bus_only is not None
+            senders = [] if bus_only else await asyncio.to_thread(plan.senders)
             senders = [c for c in senders if any(shard.owns(c) for shard in self.shards)]
-            self.progress("pki", {"agencies": len(senders)})
-            run_pki = await asyncio.to_thread(issue_run_pki, self.config, plan.topology, senders)
+            trusted_beside: tuple[PkiExport, ...] = ()
+            if bus_only:  # it issues nothing: it trusts the senders' CA
+                run_pki, trusted_beside = await asyncio.to_thread(trust_run_pki, self.config)
+            else:
+                self.progress("pki", {"agencies": len(senders)})
+                run_pki = await asyncio.to_thread(issue_run_pki, self.config, plan.topology,
+                                                  senders)
             pki = run_pki.export()
             if pki.revoked_serials():  # the CA revokes before the run; verifiers follow the topic
                 await publish_revocations(broker, plan.topics.revocations,
@@ -251,14 +262,15 @@ class LoadRun:
                                        host=self.host.index, hosts=self.host.count)
             exports = await _unless_stopped(self.barrier.arrive(
                 "pki", timeout_s=READY_TIMEOUT_S, payload=pki.to_json()), stop)
-            trusted = tuple(PkiExport.from_json(v) for host, v in sorted(exports.items())
-                            if host != self.host.index)
+            trusted = trusted_beside + tuple(PkiExport.from_json(v)
+                                             for host, v in sorted(exports.items())
+                                             if host != self.host.index)
             config = _with_run_id(self.config, self.run_id)
             pki_file = stack.enter_context(tempfile.TemporaryDirectory(prefix="lgsp-pki-"))
             pki_path = Path(pki_file) / "pki.json"
             pki_path.write_text(json.dumps({"own": pki.to_json(),
                                             "trusted": [t.to_json() for t in trusted]}))
-            roles = frozenset({SEND}) if self.bus_workers else ROLES
+            roles = BUS_ONLY if bus_only else frozenset({SEND}) if self.bus_workers else ROLES
             workers = [self._spawn(WorkerSpec(config, broker, shard, pki_path, tuple(senders),
                                               self.log_format, self.log_level, roles=roles))
                        for shard in self.shards]
@@ -294,10 +306,17 @@ class LoadRun:
             for worker in workers:
                 worker.channel.send(Begin(start_ns))
             self._begun = True
-            self.progress("started", {"workers": self.workers,
+            self.progress("started", {"workers": self.workers, "bus_only": bus_only,
                                       "bus_processes": len(workers) - self.workers})
             if self.bus_workers:
                 self.progress("bus_workers", {"processes": self.bus_processes()})
+            if self.config.bus_only is not None:
+                self.progress("bus_only", {
+                    "run_id": self.run_id, "bootstrap": broker.bootstrap,
+                    "inbound": plan.topics.inbound("<platform>"),
+                    "platforms": len(plan.topology.platforms),
+                    "window_s": self.config.bus_only.window_s,
+                    "idle_s": self.config.bus_only.idle_s})
             self.watch = BrokerWatch(str(broker.bootstrap),
                                      lost_after_s=self.config.broker_timeout_s)
             self.watch.start()
@@ -542,6 +561,9 @@ class LoadRun:
         # workers snapshot on the same ticks of the schedule clock (ms apart), so the newest
         # instant is one at which every sender had counted what it sent: sent <= due on schedule
         at_ns = live.get("at_ns", time.monotonic_ns())
+        if self.shape is None:  # a bus-only run: no schedule, what it saw
+            self._publish_seen(live, latency, at_ns)
+            return
         as_of_s = (at_ns - start_ns) / 1e9
         if self.host.count == 1:  # the schedule's own count of documents due by now
             live["target"] = self.shape.due_by(as_of_s, self.config.documents)
@@ -566,6 +588,16 @@ class LoadRun:
         live["errors"] = sum(live.get(k, 0) for k in ("rejected", "undeliverable", "lost",
                                                       "send_failed", "dead_letters"))
         live["send_to_arrived"] = latency
+        self.live = live
+        self.progress("live", live)
+
+    def _publish_seen(self, live: dict[str, Any], latency: Histogram, at_ns: int) -> None:
+        """The live figures of a bus-only run: documents seen, not a schedule's progress."""
+        found = latency.percentiles_us(50, 99)
+        live.update(bus_only=True, at_ns=at_ns, p50_ms=round(found[50] / 1000, 1),
+                    p99_ms=round(found[99] / 1000, 1), send_to_arrived=latency,
+                    errors=sum(live.get(k, 0) for k in ("rejected", "undeliverable", "lost",
+                                                        "dead_letters")))
         self.live = live
         self.progress("live", live)
 
@@ -610,9 +642,19 @@ class LoadRun:
         run["stopped_early"] = stopped
         if self.readiness is not None:
             run["external_ready_after_s"] = self.readiness.answered_after_s
-        return build_report(metrics, run=run, topology=self.plan.topology_facts(),
-                            duration_s=duration_s, send_duration_s=send_s,
-                            load=self.config.load_shape().describe())
+        report = build_report(metrics, run=run, topology=self.plan.topology_facts(),
+                              duration_s=duration_s, send_duration_s=send_s,
+                              load=None if self.shape is None else self.shape.describe())
+        if self.config.bus_only is not None:
+            facts: dict[str, Any] = next((r.facts["bus_only"] for r in results
+                                          if "bus_only" in r.facts), {})
+            settings = self.config.bus_only
+            report["bus_only"] = bus_only_report(
+                metrics, facts, inbound=self.plan.topics.inbound("<platform>"),
+                idle_s=settings.idle_s, window_s=settings.window_s,
+                trust=f"--trust-capture {settings.trust_capture}" if settings.trust_capture
+                else f"--pki {self.config.pki_dir}")
+        return report
 
 
 async def _unless_stopped(work: Coroutine[Any, Any, T], stop: asyncio.Event) -> T:

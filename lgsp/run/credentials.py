@@ -1,15 +1,18 @@
 """The one place a run issues its PKI: the CA (new, or the one of ``--pki DIR``), each sending
 agency's personal and agency certificates, and the faulty seals fault injection asks for
-(``--inject``); with ``--pki-out DIR`` it is written there before the first document is sent."""
+(``--inject``); with ``--pki-out DIR`` it is written there before the first document is sent.
+A bus-only run issues nothing: it only trusts (``trust_run_pki``)."""
 
 from __future__ import annotations
 
 import structlog
 
+from lgsp.codec.capture import CaptureReader
 from lgsp.domain.topology import Topology
+from lgsp.errors import ConfigError
 from lgsp.run.config import SimulationConfig
-from lgsp.signing.pki import Pki
-from lgsp.signing.pki_files import load_authority, write_pki
+from lgsp.signing.pki import Pki, PkiExport
+from lgsp.signing.pki_files import load_authority, load_trust, trust_from_anchors, write_pki
 from producers.faults import issue_faulty_seals
 from producers.sender import issue_credentials
 
@@ -32,3 +35,28 @@ def issue_run_pki(config: SimulationConfig, topology: Topology, senders: list[st
         log.info("pki_published", directory=str(files.directory),
                  certificates=files.certificates, faulty=files.faulty, revoked=files.revoked)
     return pki
+
+
+def trusted_exports(config: SimulationConfig) -> tuple[PkiExport, ...]:
+    """The CAs a bus-only run trusts: that of ``--pki DIR`` (its key is not needed) or those a
+    capture carries (``--trust-capture``). One line (``ConfigError``, ``CaptureError``) when
+    they cannot be read or do not chain."""
+    bus_only = config.bus_only
+    if bus_only is not None and bus_only.trust_capture is not None:
+        anchors = CaptureReader(bus_only.trust_capture).info.trust_anchors
+        return trust_from_anchors(anchors, str(bus_only.trust_capture))
+    if config.pki_dir is not None:
+        return (load_trust(config.pki_dir),)
+    raise ConfigError("--bus-only needs the senders' trust anchors: --pki DIR (written by "
+                      "lgsp simulate --pki-out) or --trust-capture FILE (a capture of "
+                      "lgsp simulate --record)")
+
+
+def trust_run_pki(config: SimulationConfig) -> tuple[Pki, tuple[PkiExport, ...]]:
+    """A bus-only run's PKI: it issues nothing and trusts ``trusted_exports``; the first CA is
+    the run's own, the others are trusted beside it."""
+    exports = trusted_exports(config)
+    pki = Pki(cache_dir=config.pki_cache, restore=exports[0])
+    log.info("pki_trusted", anchors=len(exports), known=len(exports[0].known),
+             revoked=len(exports[0].revoked))
+    return pki, exports[1:]

@@ -28,6 +28,9 @@ ROLES: frozenset[Role] = frozenset(Role)
 
 SEND, TRACK, ROUTE, RECEIVE = Role.SEND, Role.TRACK, Role.ROUTE, Role.RECEIVE
 
+BUS_ONLY: frozenset[Role] = frozenset({TRACK, ROUTE, RECEIVE})
+"""A bus-only run's one process (``--bus-only``): the bus without senders."""
+
 
 class StatusReader(StrEnum):
     """Who reads a platform's ``deliver`` topic in a process."""
@@ -51,7 +54,11 @@ class RoleParts:
     track                      —     alone  —      —        ledger, deliver (statuses)
     route                      —     —      yes    —        inbound
     receive                    —     —      —      yes      deliver
+    track+route+receive        —     seen   yes    yes      inbound, deliver
     =========================  ====  =====  =====  =======  ==========================
+
+    The last is a bus-only run's process (``--bus-only``): no senders; its tracker learns of
+    each document from its own routers, which see it submitted (``lgsp.run.bus_only``).
     """
 
     roles: frozenset[Role]
@@ -60,9 +67,11 @@ class RoleParts:
         unknown = self.roles - ROLES
         if unknown or not self.roles:
             raise ConfigError(f"roles {sorted(self.roles)} must be some of {sorted(ROLES)}")
-        if TRACK in self.roles and SEND not in self.roles and self.roles != {TRACK}:
-            raise ConfigError("a tracker without its senders runs in a process of its own "
-                              f"(roles {sorted(self.roles)})")
+        if TRACK in self.roles and SEND not in self.roles and self.roles != {TRACK} \
+                and not self.observes:
+            raise ConfigError("a tracker without its senders runs in a process of its own, "
+                              "or with every router and recipient (a bus-only run; roles "
+                              f"{sorted(self.roles)})")
 
     @property
     def sends(self) -> bool:
@@ -70,8 +79,15 @@ class RoleParts:
 
     @property
     def tracks_here(self) -> bool:
-        """Sender and tracker in one process: statuses go straight to the tracker."""
-        return {SEND, TRACK} <= self.roles
+        """Sender (or, bus-only, the routers) and tracker in one process: statuses go straight
+        to the tracker."""
+        return {SEND, TRACK} <= self.roles or self.observes
+
+    @property
+    def observes(self) -> bool:
+        """A bus-only run's process: routes, receives and tracks what its routers see submitted
+        (no sender, no ledger)."""
+        return self.roles == BUS_ONLY
 
     @property
     def tracks_alone(self) -> bool:
@@ -109,7 +125,7 @@ class RoleParts:
     def restartable(self) -> bool:
         """A router, recipient or tracker process: restarted when it dies (a sender is the load
         itself and is not)."""
-        return SEND not in self.roles
+        return SEND not in self.roles and not self.observes
 
     @property
     def name(self) -> str:

@@ -43,6 +43,7 @@ from lgsp.errors import LifecycleError, StageFailed
 from lgsp.metrics.report import build_report
 from lgsp.metrics.run import RunMetrics
 from lgsp.metrics.series import IntervalSeries
+from lgsp.run.bus_only import Ending, SubmissionWatch
 from lgsp.run.bus_setup import open_bus
 from lgsp.run.config import SimulationConfig
 from lgsp.run.credentials import issue_run_pki
@@ -114,6 +115,14 @@ class Simulation:
         self.tracker = DeliveryTracker(self.topology, self.metrics,
                                        ack_timeout_s=config.ack_timeout_s,
                                        external=config.external.recipient_set)
+        self.watch: SubmissionWatch | None = None
+        """A bus-only run: what its routers see submitted, for its tracker."""
+        if self.parts.observes:
+            if config.bus_only is None:
+                raise LifecycleError("a process that tracks what its routers see needs a "
+                                     "bus-only run's config (--bus-only)")
+            self.watch = SubmissionWatch(self.tracker, self.metrics, self.topology,
+                                         config.bus_only)
         self.pki: Pki | None = None
         self.sender: AgencySender | None = None
         self.ledger: LedgerWriter | None = None
@@ -219,17 +228,21 @@ class Simulation:
         in the dispatcher (``RoleParts``)."""
         if self.producer is None:
             raise LifecycleError("the platforms need the run's producer")
+        watch = self.watch
+        on_status = (None if not self.parts.tracks_here else self.tracker.on_status
+                     if watch is None else watch.on_status)
         for platform in self.topology.platforms:
             agents = self.agents[platform] = RecipientAgents(
                 platform, verifier=verifier, topology=self.topology, topics=self.topics,
                 producer=self.producer, events=self.events, metrics=self.metrics,
-                on_status=self.tracker.on_status if self.parts.tracks_here else None,
+                on_status=on_status,
                 accept_documents=self.parts.receives, config=self.config.recipient,
                 tracing=self.tracing, external=self.config.external.recipient_set)
             router = self.routers[platform] = PlatformRouter(
                 platform, lenient=self.config.lenient_lgsp, topology=self.topology,
                 topics=self.topics, producer=self.producer, events=self.events,
-                metrics=self.metrics, tracing=self.tracing)
+                metrics=self.metrics, tracing=self.tracing,
+                on_submission=None if watch is None else watch.on_submission)
             match self.parts.deliver_reader:
                 case StatusReader.RECIPIENTS:
                     self.dispatcher.add(agents.topic, f"recipient:{platform}", agents.handle)
@@ -385,6 +398,9 @@ class Simulation:
         self._schedule_start_ns = start_ns
         warmup_ns = int(self.config.warmup_s * 1e9)
         self.metrics.series.restart(start_ns)
+        if self.watch is not None:  # bus-only: every document it sees is measured
+            self.watch.begin()
+            return
         self.metrics.measure_from_ns = start_ns + warmup_ns
         self.metrics.measure_from_wall_us = (time.time_ns() + (start_ns - time.monotonic_ns())
                                              + warmup_ns) // 1000
@@ -535,6 +551,24 @@ class Simulation:
             self.sweep()
             await asyncio.sleep(0.1)
 
+    async def observe(self, stop: asyncio.Event) -> None:
+        """A bus-only run: route, take in and track what outside senders submit until the
+        watch says the run is over (``--duration``, ``--idle``) or ``stop`` (Ctrl-C)."""
+        watch = self.watch
+        if watch is None:
+            raise LifecycleError(f"simulation {self.run_id} is not a bus-only run")
+        while (ending := watch.due_to_end()) is None:
+            self.check_stages()
+            self.sweep()
+            if stop.is_set():
+                ending = Ending.INTERRUPTED
+                break
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=0.1)
+        watch.ended_by = ending
+        log.info("bus_only_listening_ended", ended_by=ending.value,
+                 documents=watch.documents)
+
     async def settle(self, *, finish: bool = True) -> None:
         """Wait, bounded, until every delivery reached a terminal status or was declared lost;
         with ``finish``, then count what is left as lost or incomplete."""
@@ -572,6 +606,7 @@ class Simulation:
             "dead_letters": sum(self.metrics.dead_letters.values()),
             "signature_failures": sum(self.metrics.signing.failures.values()),
             "send_to_arrived": self.tracker.live_arrived.encode(),
+            **({"seen": self.watch.documents} if self.watch is not None else {}),
         }
 
     async def run(self) -> dict[str, Any]:

@@ -132,9 +132,10 @@ async def run_worker(spec: WorkerSpec, channel: Channel) -> int:
                                 {"send_s": 0.0, "run": simulation.run_facts(),
                                  "stopped_early": stop.is_set()}))
             return 0
-        sending = asyncio.create_task(  # a tracker process: until its senders are done
-            simulation.send_schedule(simulation.plan(), start_ns, stop=stop)
-            if parts.sends else simulation.follow_senders())
+        sending = asyncio.create_task(  # a tracker process: until its senders are done;
+            simulation.send_schedule(simulation.plan(), start_ns, stop=stop)  # bus-only: until
+            if parts.sends else simulation.observe(stop) if parts.observes  # the window ends
+            else simulation.follow_senders())
         background.append(sending)
         await _serve(simulation, channel, stop, until=sending, ticks_from=start_ns)
         sending.result()
@@ -152,7 +153,9 @@ async def run_worker(spec: WorkerSpec, channel: Channel) -> int:
         await simulation.stop()
         channel.send(Result(to_state(simulation.metrics),
                             {"send_s": send_s, "run": simulation.run_facts(),
-                             "stopped_early": stop.is_set()}))
+                             "stopped_early": stop.is_set(),
+                             **({"bus_only": simulation.watch.facts()}
+                                if simulation.watch is not None else {})}))
     except StageFailed as exc:
         for task in background:
             task.cancel()

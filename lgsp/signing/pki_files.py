@@ -129,14 +129,8 @@ def load_authority(directory: Path) -> Authority:
     """The CA of a ``--pki-out`` directory, checked: ``ConfigError`` (one line, exit 2) when a
     file is missing or unreadable, the issuing CA is not signed by the root, or the key is not
     the issuing CA's."""
-    def fail(why: str) -> ConfigError:
-        return ConfigError(f"--pki {directory}: {why}; give a directory written by "
-                           "lgsp simulate --pki-out")
-
-    if not directory.is_dir():
-        raise fail("not a directory")
-    root = _read_cert(directory / ROOT, fail)
-    issuing = _read_cert(directory / ISSUING, fail)
+    fail = _pki_failure(directory)
+    root, issuing, known, revoked = _trusted_ca(directory, fail)
     try:
         key = serialization.load_pem_private_key((directory / ISSUING_KEY).read_bytes(),
                                                  password=None)
@@ -148,12 +142,73 @@ def load_authority(directory: Path) -> Authority:
     if not isinstance(key, rsa.RSAPrivateKey | ed25519.Ed25519PrivateKey
                       | ec.EllipticCurvePrivateKey):
         raise fail(f"{ISSUING_KEY} holds an unsupported key type")
+    if _spki(issuing.public_key()) != _spki(key.public_key()):
+        raise fail(f"{ISSUING_KEY} is not the key of {ISSUING}")
+    return Authority(root=root, issuing_ca=issuing, issuing_key=key,
+                     algorithm=_algorithm(key), known=known, revoked=revoked)
+
+
+def load_trust(directory: Path) -> PkiExport:
+    """The trust anchors of a ``--pki-out`` directory, for a run that only verifies (a bus-only
+    run): root and issuing CA, the certificates it issued and its CRL, checked as
+    ``load_authority`` checks them; the issuing CA's key is not needed."""
+    fail = _pki_failure(directory)
+    root, issuing, known, revoked = _trusted_ca(directory, fail)
+    return PkiExport(_certificate_algorithm(issuing), root.public_bytes(Encoding.DER),
+                     issuing.public_bytes(Encoding.DER), (),
+                     known=tuple((code, role, cert.public_bytes(Encoding.DER))
+                                 for code, role, cert in known),
+                     revoked=revoked)
+
+
+def trust_from_anchors(anchors: dict[str, list[str]], source: str) -> tuple[PkiExport, ...]:
+    """PKIs to trust from a capture's trust anchors (``lgsp.trust``: roots and issuing CAs as
+    PEM, one pair per CA): each issuing CA with the root that signed it. ``ConfigError`` when
+    there are none or one chains to none of the roots."""
+    def fail(why: str) -> ConfigError:
+        return ConfigError(f"--trust-capture {source}: {why}")
+
+    try:
+        roots = [x509.load_pem_x509_certificate(pem.encode())
+                 for pem in anchors.get("roots", [])]
+        issuing_cas = [x509.load_pem_x509_certificate(pem.encode())
+                       for pem in anchors.get("issuing_cas", [])]
+    except ValueError:
+        raise fail("its trust anchors are not readable PEM certificates") from None
+    if not issuing_cas:
+        raise fail("the capture carries no trust anchors (recorded by lgsp record, or before "
+                   "captures carried them); give --pki DIR of the senders' CA instead")
+    exports = []
+    for issuing in issuing_cas:
+        root = next((r for r in roots if _signed_by(issuing, r)), None)
+        if root is None:
+            raise fail(f"issuing CA {issuing.subject.rfc4514_string()} is signed by none of "
+                       "the capture's roots")
+        exports.append(PkiExport(_certificate_algorithm(issuing), root.public_bytes(Encoding.DER),
+                                 issuing.public_bytes(Encoding.DER), ()))
+    return tuple(exports)
+
+
+def _pki_failure(directory: Path) -> Fail:
+    def fail(why: str) -> ConfigError:
+        return ConfigError(f"--pki {directory}: {why}; give a directory written by "
+                           "lgsp simulate --pki-out")
+
+    return fail
+
+
+def _trusted_ca(directory: Path, fail: Fail) -> tuple[
+        x509.Certificate, x509.Certificate,
+        tuple[tuple[str, SignatureRole, x509.Certificate], ...], tuple[str, ...]]:
+    """Root, issuing CA, the certificates it issued and its revoked serials, checked."""
+    if not directory.is_dir():
+        raise fail("not a directory")
+    root = _read_cert(directory / ROOT, fail)
+    issuing = _read_cert(directory / ISSUING, fail)
     if not _signed_by(root, root):
         raise fail(f"{ROOT} is not a self-signed root CA")
     if not _signed_by(issuing, root):
         raise fail(f"{ISSUING} is not signed by {ROOT}")
-    if _spki(issuing.public_key()) != _spki(key.public_key()):
-        raise fail(f"{ISSUING_KEY} is not the key of {ISSUING}")
     known = []
     for path in sorted((directory / CERTS).glob("*.pem")):
         code, _, suffix = path.stem.rpartition("-")
@@ -165,9 +220,16 @@ def load_authority(directory: Path) -> Authority:
         if not _signed_by(cert, issuing):
             raise fail(f"{CERTS}/{path.name} is not issued by {ISSUING}")
         known.append((code, role, cert))
-    return Authority(root=root, issuing_ca=issuing, issuing_key=key,
-                     algorithm=_algorithm(key), known=tuple(known),
-                     revoked=_revoked(directory / CRL, issuing, fail))
+    return root, issuing, tuple(known), _revoked(directory / CRL, issuing, fail)
+
+
+def _certificate_algorithm(certificate: x509.Certificate) -> SignatureAlgorithm:
+    key = certificate.public_key()
+    if isinstance(key, rsa.RSAPublicKey):
+        return SignatureAlgorithm.RSA2048
+    if isinstance(key, ed25519.Ed25519PublicKey):
+        return SignatureAlgorithm.ED25519
+    return SignatureAlgorithm.P256
 
 
 def _read_cert(path: Path, fail: Fail) -> x509.Certificate:

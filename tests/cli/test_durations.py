@@ -63,6 +63,6 @@ def test_every_time_option_says_its_units_in_help():
     text = " ".join(r.stdout.replace("│", " ").split())
     for option in ("--duration", "--warmup", "--ack-timeout", "--step-delay", "--intake-delay",
                    "--broker-timeout", "--settle-timeout", "--rotate-topics",
-                   "--external-timeout"):
+                   "--external-timeout", "--idle"):
         assert option in text
-    assert text.count("10s, 2m, 1h, 250ms or 1m30s") == 9, text
+    assert text.count("10s, 2m, 1h, 250ms or 1m30s") == 10, text
