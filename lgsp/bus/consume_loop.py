@@ -22,6 +22,7 @@ import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.errors import KafkaError, OffsetOutOfRangeError
 
+from lgsp.bus.holes import HoleGuard
 from lgsp.codec.events import EventCodec
 from lgsp.config import BrokerConfig
 from lgsp.errors import LifecycleError, Rejected
@@ -133,6 +134,7 @@ class ConsumeLoop:
                   "auto_offset_reset": "none"})
         self._topics = topics
         self._consumer = self._new_consumer()
+        self._holes = HoleGuard(lambda: self._consumer, name)
         self._renewals: list[float] = []
         """When the consumer was replaced after an internal error (bounded per minute)."""
         self._handler = handler
@@ -423,7 +425,9 @@ class ConsumeLoop:
                 self._consumer.seek(tp, offset)
             await asyncio.sleep(OUT_OF_RANGE_BACKOFF_S)
             return
-        if not batch:
+        if self._partitions is not None:  # never step over a hole (lgsp.bus.holes)
+            batch = self._holes.take(batch, self._next.get)
+        if not any(batch.values()):
             return
         futures: Futures = []
         for records in batch.values():
