@@ -20,6 +20,7 @@ import structlog
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from lgsp.bus.admin import topic_partitions
+from lgsp.bus.holes import HoleGuard
 from lgsp.codec.capture import CaptureInfo, CaptureWriter, new_capture_id
 from lgsp.codec.registry import SchemaRegistry
 from lgsp.config import BrokerConfig
@@ -127,6 +128,7 @@ class Recorder:
                            trust_anchors=self.trust_anchors)
         deadline = (time.monotonic() + self.limits.duration_s) if self.limits.duration_s else None
         idle_since = time.monotonic()
+        guard = HoleGuard(lambda: consumer, "recorder")
         with CaptureWriter(self.out, info) as writer:
             while True:
                 if self.limits.count is not None and writer.count >= self.limits.count:
@@ -139,7 +141,9 @@ class Recorder:
                     break
                 if follow and self._stop.is_set() and time.monotonic() - idle_since > 1.0:
                     break  # asked to stop and caught up (nothing new for a second)
-                batch = await consumer.getmany(timeout_ms=100, max_records=2000)
+                # the run writes on while it records: never step over a hole (lgsp.bus.holes)
+                batch = guard.take(await consumer.getmany(timeout_ms=100, max_records=2000),
+                                   position.get)
                 if self.limits.until_end:
                     for tp in partitions:
                         highwater = consumer.highwater(tp)

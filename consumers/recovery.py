@@ -21,6 +21,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from lgsp.bus import headers
 from lgsp.bus.admin import topic_partitions
+from lgsp.bus.holes import HoleGuard
 from lgsp.codec.events import EventCodec
 from lgsp.config import BrokerConfig
 from lgsp.domain.status import StatusCode
@@ -68,11 +69,16 @@ async def statuses_sent(broker: BrokerConfig, topics: list[str], events: EventCo
                 consumer.seek(tp, 0)
             ends = await consumer.end_offsets(partitions)
             left = {tp for tp in partitions if ends[tp] > 0}
+            # other recipients write on while it reads: never step over a hole (lgsp.bus.holes)
+            guard = HoleGuard(lambda: consumer, "recipient read-back")
+            read_to = dict.fromkeys(partitions, 0)
             while left:
-                batch = await consumer.getmany(*left, timeout_ms=200)
+                batch = guard.take(await consumer.getmany(*left, timeout_ms=200), read_to.get)
                 for tp, records in batch.items():
                     for record in records:
                         _note(found, record.topic, record.headers, record.value, events, mine)
+                    if records:
+                        read_to[tp] = records[-1].offset + 1
                     if records and records[-1].offset + 1 >= ends[tp]:
                         left.discard(tp)
                 left = {tp for tp in left if await consumer.position(tp) < ends[tp]}
