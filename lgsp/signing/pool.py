@@ -43,6 +43,8 @@ class _Signer:
         self.process = process
         self.owed: dict[int, asyncio.Future[Signed]] = {}
         self.reader: asyncio.Task[None] | None = None
+        self.closing = False
+        """Ended on purpose: what it still owes is cancelled (documents never sent), not failed."""
 
     async def read_answers(self) -> None:
         stdout = self.process.stdout
@@ -65,7 +67,11 @@ class _Signer:
             error = f"the signing process ended ({exc!r})"
         finally:
             for owed in self.owed.values():
-                if not owed.done():
+                if owed.done():
+                    continue
+                if self.closing:
+                    owed.cancel()
+                else:
                     owed.set_exception(SigningError(error))
             self.owed.clear()
 
@@ -129,6 +135,7 @@ class SigningPool:
     async def close(self) -> None:
         """End the processes (their input ends); signatures not yet made fail."""
         for signer in self._signers:
+            signer.closing = True
             if signer.process.stdin is not None:
                 signer.process.stdin.close()
         for signer in self._signers:
