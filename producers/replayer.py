@@ -49,6 +49,8 @@ from lgsp.metrics.histogram import Histogram
 log = structlog.get_logger(__name__)
 
 LEDGER_TOPIC = "lgsp.replay-ledger"
+LEDGER_PARTITIONS = 1
+"""The replay ledger's partitions (an existing ledger with more is read whole all the same)."""
 _SPEED = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(x|%)?\s*$", re.IGNORECASE)
 
 
@@ -364,7 +366,10 @@ class Replayer:
         destination, so the same capture into other topics (``--topic-map``) is sent again.
         An entry without its topic (written before topics were noted) meant the record's
         own topic."""
-        await create_topics(broker, [self.config.ledger_topic])
+        # one partition, whatever --partitions says: every replay into the cluster shares it
+        # (a second replay asking for more would have to widen it, which Tansu cannot)
+        await create_topics(dataclasses.replace(broker, partitions=LEDGER_PARTITIONS),
+                            [self.config.ledger_topic])
         consumer = AIOKafkaConsumer(**{**broker.consumer_kwargs("unused"), "group_id": None})
         await consumer.start()
         done: set[tuple[int, int, str]] = set()
