@@ -236,7 +236,8 @@ class AgencySender:
 
     async def submit_prepared(self, prepared: Prepared, intended_ns: int) -> asyncio.Future[Any]:
         """Send a document prepared (and maybe signed) ahead of ``intended_ns``; waits for its
-        signatures if the signing pool has not made them yet (schedule lag, recorded)."""
+        signatures if the signing pool has not made them yet (that wait counts in latency from
+        the intended time, and in the schedule lag of the documents after it)."""
         self.metrics.series.count(series.TARGET, intended_ns)
         return await self._submit(prepared, intended_ns)
 

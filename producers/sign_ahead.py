@@ -5,9 +5,10 @@ schedule or ``ahead_documents`` documents, whichever is less — and for each dr
 order, does everything before signing in the worker (fault, number, content, digest: sequential
 and deterministic, as in line) and hands the digest to the signing pool (``lgsp.signing.pool``).
 At the document's intended time the sender takes the signatures (made long before, unless the
-pool is behind: then it waits, and the wait is schedule lag like any other) and only frames and
-produces. The intended times, and latency measured from them, do not change; ``signed_at`` is when
-the signature was asked for, up to ``ahead_s`` before the send.
+pool is behind: then it waits, and the wait counts in latency from the intended time and in the
+schedule lag of the documents after it) and only frames and produces. The intended times, and
+latency measured from them, do not change; ``signed_at`` is when the signature was asked for, up
+to ``ahead_s`` before the send.
 """
 
 from __future__ import annotations
