@@ -143,7 +143,7 @@ class Recorder:
                     break  # asked to stop and caught up (nothing new for a second)
                 # the run writes on while it records: never step over a hole (lgsp.bus.holes)
                 batch = guard.take(await consumer.getmany(timeout_ms=100, max_records=2000),
-                                   position.get)
+                                   lambda tp: None if tp in done else position.get(tp))
                 if self.limits.until_end:
                     for tp in partitions:
                         highwater = consumer.highwater(tp)
