@@ -15,6 +15,10 @@ def topology(
     sample: Annotated[int, typer.Option(
         "--sample", min=0, help="Children shown per node (0 or more).")] = 3,
     json_out: Annotated[bool, typer.Option("--json", help="Counts as JSON.")] = False,
+    directory: Annotated[bool, typer.Option(
+        "--directory", help="The platform directory as JSON: every platform as topic names "
+        "spell it, with its member agencies (what an outside router needs to route; "
+        "docs/contract.md §9).")] = False,
 ) -> None:
     """Show the agencies of a run: counts per tier, platforms and a sample of the tree."""
     from rich.console import Console
@@ -24,6 +28,9 @@ def topology(
     from lgsp.profiles import load_topology
 
     topo = load_topology(list(profile) if profile else ["thanh-hoa"])
+    if directory:
+        print(json.dumps(topo.directory(), ensure_ascii=False, indent=2))
+        return
     if json_out:
         print(json.dumps({"counts_by_tier": topo.counts_by_tier(), "agencies": len(topo.agencies),
                           "platforms": {p: len(topo.members(p)) for p in topo.platforms}},

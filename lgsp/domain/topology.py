@@ -78,6 +78,14 @@ class Topology:
             return list(self.central)
         return [c for c, a in self.agencies.items() if a.platform == platform]
 
+    def directory(self) -> dict[str, dict[str, object]]:
+        """Every platform as topic names spell it (lower case) → its province unit (None for
+        the national axis) and member agencies: what an outside router needs to route."""
+        return {platform.lower(): {"unit": self.provinces[platform].unit
+                                   if platform in self.provinces else None,
+                                   "agencies": sorted(self.members(platform))}
+                for platform in self.platforms}
+
     def children(self, code: str) -> list[str]:
         province = self.province_of(code)
         if province is None:
