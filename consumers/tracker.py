@@ -241,8 +241,11 @@ class DeliveryTracker:
     def on_status(self, status: StatusEvent, now_ns: int) -> None:
         business = status.layer is StatusLayer.BUSINESS
         graded = business and self.grader.grades(status.recipient)
-        if graded and is_probe(status.document_id):  # a readiness probe's answer
-            self.metrics.record_external(status.recipient, "probe_statuses")
+        if is_probe(status.document_id):  # a readiness probe's answer: not the run's figures
+            if graded:
+                self.metrics.record_external(status.recipient, "probe_statuses")
+            else:  # an outside router's probe, answered by lgsp-sim's recipient
+                self.metrics.record_seen("probe_statuses")
             return
         if business and status.from_code != status.recipient:
             self.metrics.record_unexpected_status(FROM_UNEXPECTED_PARTY)

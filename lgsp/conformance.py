@@ -61,3 +61,38 @@ REFUSAL_REASONS = frozenset({
     "schema_invalid", "unknown_schema_id", "undecodable", "header_mismatch", "secret_document",
     "wrong_recipient"})
 """The 02 reasons of docs/contract.md §5, in the order a recipient checks."""
+
+
+class PlatformCheck(StrEnum):
+    """One rule of the contract (docs/contract.md §10) an outside router is graded on."""
+
+    COPY_DELIVERED = "copy_delivered"
+    """Every recipient of every document read gets its copy; every status goes on."""
+    ONE_COPY = "one_copy"
+    """Nothing is written twice."""
+    RIGHT_DESTINATION = "right_destination"
+    """Each copy on the topic and for the recipients the routing table gives."""
+    ONE_PACKET_PER_DESTINATION = "one_packet_per_destination"
+    """An LGSP forwards a document's recipients to VDXP in one packet."""
+    UNKNOWN_RECIPIENT_FAILED = "unknown_recipient_failed"
+    """A failed recipient gets its transport FAIL status, with the reason, back to the sender."""
+    TRACE_APPENDED = "trace_appended"
+    """What it writes carries the trace headers it read and one entry of its own."""
+    RECORD_INTACT = "record_intact"
+    """Value bytes, key and the other headers as the contract says."""
+
+
+PLATFORM_CHECK_TEXT: dict[PlatformCheck, str] = {
+    PlatformCheck.COPY_DELIVERED: "every recipient of a document read gets its copy; every "
+                                  "status goes on",
+    PlatformCheck.ONE_COPY: "nothing is written twice",
+    PlatformCheck.RIGHT_DESTINATION: "each copy on the topic and for the recipients of "
+                                     "docs/contract.md §10",
+    PlatformCheck.ONE_PACKET_PER_DESTINATION: "an LGSP forwards a document's recipients to VDXP "
+                                              "in one packet",
+    PlatformCheck.UNKNOWN_RECIPIENT_FAILED: "a failed recipient gets a transport FAIL status "
+                                            "with its reason back to the sender",
+    PlatformCheck.TRACE_APPENDED: "the lgsp-trace headers read, and one entry of its own",
+    PlatformCheck.RECORD_INTACT: "value bytes, key and the other headers kept",
+}
+"""Each platform check in one line, as the report says it."""

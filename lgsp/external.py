@@ -8,8 +8,11 @@ starts, each external recipient gets a *probe*: one real, validly signed documen
 is ``PROBE_NOTATION``; the run waits (bounded) until a status about it comes back from that
 recipient. Probe documents are not part of the run's figures.
 
-Only recipients can be external in this version; an LGSP or the national axis played by an
-outside router is refused with a clear error (not built yet).
+``--external platform=LGSP-Hnn`` / ``--external vdxp``: lgsp-sim runs no router for that
+platform; the user's router reads its inbound topic and writes what the contract's routing table
+says (docs/contract.md §10). The probe for a platform is a document from one member to another,
+submitted on its inbound topic: the platform is ready once a status about it comes back on its
+deliver topic (the probe went through the user's router both ways).
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from lgsp.domain.topology import Topology
+from lgsp.domain.topology import VDXP, Topology
 from lgsp.errors import ConfigError
 
 PROBE_NOTATION = "KT-LGSPSIM"
@@ -41,7 +44,9 @@ class ExternalParties:
     share: float = 1.0
     """Share of documents addressed (also) to one of ``recipients``."""
     ready_timeout_s: float = DEFAULT_READY_TIMEOUT_S
-    """How long to wait for each external recipient to answer its probe."""
+    """How long to wait for each external party to answer its probe."""
+    platforms: tuple[str, ...] = ()
+    """Platform codes (``VDXP``, ``LGSP-H56``) whose routing an outside router does."""
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.share <= 1.0 or math.isnan(self.share):
@@ -49,13 +54,17 @@ class ExternalParties:
                               "of documents addressed to an external recipient)")
         if self.ready_timeout_s <= 0:
             raise ConfigError("--external-timeout must be > 0 seconds")
-        if len(set(self.recipients)) != len(self.recipients):
-            raise ConfigError("--external names an agency twice: "
-                              + ", ".join(sorted({c for c in self.recipients
-                                                  if self.recipients.count(c) > 1})))
+        for what, names in (("an agency", self.recipients), ("a platform", self.platforms)):
+            if len(set(names)) != len(names):
+                raise ConfigError(f"--external names {what} twice: "
+                                  + ", ".join(sorted({c for c in names if names.count(c) > 1})))
 
     def __bool__(self) -> bool:
-        return bool(self.recipients)
+        return bool(self.recipients or self.platforms)
+
+    @property
+    def platform_set(self) -> frozenset[str]:
+        return frozenset(self.platforms)
 
     @property
     def recipient_set(self) -> frozenset[str]:
@@ -64,23 +73,30 @@ class ExternalParties:
     @classmethod
     def parse(cls, specs: Sequence[str], *, share: float = 1.0,
               ready_timeout_s: float = DEFAULT_READY_TIMEOUT_S) -> ExternalParties:
-        """``recipient=CODE[,CODE...]`` options, as a user writes them (repeatable)."""
+        """``recipient=CODE[,CODE...]``, ``platform=LGSP-Hnn[,...]`` and ``vdxp`` options, as a
+        user writes them (repeatable; platform codes in any case)."""
         codes: list[str] = []
+        platforms: list[str] = []
         for spec in specs:
             kind, sep, value = spec.partition("=")
             kind = kind.strip().lower()
-            if kind in ("platform", "vdxp"):
-                raise ConfigError(f"--external {spec}: an outside {kind} router is not "
-                                  "supported yet; only recipient=CODE[,CODE...] parties can be "
-                                  "external in this version")
-            if kind != "recipient" or not sep:
+            if kind == "vdxp" and not sep:
+                platforms.append(VDXP)
+                continue
+            if kind not in ("recipient", "platform") or not sep:
                 raise ConfigError(f"--external {spec!r} must look like recipient=CODE[,CODE...]"
-                                  " (an agency code from `lgsp topology`)")
+                                  ", platform=LGSP-CODE[,...] or vdxp (codes from "
+                                  "`lgsp topology`)")
             parts = [c.strip() for c in value.split(",")]
             if not all(parts):
-                raise ConfigError(f"--external {spec!r}: an empty agency code")
-            codes.extend(parts)
-        return cls(tuple(codes), share=share, ready_timeout_s=ready_timeout_s)
+                raise ConfigError(f"--external {spec!r}: an empty "
+                                  f"{'agency' if kind == 'recipient' else 'platform'} code")
+            if kind == "recipient":
+                codes.extend(parts)
+            else:
+                platforms.extend(p.upper() for p in parts)
+        return cls(tuple(codes), share=share, ready_timeout_s=ready_timeout_s,
+                   platforms=tuple(platforms))
 
     def check(self, topology: Topology) -> None:
         """Every external code is an agency of the run's topology (exit 2 otherwise)."""
@@ -90,6 +106,15 @@ class ExternalParties:
                               f"this run's topology (profiles: see `lgsp topology`)")
         if self.recipients and len(topology.agencies) - len(self.recipients) < 1:
             raise ConfigError("--external: no agency is left for lgsp-sim to send from")
+        strange = [p for p in self.platforms if p not in topology.platforms]
+        if strange:
+            raise ConfigError(f"--external platform={','.join(strange)}: not a platform of this "
+                              f"run's topology ({', '.join(topology.platforms)}; the province "
+                              "profiles give the LGSPs)")
+        for platform in self.platforms:
+            if len(topology.members(platform)) < 2:
+                raise ConfigError(f"--external platform={platform}: it has fewer than two "
+                                  "member agencies, so no probe can go through it")
 
     def external(self, codes: Iterable[str]) -> list[str]:
         """Those of ``codes`` that are external recipients."""

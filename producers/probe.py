@@ -1,4 +1,4 @@
-"""A readiness probe: one real, validly signed document for an external recipient.
+"""A readiness probe: one real, validly signed document for an external recipient or router.
 
 The run sends it before its schedule starts, straight onto the recipient's platform ``deliver``
 topic as the platform would deliver it, and waits for a status about it (``lgsp.run.readiness``).
@@ -40,6 +40,45 @@ def probe_envelope(*, topology: Topology, pki: Pki, events: EventCodec, deliver_
     """Probe ``number`` for ``recipient``: signed by its sender's official and seal, delivered
     on ``deliver_topic`` keyed by the recipient, one trace entry for the delivering platform."""
     sender = probe_sender(topology, recipient)
+    doc_id, value = _signed_probe(topology, pki, events, sender, recipient, number, today)
+    platform = topology.agency(recipient).platform
+    return Envelope(
+        topic=deliver_topic, key=recipient.encode(), value=value,
+        headers=headers.build(headers.DOCUMENT, doc_id, sender, (recipient,),
+                              trace=(headers.TraceEntry(platform, time.time_ns() // 1000),),
+                              sent_us=time.time_ns() // 1000))
+
+
+def platform_probe_pair(topology: Topology, platform: str,
+                        external: frozenset[str] = frozenset()) -> tuple[str, str]:
+    """(sender, recipient) of an outside router's probe: two members of ``platform`` that
+    lgsp-sim plays (the province office or first central body sends, when it can)."""
+    members = [c for c in sorted(topology.members(platform)) if c not in external]
+    province = topology.provinces.get(platform)
+    if province is not None and province.office in members:
+        members.remove(province.office)
+        members.insert(0, province.office)
+    if len(members) < 2:
+        raise ValueError(f"{platform} has fewer than two members lgsp-sim plays")
+    return members[0], members[1]
+
+
+def platform_probe_envelope(*, topology: Topology, pki: Pki, events: EventCodec,
+                            inbound_topic: str, platform: str, number: int, today: dt.date,
+                            external: frozenset[str] = frozenset()) -> Envelope:
+    """Probe ``number`` for an outside router of ``platform``: a document from one of its
+    members to another, submitted on its inbound topic as the sender's software would (key =
+    the DocumentId, no trace entry)."""
+    sender, recipient = platform_probe_pair(topology, platform, external)
+    doc_id, value = _signed_probe(topology, pki, events, sender, recipient, number, today)
+    return Envelope(topic=inbound_topic, key=doc_id.encode(), value=value,
+                    headers=headers.build(headers.DOCUMENT, doc_id, sender, (recipient,),
+                                          sent_us=time.time_ns() // 1000))
+
+
+def _signed_probe(topology: Topology, pki: Pki, events: EventCodec, sender: str, recipient: str,
+                  number: int, today: dt.date) -> tuple[str, bytes]:
+    """(DocumentId, framed DocumentEvent) of a probe from ``sender`` to ``recipient``."""
     agency = topology.agency(sender)
     province = topology.province_of(sender)
     code = f"{number}/{PROBE_NOTATION}"
@@ -59,9 +98,4 @@ def probe_envelope(*, topology: Topology, pki: Pki, events: EventCodec, deliver_
     now = dt.datetime.now(dt.UTC)
     signed = SignedDocument(schema.id, content, digest, sign(personal, digest, now),
                             sign(seal, digest, now))
-    platform = topology.agency(recipient).platform
-    return Envelope(
-        topic=deliver_topic, key=recipient.encode(), value=events.encode_signed(signed),
-        headers=headers.build(headers.DOCUMENT, doc_id, sender, (recipient,),
-                              trace=(headers.TraceEntry(platform, time.time_ns() // 1000),),
-                              sent_us=time.time_ns() // 1000))
+    return doc_id, events.encode_signed(signed)

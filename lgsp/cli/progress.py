@@ -24,8 +24,10 @@ def _restarted(data: dict[str, Any]) -> str:
 
 
 def _external_wait(data: dict[str, Any]) -> str:
-    parties = ", ".join(f"{code} (reads {topic})" for code, topic in data["deliver"].items())
-    return (f"waiting up to {data['timeout_s']:g} s for the external recipient(s) {parties} to "
+    parties = [f"recipient {code} (reads {topic})" for code, topic in data["deliver"].items()]
+    parties += [f"the router of {platform} (reads {topic})"
+                for platform, topic in data.get("routers", {}).items()]
+    return (f"waiting up to {data['timeout_s']:g} s for the external {', '.join(parties)} to "
             "answer a signed probe document (…/KT-LGSPSIM)")
 
 
@@ -36,7 +38,7 @@ def _external_probe(data: dict[str, Any]) -> str:
 
 def _external_ready(data: dict[str, Any]) -> str:
     answered = ", ".join(f"{code} after {s:.1f} s" for code, s in sorted(data["after_s"].items()))
-    return f"external recipient(s) answered their probe: {answered}; starting the load"
+    return f"external parties answered their probe: {answered}; starting the load"
 
 
 def _bus_only(data: dict[str, Any]) -> str:

@@ -178,9 +178,7 @@ def _system_under_test(console: Console, report: dict[str, Any]) -> None:
     for party in under_test["parties"]:
         ready = party["ready_after_s"]
         t = Table(title=f"System under test: {party['role']} {party['party']} — "
-                        f"{party['deliveries']} deliveries, {party['statuses']} statuses"
-                        + (f" ({party['statuses_per_s']:g}/s)" if party.get("statuses_per_s")
-                           else "")
+                        + _party_counts(party)
                         + (f", answered its probe after {ready:g} s" if ready is not None
                            else ""), title_justify="left")
         for col in ("check", "failures", "rule", "first example (document, expected → came)"):
@@ -193,7 +191,7 @@ def _system_under_test(console: Console, report: dict[str, Any]) -> None:
                       f"{example['document_id']}: {example['expected']} → {example['came']}"
                       if example else "")
         console.print(t)
-        for kind, row in party["faults"].items():
+        for kind, row in party.get("faults", {}).items():
             if kind == "duplicate-delivery":
                 again = row["missed"]
                 console.print(f"  fault {kind}: {row['injected']} delivered twice, "
@@ -208,10 +206,25 @@ def _system_under_test(console: Console, report: dict[str, Any]) -> None:
                              else "")
                           + (f", [red]{row['missed']} accepted[/]" if row["missed"] else ""))
     latency = under_test.get("send_to_arrived_ms")
+    hop = under_test.get("hop_ms")
     verdict = "[green]passed[/]" if under_test["passed"] else \
         f"[red]FAILED: {under_test['conformance_failures']} conformance failure(s)[/]"
     console.print(f"system under test: {verdict}"
-                  + (f" · send→01 p50/p99/max {_lat(latency)} ms" if latency else ""))
+                  + (f" · send→01 p50/p99/max {_lat(latency)} ms" if latency else "")
+                  + (f" · router hop p50/p99/max {_lat(hop)} ms" if hop else ""))
+
+
+def _party_counts(party: dict[str, Any]) -> str:
+    """What a party of the system under test handled, in a few words."""
+    if party["role"] == "platform":
+        read, written = party["read"], party["written"]
+        return (f"read {read['documents']} documents and {read['statuses']} statuses"
+                + (f" ({party['records_per_s']:g}/s)" if party.get("records_per_s") else "")
+                + f", wrote {written['document']} copies, {written['status']} statuses"
+                + (f", {written['fail_status']} FAIL statuses" if written["fail_status"]
+                   else ""))
+    return (f"{party['deliveries']} deliveries, {party['statuses']} statuses"
+            + (f" ({party['statuses_per_s']:g}/s)" if party.get("statuses_per_s") else ""))
 
 
 def _latency_table(console: Console, report: dict[str, Any]) -> None:

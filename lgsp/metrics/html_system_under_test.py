@@ -21,11 +21,15 @@ def system_under_test_section(report: dict[str, Any]) -> str:
     badge = ('<span class="badge badge-pass">passed</span>' if passed else
              f'<span class="badge badge-fail">{_e(failures)} conformance failure(s)</span>')
     latency = section.get("send_to_arrived_ms") or {}
+    hop = section.get("hop_ms") or {}
     parts = [f'<section class="card" id="system-under-test"><h2>System under test {badge}</h2>',
-             '<p class="hint">Parties played by your own service (--external), graded on every '
-             'delivery against the contract (docs/contract.md §9)'
+             '<p class="hint">Parties played by your own services (--external), graded on '
+             'every delivery and every record routed against the contract (docs/contract.md '
+             '§9, §10)'
              + (f"; send → 01 of its deliveries p50 {_e(latency.get('p50'))} ms, p99 "
-                f"{_e(latency.get('p99'))} ms" if latency.get("count") else "") + ".</p>"]
+                f"{_e(latency.get('p99'))} ms" if latency.get("count") else "")
+             + (f"; the outside routers' hop p50 {_e(hop.get('p50'))} ms, p99 "
+                f"{_e(hop.get('p99'))} ms" if hop.get("count") else "") + ".</p>"]
     parts.extend(_party(party) for party in section["parties"])
     parts.append("</section>")
     return "".join(parts)
@@ -60,8 +64,17 @@ def _party(party: dict[str, Any]) -> str:
                    '<th class="num">other reason</th><th class="num">accepted</th>'
                    '<th class="num">share</th></tr></thead>'
                    f'<tbody>{"".join(faults)}</tbody></table>')
+    if party.get("role") == "platform":
+        read, written = party.get("read") or {}, party.get("written") or {}
+        counts = (f'read {_e(read.get("documents"))} documents, {_e(read.get("statuses"))} '
+                  f'statuses; wrote {_e(written.get("document"))} copies, '
+                  f'{_e(written.get("status"))} statuses, {_e(written.get("fail_status"))} '
+                  "FAIL statuses")
+    else:
+        counts = (f'{_e(party.get("deliveries"))} deliveries, {_e(party.get("statuses"))} '
+                  "statuses")
     return (f'<h3>{_e(party.get("role"))} <span class="mono">{_e(party.get("party"))}</span>: '
-            f'{_e(party.get("deliveries"))} deliveries, {_e(party.get("statuses"))} statuses'
+            + counts
             + (f", answered its probe after {ready:g} s" if ready is not None else "")
             + '</h3><table class="data sut-checks"><thead><tr><th>check</th>'
             '<th class="num">failures</th><th>rule</th><th>first examples</th></tr></thead>'

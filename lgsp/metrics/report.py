@@ -166,7 +166,7 @@ def build_report(metrics: RunMetrics, *, run: dict[str, Any], topology: dict[str
         "refused_at_send": dict(sorted(metrics.refused_at_send.items())),
         "faults": fault_report(metrics),
         "system_under_test": conformance_report(metrics, run.get("external_ready_after_s"),
-                                                duration_s),
+                                                duration_s, run.get("external_platforms") or ()),
         "latency": {name: h.quantiles_ms() for name, h in histograms.items()},
         "series": metrics.series.report(until_s=duration_s),
         "histograms": {name: h.encode() for name, h in histograms.items()},

@@ -35,6 +35,9 @@ class Stage(StrEnum):
     EXTERNAL_SEND_TO_ARRIVED = "external_send_to_arrived"
     """Intended send time → status 01 back, for deliveries to the user's own services
     (``--external``): the load as the system under test answers it."""
+    EXTERNAL_HOP = "external_hop"
+    """A record on an outside router's inbound topic → what the router wrote for it (broker
+    timestamps; ``--external platform=…``/``vdxp``)."""
 
     @property
     def is_hop(self) -> bool:
@@ -73,6 +76,7 @@ _LABELS = {
     Stage.SEND_TO_ARRIVED: "send → arrived (status 01 back)",
     Stage.SEND_TO_COMPLETED: "send → completed (status 06 back)",
     Stage.EXTERNAL_SEND_TO_ARRIVED: "send → arrived at an external recipient (01 back)",
+    Stage.EXTERNAL_HOP: "an outside router's hop (read → written)",
 }
 
 

@@ -42,11 +42,13 @@ from lgsp.errors import BrokerError, ConfigError, LgspError, LifecycleError
 from lgsp.metrics.bus_only_report import bus_only_report
 from lgsp.metrics.histogram import Histogram
 from lgsp.metrics.report import build_report
+from lgsp.metrics.run import RunMetrics
 from lgsp.metrics.state import from_state, merge
 from lgsp.run.bus_setup import open_bus
 from lgsp.run.config import SimulationConfig
 from lgsp.run.credentials import issue_run_pki, trust_run_pki
 from lgsp.run.plan import RunPlan
+from lgsp.run.platform_watch import PlatformWatch
 from lgsp.run.protocol import (
     Abort,
     Begin,
@@ -71,7 +73,7 @@ from lgsp.run.readiness import Readiness, wait_until_ready
 from lgsp.run.recording import RunRecording, run_facts
 from lgsp.run.roles import BUS_ONLY, RECEIVE, ROLES, ROUTE, SEND, TRACK, RoleParts
 from lgsp.run.worker import WorkerSpec, process_main, run_worker
-from lgsp.signing.pki import PkiExport
+from lgsp.signing.pki import Pki, PkiExport
 
 log = structlog.get_logger(__name__)
 
@@ -213,6 +215,10 @@ class LoadRun:
         self._reap_timeout_s = FINISH_TIMEOUT_S
         self.readiness: Readiness | None = None
         """How the external parties answered their probes (``--external``)."""
+        self.platform_watch: PlatformWatch | None = None
+        """Follows what outside routers read and write (``--external platform=…``)."""
+        self.platform_metrics: RunMetrics | None = None
+        """Their grades, merged into the report."""
 
     async def run(self, stop: asyncio.Event | None = None) -> dict[str, Any]:
         stop = stop or asyncio.Event()
@@ -245,19 +251,6 @@ class LoadRun:
             if pki.revoked_serials():  # the CA revokes before the run; verifiers follow the topic
                 await publish_revocations(broker, plan.topics.revocations,
                                           pki.revoked_serials())
-            if self.config.external:
-                self.progress("external_wait", {
-                    "deliver": {code: plan.topics.deliver(plan.topology.agency(code).platform)
-                                for code in self.config.external.recipients},
-                    "timeout_s": self.config.external.ready_timeout_s})
-                self.readiness = await _unless_stopped(wait_until_ready(
-                    parties=self.config.external, topology=plan.topology, topics=plan.topics,
-                    broker=broker, pki=run_pki, events=EventCodec(AvroCodec(
-                        FileSchemaRegistry() if self.config.registry_url is None
-                        else RestSchemaRegistry(self.config.registry_url))),
-                    on_resend=lambda code, left_s: self.progress(
-                        "external_probe", {"recipient": code, "left_s": left_s})), stop)
-                self.progress("external_ready", {"after_s": self.readiness.answered_after_s})
             self.barrier = HostBarrier(broker, plan.topics.control,
                                        host=self.host.index, hosts=self.host.count)
             exports = await _unless_stopped(self.barrier.arrive(
@@ -300,9 +293,17 @@ class LoadRun:
             self._readers = readers
             stack.callback(lambda: [r.cancel() for r in self._readers])
             await self._until(workers, inbox, WorkerState.READY, READY_TIMEOUT_S, stop)
+            if self.config.external.platforms:
+                self.platform_watch = PlatformWatch(plan, broker, self._events())
+                self.platform_watch.start()
+                stack.callback(self.platform_watch.cancel)
+            if self.config.external:  # after the workers: a router's probe needs recipients
+                self.readiness = await self._external_ready(run_pki, stop)
             await _unless_stopped(self.barrier.arrive("ready", timeout_s=READY_TIMEOUT_S), stop)
             setup_s = time.monotonic() - began
             start_ns = time.monotonic_ns() + START_MARGIN_NS
+            measured_from_ms = int(time.time() * 1000 + (START_MARGIN_NS / 1e6)
+                                   + self.config.warmup_s * 1000)
             for worker in workers:
                 worker.channel.send(Begin(start_ns))
             self._begun = True
@@ -335,6 +336,9 @@ class LoadRun:
             duration_s = (time.monotonic_ns() - start_ns) / 1e9
             if recording is not None and failure is None:
                 self.recorded = await recording.finish()
+            if self.platform_watch is not None and failure is None:
+                self.platform_metrics = await self.platform_watch.finish(
+                    measured_from_ms=measured_from_ms)
         report = self._report(workers, duration_s, setup_s, stopped=stop.is_set())
         if failure is not None:
             report["run"]["error"] = str(failure)
@@ -342,6 +346,27 @@ class LoadRun:
         return report
 
     # ---- setup ----------------------------------------------------------------------------------
+    async def _external_ready(self, run_pki: Pki, stop: asyncio.Event) -> Readiness:
+        """Probe every external party until it answers (``lgsp.run.readiness``)."""
+        plan, external = self.plan, self.config.external
+        self.progress("external_wait", {
+            "deliver": {code: plan.topics.deliver(plan.topology.agency(code).platform)
+                        for code in external.recipients},
+            "routers": {platform: plan.topics.inbound(platform)
+                        for platform in external.platforms},
+            "timeout_s": external.ready_timeout_s})
+        readiness = await _unless_stopped(wait_until_ready(
+            parties=external, topology=plan.topology, topics=plan.topics,
+            broker=self.bus_broker, pki=run_pki, events=self._events(),
+            on_resend=lambda code, left_s: self.progress(
+                "external_probe", {"recipient": code, "left_s": left_s})), stop)
+        self.progress("external_ready", {"after_s": readiness.answered_after_s})
+        return readiness
+
+    def _events(self) -> EventCodec:
+        return EventCodec(AvroCodec(FileSchemaRegistry() if self.config.registry_url is None
+                                    else RestSchemaRegistry(self.config.registry_url)))
+
     def _spawn(self, spec: WorkerSpec, *, own_process: bool = False) -> _Worker:
         if self.workers == 1 and not own_process:
             mine, theirs = QueueChannel.pair()
@@ -626,7 +651,8 @@ class LoadRun:
                 stopped: bool) -> dict[str, Any]:
         results = [w.result for w in workers if w.result is not None]
         metrics = merge([from_state(r.metrics) for r in results]
-                        + [from_state(state) for state in self.lost_states])
+                        + [from_state(state) for state in self.lost_states]
+                        + ([self.platform_metrics] if self.platform_metrics is not None else []))
         send_s = max((r.facts["send_s"] for r in results), default=0.0)
         run = run_facts(self.plan, self.bus_broker, started_at=self.started_at,
                         bootstrap_source="external" if self.broker.bootstrap else "embedded",
@@ -642,6 +668,8 @@ class LoadRun:
         run["stopped_early"] = stopped
         if self.readiness is not None:
             run["external_ready_after_s"] = self.readiness.answered_after_s
+        if self.config.external.platforms:
+            run["external_platforms"] = list(self.config.external.platforms)
         report = build_report(metrics, run=run, topology=self.plan.topology_facts(),
                               duration_s=duration_s, send_duration_s=send_s,
                               load=None if self.shape is None else self.shape.describe())

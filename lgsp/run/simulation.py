@@ -248,7 +248,7 @@ class Simulation:
                     self.dispatcher.add(agents.topic, f"recipient:{platform}", agents.handle)
                 case StatusReader.TRACKER:  # a tracker process: statuses for its senders
                     self.dispatcher.add(agents.topic, f"tracker:{platform}", self._feed().handle)
-            if self.parts.routes:
+            if self.parts.routes and platform not in self.config.external.platform_set:
                 self.dispatcher.add(router.topic, f"router:{platform}", router.handle)
 
     async def _prepare_sender(self, senders: list[str]) -> None:

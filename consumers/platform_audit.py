@@ -1,0 +1,392 @@
+"""Grading an outside router (``--external platform=…`` / ``vdxp``) against the contract's table.
+
+The audit is told every record on the router's inbound topic (what it must route) and on the
+topics it writes to (docs/contract.md §10). From each record read it works out, with the same
+pure routing functions lgsp-sim's own routers use (``lgsp.bus.routing``), what the router must
+write: per local recipient a copy on its deliver topic, per destination platform a forwarded
+packet, per failed recipient a transport FAIL status to the sender, per status its next hop.
+At the end it matches what came with what was due, exactly once each, and counts each rule broken
+into the run's metrics (per party and check, with the first examples) like the recipients'
+grader (``consumers.conformance``): a copy missing, written twice, on the wrong topic, a packet
+split, a FAIL status missing, a trace entry missing, bytes or headers changed. The latency of the
+hop (broker timestamp of the record read → of what the router wrote for it) goes into the
+``external_hop`` histogram.
+
+A record on a topic other parties also write (VDXP's inbound topic, for an LGSP's router; the
+LGSPs' inbound topics, for VDXP's) is the router's when its last trace entry is the router's or,
+without one, when it is exactly what the router had to write.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from lgsp.bus import headers
+from lgsp.bus.routing import route_document, route_status
+from lgsp.bus.topics import TopicNames
+from lgsp.codec.events import EventCodec
+from lgsp.conformance import MAX_EXAMPLES, PlatformCheck
+from lgsp.domain.status import StatusLayer, TransportState
+from lgsp.domain.topology import VDXP, Topology
+from lgsp.errors import DecodeError, DeliveryError
+from lgsp.external import is_probe
+from lgsp.metrics.run import RunMetrics
+from lgsp.metrics.stages import Stage
+
+RawHeaders = Sequence[tuple[str, bytes | None]]
+UNROUTABLE = "unroutable"
+"""The kind of a record written without routing headers."""
+KEPT = (headers.KIND, headers.ID, headers.FROM, headers.SENT, headers.REPLAY_OF, headers.FAULT)
+"""Headers a router passes on unchanged (``lgsp-to`` is replaced, ``lgsp-trace`` grows,
+``traceparent``/``tracestate`` may be its own span's)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Seen:
+    """One record read from the bus, as the audit needs it (its value only as a digest)."""
+
+    topic: str
+    key: bytes | None
+    digest: str
+    headers: RawHeaders
+    timestamp_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class Written:
+    """A record on a topic the router writes to, with its routing headers parsed."""
+
+    seen: Seen
+    routing: headers.Routing
+    match: tuple[str, ...]
+    """(kind, DocumentId, topic, recipients, value digest or ``FAIL:<recipient>``)."""
+    fail_reason: str | None = None
+    """A transport FAIL status the platform issued: its reason."""
+
+
+@dataclass(frozen=True, slots=True)
+class Due:
+    """A record the router must write because of one it read."""
+
+    match: tuple[str, ...]
+    source: Seen
+    routing: headers.Routing
+    """The routing headers of the record read."""
+    key: bytes | None
+    headers_from: headers.Routing
+    """Whose kept headers the written record must carry (the record read; for a FAIL status,
+    the status's own)."""
+    fail_reason: str | None = None
+
+    @property
+    def document_id(self) -> str:
+        return self.match[1]
+
+    @property
+    def topic(self) -> str:
+        return self.match[2]
+
+    @property
+    def to(self) -> tuple[str, ...]:
+        return tuple(self.match[3].split(","))
+
+
+def _digest(value: bytes | None) -> str:
+    return hashlib.sha256(value or b"").hexdigest()[:32]
+
+
+def _kept(raw: RawHeaders) -> dict[str, list[bytes | None]]:
+    kept: dict[str, list[bytes | None]] = defaultdict(list)
+    for name, value in raw:
+        if name in KEPT:
+            kept[name].append(value)
+    return dict(kept)
+
+
+@dataclass(slots=True)
+class PlatformAudit:
+    """Everything one outside router read and wrote, graded at the end."""
+
+    platform: str
+    topology: Topology
+    topics: TopicNames
+    events: EventCodec
+    lenient: bool = False
+    due: dict[tuple[str, ...], list[Due]] = field(default_factory=lambda: defaultdict(list))
+    written: dict[tuple[str, ...], list[Written]] = field(
+        default_factory=lambda: defaultdict(list))
+    shared: list[Written] = field(default_factory=list)
+    """Records without the router's trace entry on topics others write too (attributed when
+    they are exactly what was due)."""
+    read: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+
+    @property
+    def inbound(self) -> str:
+        return self.topics.inbound(self.platform)
+
+    @property
+    def outputs(self) -> list[str]:
+        """The topics the router writes to."""
+        mine = [self.topics.deliver(self.platform)]
+        if self.platform == VDXP:
+            return mine + [self.topics.inbound(p) for p in self.topology.platforms if p != VDXP]
+        return [*mine, self.topics.inbound(VDXP)]
+
+    @property
+    def topics_read(self) -> list[str]:
+        return [self.inbound, *self.outputs]
+
+    # ---- reading --------------------------------------------------------------------------
+    def see(self, topic: str, key: bytes | None, value: bytes | None, raw: RawHeaders,
+            timestamp_ms: int) -> None:
+        """A record of one of ``topics_read``."""
+        seen = Seen(topic, key, _digest(value), tuple(raw), timestamp_ms)
+        if topic == self.inbound:
+            self._input(seen)
+        elif topic in self.outputs:
+            self._output(seen, value)
+
+    def _input(self, seen: Seen) -> None:
+        try:
+            routing = headers.parse(seen.headers)
+        except DeliveryError:  # the router dead-letters it; nothing else is due
+            self.read["unroutable"] += 1
+            return
+        if routing.kind == headers.DOCUMENT:
+            self.read["documents"] += 1
+            self._document_due(seen, routing)
+        else:
+            self.read["statuses"] += 1
+            self._status_due(seen, routing, routing.to[0], came_from=routing.last_hop,
+                             value=seen.digest, fail=None)
+
+    def _document_due(self, seen: Seen, routing: headers.Routing) -> None:
+        decision = route_document(self.topology, self.platform, routing.to,
+                                  came_from=routing.last_hop, lenient=self.lenient)
+        digest = seen.digest
+        kind = routing.kind.decode()
+        for recipient in decision.local:
+            match = (kind, routing.document_id, self.topics.deliver(self.platform), recipient,
+                     digest)
+            self.due[match].append(Due(match, seen, routing, recipient.encode(), routing))
+        for destination, recipients in decision.forward:
+            match = (kind, routing.document_id, self.topics.inbound(destination),
+                     ",".join(recipients), digest)
+            self.due[match].append(Due(match, seen, routing, seen.key, routing))
+        for recipient, reason in decision.failed.items():
+            status = headers.Routing(headers.STATUS, routing.document_id, self.platform,
+                                     (routing.from_code,), routing.trace)
+            self._status_due(seen, status, routing.from_code, came_from=None,
+                             value=f"FAIL:{recipient}", fail=reason)
+
+    def _status_due(self, seen: Seen, routing: headers.Routing, addressee: str, *,
+                    came_from: str | None, value: str, fail: str | None) -> None:
+        route = route_status(self.topology, self.platform, addressee, came_from=came_from)
+        if route.failure is not None:  # the router dead-letters it
+            return
+        topic = (self.topics.deliver(self.platform) if route.next_platform is None
+                 else self.topics.inbound(route.next_platform))
+        match = ("status", routing.document_id, topic, addressee, value)
+        self.due[match].append(Due(match, seen, routing, addressee.encode(), routing,
+                                   fail_reason=fail))
+
+    def _output(self, seen: Seen, value: bytes | None) -> None:
+        try:
+            routing = headers.parse(seen.headers)
+        except DeliveryError:
+            routing = None
+        mine = routing is not None and routing.last_hop == self.platform
+        if not mine and seen.topic != self.topics.deliver(self.platform):
+            if routing is not None:  # another party's, unless it is exactly what was due
+                self.shared.append(self._written(seen, routing, value))
+            return
+        if routing is None:
+            self._write(Written(seen, headers.Routing(b"?", "?", "?", ("?",), ()),
+                                (UNROUTABLE, "?", seen.topic, "?", seen.digest)))
+            return
+        self._write(self._written(seen, routing, value))
+
+    def _written(self, seen: Seen, routing: headers.Routing, value: bytes | None) -> Written:
+        kind = routing.kind.decode()
+        identity = seen.digest
+        fail = None
+        if routing.kind == headers.STATUS and routing.from_code == self.platform:
+            try:
+                status = self.events.decode_status(value or b"")
+            except DecodeError:
+                status = None
+            if status is not None and status.layer is StatusLayer.TRANSPORT \
+                    and status.transport_state is TransportState.FAIL:
+                identity, fail = f"FAIL:{status.recipient}", status.reason or ""
+        return Written(seen, routing, (kind, routing.document_id, seen.topic,
+                                       ",".join(routing.to), identity), fail)
+
+    def _write(self, written: Written) -> None:
+        self.written[written.match].append(written)
+
+    # ---- grading --------------------------------------------------------------------------
+    def grade(self, metrics: RunMetrics, *, measured_from_ms: int = 0) -> None:
+        """Match what was written with what was due; count each rule broken into ``metrics``
+        (party = the platform), the hop latency of what was measured (inputs from
+        ``measured_from_ms``, the end of the warm-up) and the counts read and written."""
+        grading = _Grading(self.platform, metrics, measured_from_ms)
+        for written in self.shared:  # untraced records on shared topics: the router's if due
+            if written.match in self.due:
+                self._write(written)
+        left_due: list[Due] = []
+        left_written: list[Written] = []
+        for match in set(self.due) | set(self.written):
+            due, came = self.due.get(match, []), self.written.get(match, [])
+            for one_due, one_written in zip(due, came, strict=False):
+                grading.matched(one_due, one_written)
+            left_due += due[len(came):]
+            left_written += came[len(due):]
+        grading.unmatched(left_due, left_written, matched=self.due)
+        for what, count in self.read.items():
+            metrics.record_external(self.platform, f"read|{what}", count)
+
+
+class _Grading:
+    """One grading pass: failures counted once per (check, DocumentId, recipients)."""
+
+    def __init__(self, platform: str, metrics: RunMetrics, measured_from_ms: int) -> None:
+        self.platform = platform
+        self.metrics = metrics
+        self.measured_from_ms = measured_from_ms
+        self._counted: set[tuple[str, str, str]] = set()
+
+    def failed(self, check: PlatformCheck, document_id: str, recipients: str, *, expected: str,
+               came: str) -> None:
+        once = (check.value, document_id, recipients)
+        if once in self._counted:
+            return
+        self._counted.add(once)
+        self.metrics.record_conformance_failure(
+            self.platform, check.value, [document_id, recipients, expected, came], MAX_EXAMPLES)
+
+    def matched(self, due: Due, written: Written) -> None:
+        self.metrics.record_external(self.platform, "written|" + (
+            "fail_status" if due.fail_reason is not None else due.match[0]))
+        if due.source.timestamp_ms >= self.measured_from_ms:
+            hop_ms = max(written.seen.timestamp_ms - due.source.timestamp_ms, 0)
+            self.metrics.stage(Stage.EXTERNAL_HOP).record_ns(hop_ms * 1_000_000)
+        recipients = (due.match[4].removeprefix("FAIL:") if due.fail_reason is not None
+                      else due.match[3])
+        if due.fail_reason is not None and written.fail_reason != due.fail_reason:
+            self.failed(PlatformCheck.UNKNOWN_RECIPIENT_FAILED, due.document_id, recipients,
+                        expected=f"transport FAIL {due.fail_reason}",
+                        came=f"transport FAIL {written.fail_reason or '(no reason)'}")
+        self._trace(due, written)
+        self._intact(due, written)
+
+    def _trace(self, due: Due, written: Written) -> None:
+        before, after = due.routing.trace, written.routing.trace
+        own = after[len(before):]
+        if after[:len(before)] == before and len(own) == 1 and own[0].platform == self.platform:
+            return
+        expected = f"{len(before)} trace entries read + {self.platform}@<µs>"
+        if len(after) == len(before):
+            came = "no entry of its own"
+        elif after[:len(before)] != before:
+            came = f"the trace read changed ({len(after)} entries)"
+        else:
+            came = f"{len(own)} new entries: " + ", ".join(t.platform for t in own)
+        self.failed(PlatformCheck.TRACE_APPENDED, due.document_id, due.match[3],
+                    expected=expected, came=came)
+
+    def _intact(self, due: Due, written: Written) -> None:
+        recipients = due.match[3]
+        if written.seen.key != due.key:
+            self.failed(PlatformCheck.RECORD_INTACT, due.document_id, recipients,
+                        expected=f"key {_text(due.key)}", came=f"key {_text(written.seen.key)}")
+            return
+        if due.fail_reason is not None:
+            return  # the platform's own status: its headers are checked by matching
+        read, came = _kept(due.source.headers), _kept(written.seen.headers)
+        for name in KEPT:
+            if read.get(name) != came.get(name):
+                self.failed(PlatformCheck.RECORD_INTACT, due.document_id, recipients,
+                            expected=f"{name} {_texts(read.get(name))}",
+                            came=f"{name} {_texts(came.get(name))}")
+                return
+
+    def unmatched(self, due: list[Due], written: list[Written], *,
+                  matched: dict[tuple[str, ...], list[Due]]) -> None:
+        """What was due and did not come, what came and was not due: told apart by what they
+        have in common (same document: a split packet, changed bytes, the wrong topic)."""
+        written_by_doc: dict[tuple[str, str], list[Written]] = defaultdict(list)
+        for one in written:
+            written_by_doc[(one.match[0], one.match[1])].append(one)
+        for missing in sorted(due, key=lambda d: (-len(d.to), d.match)):
+            came = written_by_doc.get((missing.match[0], missing.document_id), [])
+            if self._split(missing, came) or self._changed(missing, came) \
+                    or self._elsewhere(missing, came):
+                continue
+            if missing.fail_reason is not None:
+                self.failed(PlatformCheck.UNKNOWN_RECIPIENT_FAILED, missing.document_id,
+                            missing.match[4].removeprefix("FAIL:"),
+                            expected=f"transport FAIL {missing.fail_reason} to {missing.topic}",
+                            came="no FAIL status")
+            else:
+                self.failed(PlatformCheck.COPY_DELIVERED, missing.document_id, missing.match[3],
+                            expected=f"{missing.match[0]} on {missing.topic}", came="nothing")
+        for rest in written_by_doc.values():
+            for one in rest:
+                if one.match[0] == UNROUTABLE:
+                    self.failed(PlatformCheck.RECORD_INTACT, "(unknown)", "(unknown)",
+                                expected="routing headers (docs/contract.md §2)",
+                                came=f"a record without them on {one.seen.topic}")
+                    continue
+                if is_probe(one.routing.document_id) and one.match not in matched:
+                    continue  # an external recipient's probe, put on the deliver topic directly
+                check = (PlatformCheck.ONE_COPY if one.match in matched
+                         else PlatformCheck.RIGHT_DESTINATION)
+                self.failed(check, one.match[1], one.match[3],
+                            expected="written once" if check is PlatformCheck.ONE_COPY
+                            else "nothing (not due from any record read)",
+                            came=f"{one.match[0]} on {one.seen.topic}")
+
+    def _split(self, due: Due, came: list[Written]) -> bool:
+        """An LGSP's packet to VDXP sent as several packets for the same recipients."""
+        wanted = set(due.to)
+        parts = [w for w in came if w.seen.topic == due.topic and w.match[4] == due.match[4]
+                 and set(w.routing.to) < wanted]
+        if len(wanted) < 2 or not parts or {r for w in parts for r in w.routing.to} != wanted:
+            return False
+        self.failed(PlatformCheck.ONE_PACKET_PER_DESTINATION, due.document_id, due.match[3],
+                    expected=f"1 packet to {due.topic}", came=f"{len(parts)} packets")
+        for part in parts:
+            came.remove(part)
+        return True
+
+    def _changed(self, due: Due, came: list[Written]) -> bool:
+        """The right topic and recipients, other value bytes."""
+        for one in came:
+            if one.seen.topic == due.topic and one.match[3] == due.match[3]:
+                came.remove(one)
+                self.failed(PlatformCheck.RECORD_INTACT, due.document_id, due.match[3],
+                            expected="the value bytes read", came="other value bytes")
+                return True
+        return False
+
+    def _elsewhere(self, due: Due, came: list[Written]) -> bool:
+        """The copy for the same recipients, on another topic (or for other recipients)."""
+        for one in came:
+            if one.match[4] == due.match[4] and set(one.routing.to) & set(due.to):
+                came.remove(one)
+                self.failed(PlatformCheck.RIGHT_DESTINATION, due.document_id, due.match[3],
+                            expected=f"{due.topic} to {due.match[3]}",
+                            came=f"{one.seen.topic} to {','.join(one.routing.to)}")
+                return True
+        return False
+
+
+def _text(value: bytes | None) -> str:
+    return "(none)" if value is None else value.decode(errors="replace")
+
+
+def _texts(values: list[bytes | None] | None) -> str:
+    return "(none)" if not values else ",".join(_text(v) for v in values)
