@@ -149,13 +149,15 @@ def simulate(
                          "add up to 100% at most. The report shows each kind's detection.")
     ] = None,
     external: Annotated[list[str] | None, typer.Option(
-        "--external", metavar="recipient=CODE",
-        help="Put your own service in the run: lgsp-sim does not take in the documents "
-             "addressed to these agencies; your service reads them from its platform's deliver "
-             "topic and answers with statuses (docs/contract.md §9; recipient=CODE,CODE for "
-             "several). Before the load, each gets a signed probe document and the run waits "
-             "for its answer (--external-timeout); the report grades what it did ('System "
-             "under test'; exit 1 if a check failed). Repeatable. Use the same --run-id and "
+        "--external", metavar="recipient=CODE|platform=LGSP-CODE|vdxp",
+        help="Put your own service in the run. recipient=CODE[,CODE]: lgsp-sim does not take "
+             "in the documents addressed to these agencies; your service reads them from its "
+             "platform's deliver topic and answers with statuses (docs/contract.md §9). "
+             "platform=LGSP-H56 or vdxp: lgsp-sim runs no router for that platform; your "
+             "router reads its inbound topic and routes (§10; `lgsp topology --directory`). "
+             "Before the load, each gets a signed probe document and the run waits for its "
+             "answer (--external-timeout); the report grades what it did ('System under "
+             "test'; exit 1 if a check failed). Repeatable. Use the same --run-id and "
              "--pki-out/--pki as your service.")
     ] = None,
     allow_foreign_statuses: Annotated[bool, typer.Option(

@@ -19,15 +19,22 @@ CODE = "000.00.01.H56"
      "(profiles: see `lgsp topology`)"),
     (["--external", f"recipient={CODE},{CODE}", "--run-id", "r"],
      f"lgsp: error: --external names an agency twice: {CODE}"),
-    (["--external", "vdxp", "--run-id", "r"],
-     "lgsp: error: --external vdxp: an outside vdxp router is not supported yet; only "
-     "recipient=CODE[,CODE...] parties can be external in this version"),
+    (["--external", "vdxp=yes", "--run-id", "r"],
+     "lgsp: error: --external 'vdxp=yes' must look like recipient=CODE[,CODE...], "
+     "platform=LGSP-CODE[,...] or vdxp (codes from `lgsp topology`)"),
     (["--external", "sender=X", "--run-id", "r"],
-     "lgsp: error: --external 'sender=X' must look like recipient=CODE[,CODE...] (an agency "
-     "code from `lgsp topology`)"),
-    (["--external", "platform=LGSP-H56", "--run-id", "r"],
-     "lgsp: error: --external platform=LGSP-H56: an outside platform router is not supported "
-     "yet; only recipient=CODE[,CODE...] parties can be external in this version"),
+     "lgsp: error: --external 'sender=X' must look like recipient=CODE[,CODE...], "
+     "platform=LGSP-CODE[,...] or vdxp (codes from `lgsp topology`)"),
+    (["--external", "platform=LGSP-H99", "--run-id", "r"],
+     "lgsp: error: --external platform=LGSP-H99: not a platform of this run's topology (VDXP, "
+     "LGSP-H56, LGSP-H26; the province profiles give the LGSPs)"),
+    (["--external", "platform=", "--run-id", "r"],
+     "lgsp: error: --external 'platform=': an empty platform code"),
+    (["--external", "vdxp", "--external", "platform=vdxp", "--run-id", "r"],
+     "lgsp: error: --external names a platform twice: VDXP"),
+    (["--external", "vdxp"],
+     "lgsp: error: --external needs --run-id: your service reads the run's topics by name "
+     "(lgsp.<run-id>.<platform>.deliver), so both must know it"),
     (["--external", f"recipient={CODE}", "--run-id", "r", "--find-max"],
      "lgsp: error: --external cannot be combined with --find-max yet (each trial is a new run "
      "with new topics your service would not know)"),
