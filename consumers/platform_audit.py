@@ -239,14 +239,30 @@ class PlatformAudit:
         left_due: list[Due] = []
         left_written: list[Written] = []
         for match in set(self.due) | set(self.written):
-            due, came = self.due.get(match, []), self.written.get(match, [])
-            for one_due, one_written in zip(due, came, strict=False):
+            due, came = list(self.due.get(match, [])), list(self.written.get(match, []))
+            for one_due, one_written in _pairs(due, came):
                 grading.matched(one_due, one_written)
-            left_due += due[len(came):]
-            left_written += came[len(due):]
+            left_due += due
+            left_written += came
         grading.unmatched(left_due, left_written, matched=self.due)
         for what, count in self.read.items():
             metrics.record_external(self.platform, f"read|{what}", count)
+
+
+def _pairs(due: list[Due], came: list[Written]) -> list[tuple[Due, Written]]:
+    """Pair what was due with what came for one match (both lists lose what is paired): first
+    each record written with the one it follows from by its trace (the same document can reach
+    a router twice, e.g. back from the axis after a wrong turn), then the rest in order."""
+    pairs: list[tuple[Due, Written]] = []
+    for one in list(due):
+        follows = next((w for w in came if w.routing.trace[:-1] == one.routing.trace), None)
+        if follows is not None:
+            pairs.append((one, follows))
+            due.remove(one)
+            came.remove(follows)
+    while due and came:
+        pairs.append((due.pop(0), came.pop(0)))
+    return pairs
 
 
 class _Grading:
