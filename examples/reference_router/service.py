@@ -40,6 +40,7 @@ from examples.reference_recipient.supervise import supervise
 from examples.reference_router import headers as h
 from examples.reference_router.behaviour import Behaviour
 from examples.reference_router.directory import Directory, Platform
+from examples.reference_router.holes import HoleGuard
 from examples.reference_router.route import Out, Record, Router
 
 log = logging.getLogger("reference_router")
@@ -108,10 +109,14 @@ class Service:
         producer_base = {k: v for k, v in base.items()
                          if k not in ("session.timeout.ms", "heartbeat.interval.ms",
                                       "fetch.wait.max.ms")}
-        self.producer = Producer({"acks": "all", "linger.ms": 5, **producer_base})
+        # idempotent: a retried produce is not written twice (one_copy)
+        self.producer = Producer({"acks": "all", "linger.ms": 5, "enable.idempotence": True,
+                                  **producer_base})
         # paused when idle: librdkafka crashes when Tansu deletes a topic it fetches (see
         # examples/reference_recipient/idle.py); the supervisor covers the rest
         self.idle = IdlePauser(self.consumer, idle_s=options.idle_pause_s)
+        # the embedded broker can answer a fetch at the tail with a later batch (holes.py)
+        self.holes = HoleGuard(self.consumer)
 
     # --- the loop -------------------------------------------------------------------------
 
@@ -126,6 +131,7 @@ class Service:
             log.warning("misbehaving on purpose: %s", self.options.behaviour)
         try:
             while not self.stopping:
+                self.holes.new_batch()
                 for message in self.consumer.consume(BATCH, 0.1):
                     self._received(message)
                 self._send_resends(time.monotonic())
@@ -153,13 +159,14 @@ class Service:
                         "uncommitted)", len(self.producer) + len(self._resends))
         self._commit(force=True)
         self.consumer.close()
-        counts = {**self.router.counts, **self.counts}
+        counts = {**self.router.counts, **self.counts, "holes_read_again": self.holes.holes}
         log.info("summary: %s", json.dumps(dict(sorted(counts.items()))))
 
     # --- group membership -----------------------------------------------------------------
 
     def _assigned(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         consumer.assign(partitions)  # here, so that idle partitions can be paused again at once
+        self.holes.assigned(partitions)
         self.idle.assigned_now(partitions)
         log.info("assigned %s", ", ".join(f"{p.topic}[{p.partition}]" for p in partitions)
                  or "nothing")
@@ -171,6 +178,7 @@ class Service:
     def _revoked(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         self._commit(force=True)
         self.offsets.forget([(p.topic, p.partition) for p in partitions])
+        self.holes.revoked(partitions)
         self.idle.revoked(partitions)
 
     # --- one record -----------------------------------------------------------------------
@@ -183,6 +191,8 @@ class Service:
             return
         topic, partition, offset = message.topic(), message.partition(), message.offset()
         if topic is None or partition is None or offset is None:
+            return
+        if not self.holes.take(topic, partition, offset):
             return
         self.idle.seen(topic, partition, offset)
         record = Record(topic, partition, offset, message.key(), message.value(),
@@ -301,17 +311,18 @@ def parser() -> argparse.ArgumentParser:
 
 
 def options_from(args: argparse.Namespace) -> Options:
+    """The options of the command line; ValueError says what is wrong with them."""
     config: dict[str, Any] = {}
     for item in args.config:
         name, sep, value = item.partition("=")
         if not sep:
-            raise SystemExit(f"--config {item!r}: expected KEY=VALUE")
+            raise ValueError(f"--config {item!r}: expected KEY=VALUE")
         config[name] = value
     platform = args.platform.strip().lower()
     try:
         Platform(platform, Directory.load(args.directory))
     except (OSError, ValueError, AttributeError, TypeError) as exc:
-        raise SystemExit(f"--directory {args.directory} / --platform {args.platform}: "
+        raise ValueError(f"--directory {args.directory} / --platform {args.platform}: "
                          f"{exc}") from exc
     return Options(
         bootstrap=args.bootstrap, run_id=args.run_id, platform=platform,
@@ -327,10 +338,14 @@ def options_from(args: argparse.Namespace) -> Options:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    args = parser().parse_args(argv)
+    cli = parser()
+    args = cli.parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr,
                         format="%(asctime)s %(levelname)s refrouter: %(message)s")
-    options = options_from(args)  # refuse bad switches here, once
+    try:
+        options = options_from(args)  # refuse bad switches here, once (exit 2)
+    except ValueError as exc:
+        cli.error(str(exc))
     if not args.no_supervise:
         return supervise(argv, SERVICE)
     service = Service(options)

@@ -31,6 +31,7 @@ from confluent_kafka.admin import AdminClient, NewTopic
 from examples.reference_recipient import wire
 from examples.reference_router.behaviour import Behaviour
 from examples.reference_router.directory import Directory, Platform, well_formed
+from examples.reference_router.holes import HoleGuard
 from examples.reference_router.route import Out, Record, Router
 from lgsp.codec import AvroCodec, EventCodec, FileSchemaRegistry
 from lgsp.domain.status import StatusLayer, TransportState
@@ -503,3 +504,50 @@ def test_the_router_routes_on_a_real_broker(kafka_bootstrap: str,
     finally:
         group.close()
     assert "records routed" not in log_path.read_text()  # one line per 1000 only
+
+
+def test_a_hole_is_read_again_not_stepped_over(kafka_bootstrap: str) -> None:
+    """The embedded broker can answer a fetch at a partition's tail with a later batch: the guard
+    hands on only what follows on, and seeks back so the hole is read again."""
+    run = f"rh{uuid.uuid4().hex[:8]}"
+    name = topic(run, "lgsp-h56.inbound")
+    create_topics(kafka_bootstrap, run, ["lgsp-h56.inbound"])
+    asyncio.run(produce(kafka_bootstrap, [(name, b"k", b"%d" % i, []) for i in range(5)]))
+    consumer = Consumer({"bootstrap.servers": kafka_bootstrap, **CLIENT,
+                         "group.id": f"holes-{uuid.uuid4().hex[:6]}", "enable.auto.commit": False})
+    try:
+        partitions = [TopicPartition(name, p) for p in range(3)]
+        consumer.assign([TopicPartition(name, p, -2) for p in range(3)])
+        guard = HoleGuard(consumer)
+        guard.assigned(partitions)
+        assert guard.expected == {(name, p): 0 for p in range(3)}
+
+        def read(count: int) -> list[tuple[int, int]]:
+            """(partition, offset) of the next ``count`` records."""
+            got: list[tuple[int, int]] = []
+            deadline = time.monotonic() + READ_TIMEOUT_S
+            while len(got) < count:
+                assert time.monotonic() < deadline, got
+                got += [(m.partition() or 0, m.offset() or 0)
+                        for m in consumer.consume(10, 0.2) if m.error() is None]
+            return got
+
+        first = read(5)
+        (partition,) = {p for p, _ in first}  # one key: one partition
+        where = (name, partition)
+        assert sorted(o for _, o in first) == [0, 1, 2, 3, 4]
+        guard.new_batch()
+        as_if_holed = [0, 1, 3, 4]  # the broker skipped offset 2
+        assert [o for o in as_if_holed if guard.take(*where, o)] == [0, 1]
+        assert guard.holes == 1
+        again = [o for _, o in read(3)]
+        guard.new_batch()
+        assert [o for o in again if guard.take(*where, o)] == [2, 3, 4]
+        assert guard.expected[where] == 5
+        # Apache Kafka's legitimate holes are stepped over once the patience is out
+        guard.patience_s = 0.0
+        guard.new_batch()
+        assert guard.take(*where, 9)
+        assert guard.expected[where] == 10
+    finally:
+        consumer.close()
