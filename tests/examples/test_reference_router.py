@@ -27,14 +27,17 @@ import pytest
 from aiokafka import AIOKafkaProducer
 from confluent_kafka import Consumer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
+from typer.testing import CliRunner
 
 from examples.reference_recipient import wire
 from examples.reference_router.behaviour import Behaviour
-from examples.reference_router.directory import Directory, Platform, well_formed
+from examples.reference_router.directory import Directory, Platform, platform_code, well_formed
 from examples.reference_router.holes import HoleGuard
 from examples.reference_router.route import Out, Record, Router
+from lgsp.cli import app
 from lgsp.codec import AvroCodec, EventCodec, FileSchemaRegistry
 from lgsp.domain.status import StatusLayer, TransportState
+from lgsp.profiles import load_topology
 
 ROOT = Path(__file__).resolve().parents[2]
 ROUTER_DIR = ROOT / "examples" / "reference_router"
@@ -142,6 +145,26 @@ def test_well_formed_codes() -> None:
     for bad in ("000.00.01.h56", "00.00.01.H56", "000.00.01.H5", "000.00.01.H566", "x",
                 "000.00.01.H56 ", "000-00-01-H56", "٠٠٠.00.01.H56"):
         assert not well_formed(bad), bad
+
+
+def test_the_directory_lgsp_topology_prints(registry: wire.Registry) -> None:
+    """What ``lgsp topology --directory`` prints loads, its codes are well-formed, and the platform
+    codes (upper-cased topic spellings) are those lgsp-sim names its platforms by."""
+    topo = load_topology(["thanh-hoa", "hai-duong"])
+    printed = CliRunner().invoke(app, ["topology", "-p", "thanh-hoa", "-p", "hai-duong",
+                                       "--directory"])
+    assert printed.exit_code == 0, printed.output
+    directory = Directory.from_json(json.loads(printed.stdout))
+    assert {platform_code(name) for name in directory.platforms()} == set(topo.platforms)
+    assert directory.units == {"vdxp": None, "lgsp-h56": "H56", "lgsp-h26": "H26"}
+    assert all(well_formed(code) for code in directory.home)
+    for code, home in directory.home.items():
+        unit = directory.units[home]
+        assert unit is None or code.endswith(f".{unit}"), code
+    h56 = Router(Platform("lgsp-h56", directory), RUN, registry)
+    [out] = h56.route(document("000.00.00.H26,000.00.00.G01"), NOW)
+    assert (out.topic, header(out, "lgsp-to")) == (f"lgsp.{RUN}.vdxp.inbound",
+                                                   "000.00.00.H26,000.00.00.G01")
 
 
 def test_lgsp_local_forwarded_and_failed(registry: wire.Registry, events: EventCodec) -> None:
