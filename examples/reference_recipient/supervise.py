@@ -24,8 +24,9 @@ MAX_RESTARTS = 20
 RESTART_DELAY_S = 1.0
 
 
-def supervise(argv: list[str]) -> int:
-    """Run ``service.py ARGV --no-supervise`` until it exits by itself or is told to stop."""
+def supervise(argv: list[str], service: Path = SERVICE) -> int:
+    """Run ``service ARGV --no-supervise`` (this service's service.py by default; the reference
+    router passes its own) until it exits by itself or is told to stop."""
     child: subprocess.Popen[bytes] | None = None
     stopping = False
 
@@ -39,7 +40,7 @@ def supervise(argv: list[str]) -> int:
     signal.signal(signal.SIGTERM, forward)
     for attempt in range(MAX_RESTARTS + 1):
         child = subprocess.Popen(  # noqa: S603 - this service itself, with its own switches
-            [sys.executable, str(SERVICE), *argv, "--no-supervise"])
+            [sys.executable, str(service), *argv, "--no-supervise"])
         code = child.wait()
         if code >= 0:
             return code

@@ -1,0 +1,1 @@
+"""A reference router: one platform of an lgsp-sim run, written from docs/contract.md §10."""
