@@ -18,7 +18,7 @@ def topology(
     directory: Annotated[bool, typer.Option(
         "--directory", help="The platform directory as JSON: every platform as topic names "
         "spell it, with its member agencies (what an outside router needs to route; "
-        "docs/contract.md §9).")] = False,
+        "docs/contract.md §10).")] = False,
 ) -> None:
     """Show the agencies of a run: counts per tier, platforms and a sample of the tree."""
     from rich.console import Console
