@@ -24,11 +24,12 @@ def _restarted(data: dict[str, Any]) -> str:
 
 
 def _external_wait(data: dict[str, Any]) -> str:
-    parties = [f"recipient {code} (reads {topic})" for code, topic in data["deliver"].items()]
-    parties += [f"the router of {platform} (reads {topic})"
+    parties = [f"the external recipient {code} (reads {topic})"
+               for code, topic in data["deliver"].items()]
+    parties += [f"the outside router of {platform} (reads {topic})"
                 for platform, topic in data.get("routers", {}).items()]
-    return (f"waiting up to {data['timeout_s']:g} s for the external {', '.join(parties)} to "
-            "answer a signed probe document (…/KT-LGSPSIM)")
+    return (f"waiting up to {data['timeout_s']:g} s for {' and '.join(parties)} to answer a "
+            "signed probe document (…/KT-LGSPSIM)")
 
 
 def _external_probe(data: dict[str, Any]) -> str:

@@ -11,7 +11,8 @@ import typer
 def topology(
     profile: Annotated[list[str] | None, typer.Option(
         "--profile", "-p", envvar="LGSP_PROFILE",
-        help="Province profile(s), as for simulate. Default: thanh-hoa.")] = None,
+        help="Province profile(s), as for simulate. Default: simulate's (thanh-hoa, "
+             "hai-duong).")] = None,
     sample: Annotated[int, typer.Option(
         "--sample", min=0, help="Children shown per node (0 or more).")] = 3,
     json_out: Annotated[bool, typer.Option("--json", help="Counts as JSON.")] = False,
@@ -26,8 +27,9 @@ def topology(
     from rich.tree import Tree
 
     from lgsp.profiles import load_topology
+    from lgsp.run import DEFAULT_PROFILES
 
-    topo = load_topology(list(profile) if profile else ["thanh-hoa"])
+    topo = load_topology(list(profile) if profile else list(DEFAULT_PROFILES))
     if directory:
         print(json.dumps(topo.directory(), ensure_ascii=False, indent=2))
         return
