@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import signal
 import subprocess
@@ -16,6 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import pytest
 
 from lgsp.config import BrokerConfig
@@ -104,6 +106,8 @@ def test_the_good_service_passes_every_check(kafka_bootstrap, pki_cache, tmp_pat
     t = report["totals"]
     assert (t["lost"], t["incomplete"], t["rejected"]) == (0, 0, 0)
     assert report["latency"]["external_send_to_arrived"]["count"] == party["deliveries"]
+    schema = json.loads((ROOT / "docs" / "report.schema.json").read_text(encoding="utf-8"))
+    jsonschema.Draft202012Validator(schema).validate(report)
 
 
 def test_the_good_service_refuses_each_injected_fault_with_its_reason(kafka_bootstrap, pki_cache,

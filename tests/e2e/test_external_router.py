@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import pytest
 
 from lgsp.config import BrokerConfig
@@ -106,6 +107,8 @@ def test_the_good_lgsp_router_passes_every_check_and_delivers_everything(
     assert row["written"]["document"] >= row["read"]["documents"]
     assert row["written"]["status"] == row["read"]["statuses"] > row["read"]["documents"]
     assert report["system_under_test"]["hop_ms"]["count"] > 0
+    schema = json.loads((ROOT / "docs" / "report.schema.json").read_text(encoding="utf-8"))
+    jsonschema.Draft202012Validator(schema).validate(report)
 
 
 def test_the_good_vdxp_router_fails_unknown_recipients_back(kafka_bootstrap, pki_cache,
@@ -131,8 +134,8 @@ def test_the_good_vdxp_router_fails_unknown_recipients_back(kafka_bootstrap, pki
 def test_each_misbehaviour_fails_exactly_its_check(kafka_bootstrap, pki_cache, tmp_path,
                                                    platform, switches, overrides, broken):
     report = graded_run(kafka_bootstrap, pki_cache, tmp_path, platform, *switches, **overrides)
-    assert set(failures(report)) == {broken}, [(c["check"], c["examples"][:2]) for c in party(report)["checks"]
-                                              if c["failures"]]
+    assert set(failures(report)) == {broken}, [(c["check"], c["examples"][:2])
+                                              for c in party(report)["checks"] if c["failures"]]
     assert not report["system_under_test"]["passed"]
     (first, *_) = next(c["examples"] for c in party(report)["checks"] if c["check"] == broken)
     assert first["document_id"].startswith("000.")
