@@ -104,9 +104,13 @@ class DeliveryTracker:
 
     def __init__(self, topology: Topology, metrics: RunMetrics, *, ack_timeout_s: float = 30.0,
                  clock: Callable[[], int] = time.monotonic_ns,
-                 external: frozenset[str] = frozenset()) -> None:
+                 external: frozenset[str] = frozenset(),
+                 routers_probed: bool = False) -> None:
         """``external``: recipients the user's own services play (``--external``): their
-        deliveries are graded against the contract (``consumers.conformance``)."""
+        deliveries are graded against the contract (``consumers.conformance``).
+        ``routers_probed``: outside routers were probed (``--external platform=…``), so
+        lgsp-sim's own recipients answer probes too; their statuses are not the run's."""
+        self.routers_probed = routers_probed
         if ack_timeout_s <= 0:
             raise ConfigError("--ack-timeout must be > 0 seconds")
         self.topology = topology
@@ -241,11 +245,11 @@ class DeliveryTracker:
     def on_status(self, status: StatusEvent, now_ns: int) -> None:
         business = status.layer is StatusLayer.BUSINESS
         graded = business and self.grader.grades(status.recipient)
-        if is_probe(status.document_id):  # a readiness probe's answer: not the run's figures
-            if graded:
-                self.metrics.record_external(status.recipient, "probe_statuses")
-            else:  # an outside router's probe, answered by lgsp-sim's recipient
-                self.metrics.record_seen("probe_statuses")
+        if graded and is_probe(status.document_id):  # a readiness probe's answer
+            self.metrics.record_external(status.recipient, "probe_statuses")
+            return
+        if self.routers_probed and is_probe(status.document_id):  # an outside router's probe,
+            self.metrics.record_seen("probe_statuses")  # answered by lgsp-sim's recipient
             return
         if business and status.from_code != status.recipient:
             self.metrics.record_unexpected_status(FROM_UNEXPECTED_PARTY)

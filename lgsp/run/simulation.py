@@ -114,7 +114,8 @@ class Simulation:
             else RestSchemaRegistry(config.registry_url)))
         self.tracker = DeliveryTracker(self.topology, self.metrics,
                                        ack_timeout_s=config.ack_timeout_s,
-                                       external=config.external.recipient_set)
+                                       external=config.external.recipient_set,
+                                       routers_probed=bool(config.external.platforms))
         self.watch: SubmissionWatch | None = None
         """A bus-only run: what its routers see submitted, for its tracker."""
         if self.parts.observes:

@@ -225,6 +225,15 @@ def test_probe_lookalikes_without_external_parties_are_foreign(topo):
     assert t.metrics.foreign_statuses == {"not_sent_by_this_run|01": 1}
 
 
+def test_an_outside_routers_probe_answered_by_lgsp_sim_is_not_foreign(topo):
+    """--external platform=…: lgsp-sim's own recipient answers the router's probe; its statuses
+    come back to the tracker and are counted as probe statuses, not as foreign ones."""
+    t = DeliveryTracker(topo, RunMetrics(), ack_timeout_s=5, routers_probed=True)
+    t.on_status(status(C.ARRIVED, doc_id="000.00.00.H56,2026/12/04,1/KT-LGSPSIM"), SECOND)
+    assert t.metrics.foreign_statuses == {}
+    assert t.metrics.seen == {"probe_statuses": 1}
+
+
 async def test_a_malformed_status_from_the_service_is_dead_lettered_and_graded(topo):
     """The record goes on to the dead-letter topic (the loop does that with the Rejected it
     raises) and the service fails status_decodes, with the reason."""
