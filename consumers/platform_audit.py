@@ -20,9 +20,11 @@ without one, when it is exactly what the router had to write.
 from __future__ import annotations
 
 import hashlib
+import math
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from lgsp.bus import headers
 from lgsp.bus.routing import route_document, route_status
@@ -37,6 +39,10 @@ from lgsp.metrics.run import RunMetrics
 from lgsp.metrics.stages import Stage
 
 RawHeaders = Sequence[tuple[str, bytes | None]]
+T = TypeVar("T")
+SHARED_KEPT_MS = 120_000
+"""How long another party's record on a shared topic is kept in case it was due after all."""
+SHARED_PRUNE_EVERY = 4096
 UNROUTABLE = "unroutable"
 """The kind of a record written without routing headers."""
 KEPT = (headers.KIND, headers.ID, headers.FROM, headers.SENT, headers.REPLAY_OF, headers.FAULT)
@@ -108,20 +114,38 @@ def _kept(raw: RawHeaders) -> dict[str, list[bytes | None]]:
 
 @dataclass(slots=True)
 class PlatformAudit:
-    """Everything one outside router read and wrote, graded at the end."""
+    """What one outside router read and wrote: each record written is paired with the one it
+    was due for as soon as both were read (and both forgotten); what is left is graded at the
+    end."""
 
     platform: str
     topology: Topology
     topics: TopicNames
     events: EventCodec
     lenient: bool = False
-    due: dict[tuple[str, ...], list[Due]] = field(default_factory=lambda: defaultdict(list))
-    written: dict[tuple[str, ...], list[Written]] = field(
-        default_factory=lambda: defaultdict(list))
-    shared: list[Written] = field(default_factory=list)
-    """Records without the router's trace entry on topics others write too (attributed when
-    they are exactly what was due)."""
+    metrics: RunMetrics = field(default_factory=RunMetrics)
+    """Where the grade goes (party = the platform)."""
+    due: dict[tuple[str, ...], list[Due]] = field(default_factory=dict)
+    """Due and not written (yet)."""
+    written: dict[tuple[str, ...], list[Written]] = field(default_factory=dict)
+    """Written and not due (yet: its record read may come later, or never)."""
+    shared: dict[tuple[str, ...], list[Written]] = field(default_factory=dict)
+    """Records without the router's trace entry on topics others write too: the router's when
+    they are exactly what was due; forgotten ``SHARED_KEPT_MS`` after newer records."""
+    paired: set[int] = field(default_factory=set)
+    """Hashes of every match paired once (a record written again for it is a second copy)."""
     read: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    newest_ms: int = 0
+    shared_added: int = 0
+    grading: _Grading = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.grading = _Grading(self.platform, self.metrics, math.inf)
+
+    def measure_from(self, at_ms: float) -> None:
+        """Hop latency is recorded for records read from ``at_ms`` on (the end of the warm-up;
+        before it is set, for none: probes and warm-up)."""
+        self.grading.measured_from_ms = at_ms
 
     @property
     def inbound(self) -> str:
@@ -143,6 +167,7 @@ class PlatformAudit:
     def see(self, topic: str, key: bytes | None, value: bytes | None, raw: RawHeaders,
             timestamp_ms: int) -> None:
         """A record of one of ``topics_read``."""
+        self.newest_ms = max(self.newest_ms, timestamp_ms)
         seen = Seen(topic, key, _digest(value), tuple(raw), timestamp_ms)
         if topic == self.inbound:
             self._input(seen)
@@ -171,11 +196,11 @@ class PlatformAudit:
         for recipient in decision.local:
             match = (kind, routing.document_id, self.topics.deliver(self.platform), recipient,
                      digest)
-            self.due[match].append(Due(match, seen, routing, recipient.encode(), routing))
+            self._due(Due(match, seen, routing, recipient.encode(), routing))
         for destination, recipients in decision.forward:
             match = (kind, routing.document_id, self.topics.inbound(destination),
                      ",".join(recipients), digest)
-            self.due[match].append(Due(match, seen, routing, seen.key, routing))
+            self._due(Due(match, seen, routing, seen.key, routing))
         for recipient, reason in decision.failed.items():
             status = headers.Routing(headers.STATUS, routing.document_id, self.platform,
                                      (routing.from_code,), routing.trace)
@@ -190,8 +215,7 @@ class PlatformAudit:
         topic = (self.topics.deliver(self.platform) if route.next_platform is None
                  else self.topics.inbound(route.next_platform))
         match = ("status", routing.document_id, topic, addressee, value)
-        self.due[match].append(Due(match, seen, routing, addressee.encode(), routing,
-                                   fail_reason=fail))
+        self._due(Due(match, seen, routing, addressee.encode(), routing, fail_reason=fail))
 
     def _output(self, seen: Seen, value: bytes | None) -> None:
         try:
@@ -201,7 +225,12 @@ class PlatformAudit:
         mine = routing is not None and routing.last_hop == self.platform
         if not mine and seen.topic != self.topics.deliver(self.platform):
             if routing is not None:  # another party's, unless it is exactly what was due
-                self.shared.append(self._written(seen, routing, value))
+                written = self._written(seen, routing, value)
+                if written.match in self.due:
+                    self._write(written)
+                else:
+                    self.shared.setdefault(written.match, []).append(written)
+                    self._forget_old_shared()
             return
         if routing is None:
             self._write(Written(seen, headers.Routing(b"?", "?", "?", ("?",), ()),
@@ -224,51 +253,71 @@ class PlatformAudit:
         return Written(seen, routing, (kind, routing.document_id, seen.topic,
                                        ",".join(routing.to), identity), fail)
 
+    # ---- pairing as records come -------------------------------------------------------
+    def _due(self, due: Due) -> None:
+        """A record the router must write: paired with it if it was read already."""
+        for early in (self.written, self.shared):
+            waiting = early.get(due.match)
+            if waiting:
+                written = _take(waiting, lambda w: w.routing.trace[:-1] == due.routing.trace)
+                if not waiting:
+                    del early[due.match]
+                self._pair(due, written)
+                return
+        self.due.setdefault(due.match, []).append(due)
+
     def _write(self, written: Written) -> None:
-        self.written[written.match].append(written)
+        """A record the router wrote: paired with the one it was due for, if read already
+        (first the one it follows from by its trace: the same document can reach a router
+        twice, e.g. back from the axis after a wrong turn)."""
+        dues = self.due.get(written.match)
+        if not dues:
+            self.written.setdefault(written.match, []).append(written)
+            return
+        due = _take(dues, lambda d: written.routing.trace[:-1] == d.routing.trace)
+        if not dues:
+            del self.due[written.match]
+        self._pair(due, written)
 
-    # ---- grading --------------------------------------------------------------------------
-    def grade(self, metrics: RunMetrics, *, measured_from_ms: int = 0) -> None:
-        """Match what was written with what was due; count each rule broken into ``metrics``
-        (party = the platform), the hop latency of what was measured (inputs from
-        ``measured_from_ms``, the end of the warm-up) and the counts read and written."""
-        grading = _Grading(self.platform, metrics, measured_from_ms)
-        for written in self.shared:  # untraced records on shared topics: the router's if due
-            if written.match in self.due:
-                self._write(written)
-        left_due: list[Due] = []
-        left_written: list[Written] = []
-        for match in set(self.due) | set(self.written):
-            due, came = list(self.due.get(match, [])), list(self.written.get(match, []))
-            for one_due, one_written in _pairs(due, came):
-                grading.matched(one_due, one_written)
-            left_due += due
-            left_written += came
-        grading.unmatched(left_due, left_written, matched=self.due)
+    def _pair(self, due: Due, written: Written) -> None:
+        self.paired.add(hash(due.match))
+        self.grading.matched(due, written)
+
+    def _forget_old_shared(self) -> None:
+        """Other parties' records are kept only as long as a router's input could still be
+        read after its output (fetches of different topics do not come in time order): every
+        ``SHARED_PRUNE_EVERY`` of them, those older than ``SHARED_KEPT_MS`` are forgotten."""
+        self.shared_added += 1
+        if self.shared_added % SHARED_PRUNE_EVERY:
+            return
+        horizon = self.newest_ms - SHARED_KEPT_MS
+        for match in [m for m, ws in self.shared.items()
+                      if all(w.seen.timestamp_ms < horizon for w in ws)]:
+            del self.shared[match]
+
+    # ---- the end --------------------------------------------------------------------------
+    def finish(self) -> RunMetrics:
+        """Grade what was never paired (a copy missing, written twice or elsewhere, a packet
+        split, bytes changed) and the counts read; the audit's metrics."""
+        left_due = [d for dues in self.due.values() for d in dues]
+        left_written = [w for ws in self.written.values() for w in ws]
+        self.grading.unmatched(left_due, left_written, paired=self.paired)
         for what, count in self.read.items():
-            metrics.record_external(self.platform, f"read|{what}", count)
+            self.metrics.record_external(self.platform, f"read|{what}", count)
+        return self.metrics
 
 
-def _pairs(due: list[Due], came: list[Written]) -> list[tuple[Due, Written]]:
-    """Pair what was due with what came for one match (both lists lose what is paired): first
-    each record written with the one it follows from by its trace (the same document can reach
-    a router twice, e.g. back from the axis after a wrong turn), then the rest in order."""
-    pairs: list[tuple[Due, Written]] = []
-    for one in list(due):
-        follows = next((w for w in came if w.routing.trace[:-1] == one.routing.trace), None)
-        if follows is not None:
-            pairs.append((one, follows))
-            due.remove(one)
-            came.remove(follows)
-    while due and came:
-        pairs.append((due.pop(0), came.pop(0)))
-    return pairs
+def _take(items: list[T], prefer: Callable[[T], bool]) -> T:
+    """Remove and return the first of ``items`` that ``prefer`` likes, else the first."""
+    chosen = next((i for i in items if prefer(i)), items[0])
+    items.remove(chosen)
+    return chosen
 
 
 class _Grading:
     """One grading pass: failures counted once per (check, DocumentId, recipients)."""
 
-    def __init__(self, platform: str, metrics: RunMetrics, measured_from_ms: int) -> None:
+    def __init__(self, platform: str, metrics: RunMetrics, measured_from_ms: float) -> None:
         self.platform = platform
         self.metrics = metrics
         self.measured_from_ms = measured_from_ms
@@ -329,8 +378,7 @@ class _Grading:
                             came=f"{name} {_texts(came.get(name))}")
                 return
 
-    def unmatched(self, due: list[Due], written: list[Written], *,
-                  matched: dict[tuple[str, ...], list[Due]]) -> None:
+    def unmatched(self, due: list[Due], written: list[Written], *, paired: set[int]) -> None:
         """What was due and did not come, what came and was not due: told apart by what they
         have in common (same document: a split packet, changed bytes, the wrong topic)."""
         written_by_doc: dict[tuple[str, str], list[Written]] = defaultdict(list)
@@ -356,10 +404,10 @@ class _Grading:
                                 expected="routing headers (docs/contract.md §2)",
                                 came=f"a record without them on {one.seen.topic}")
                     continue
-                if is_probe(one.routing.document_id) and one.match not in matched:
+                again = hash(one.match) in paired
+                if is_probe(one.routing.document_id) and not again:
                     continue  # an external recipient's probe, put on the deliver topic directly
-                check = (PlatformCheck.ONE_COPY if one.match in matched
-                         else PlatformCheck.RIGHT_DESTINATION)
+                check = PlatformCheck.ONE_COPY if again else PlatformCheck.RIGHT_DESTINATION
                 self.failed(check, one.match[1], one.match[3],
                             expected="written once" if check is PlatformCheck.ONE_COPY
                             else "nothing (not due from any record read)",

@@ -302,8 +302,9 @@ class LoadRun:
             await _unless_stopped(self.barrier.arrive("ready", timeout_s=READY_TIMEOUT_S), stop)
             setup_s = time.monotonic() - began
             start_ns = time.monotonic_ns() + START_MARGIN_NS
-            measured_from_ms = int(time.time() * 1000 + (START_MARGIN_NS / 1e6)
-                                   + self.config.warmup_s * 1000)
+            if self.platform_watch is not None:  # an outside router's hop after the warm-up
+                self.platform_watch.measure_from(time.time() * 1000 + START_MARGIN_NS / 1e6
+                                                 + self.config.warmup_s * 1000)
             for worker in workers:
                 worker.channel.send(Begin(start_ns))
             self._begun = True
@@ -337,8 +338,7 @@ class LoadRun:
             if recording is not None and failure is None:
                 self.recorded = await recording.finish()
             if self.platform_watch is not None and failure is None:
-                self.platform_metrics = await self.platform_watch.finish(
-                    measured_from_ms=measured_from_ms)
+                self.platform_metrics = await self.platform_watch.finish()
         report = self._report(workers, duration_s, setup_s, stopped=stop.is_set())
         if failure is not None:
             report["run"]["error"] = str(failure)

@@ -2,9 +2,9 @@
 
 One consumer (no group, every partition from offset 0, holes read again: ``lgsp.bus.holes``)
 follows the inbound topic of each external platform and the topics its router writes to, and
-hands every record to that platform's audit (``consumers.platform_audit``). ``finish()`` reads on
-until nothing new came for a second, then the audits grade into a metrics object of their own,
-which the run's report merges.
+hands every record to that platform's audit (``consumers.platform_audit``), which pairs what the
+router wrote with what it read as they come. ``finish()`` reads on until nothing new came for a
+second, then the audits grade what is left; their metrics merge into the run's report.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from lgsp.codec.events import EventCodec
 from lgsp.config import BrokerConfig
 from lgsp.errors import BrokerError
 from lgsp.metrics.run import RunMetrics
+from lgsp.metrics.state import merge
 from lgsp.run.plan import RunPlan
 
 log = structlog.get_logger(__name__)
@@ -52,15 +53,18 @@ class PlatformWatch:
     def start(self) -> None:
         self._task = asyncio.create_task(self._follow(), name="platform watch")
 
-    async def finish(self, *, measured_from_ms: int) -> RunMetrics:
+    def measure_from(self, at_ms: float) -> None:
+        """The hop latency of records read from ``at_ms`` on is measured (after the warm-up)."""
+        for audit in self.audits:
+            audit.measure_from(at_ms)
+
+    async def finish(self) -> RunMetrics:
         """Read what is left, then grade: the metrics of every external platform."""
         self._stop.set()
         if self._task is not None:
             async with asyncio.timeout(FINISH_TIMEOUT_S):
                 self.records = await self._task
-        metrics = RunMetrics()
-        for audit in self.audits:
-            audit.grade(metrics, measured_from_ms=measured_from_ms)
+        metrics = merge([audit.finish() for audit in self.audits])
         log.info("external_platforms_graded", records=self.records,
                  platforms=[a.platform for a in self.audits])
         return metrics
