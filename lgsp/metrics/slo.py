@@ -4,6 +4,8 @@ A gate is one line, ``METRIC OP VALUE``::
 
     p99(send_to_arrived) < 250ms        latency: FUNC(STAGE), VALUE in us, ms (default) or s
     p99.9(send_to_completed) <= 1s
+    fault_detection(bad-signature) >= 1 share, per injected fault kind (the bus's own checks)
+    sut_fault_detection(revoked-certificate) >= 0.99   the same, for --external recipients
     lost == 0                           count: a plain number
     documents_per_s >= 1000             rate: a plain number (per second)
     delivered_share >= 0.999            share: a fraction 0..1 (or a percentage: 99.9%)
@@ -53,6 +55,10 @@ OPERATORS: Final[Mapping[str, Callable[[float, float], bool]]] = {
     "==": operator.eq, "!=": operator.ne,
 }
 LATENCY_FUNCTIONS: Final = ("p50", "p90", "p99", "p99.9", "p99.99", "max", "mean")
+FAULT_FUNCTIONS: Final = ("fault_detection", "sut_fault_detection")
+"""Shares per injected fault kind: ``fault_detection(KIND)`` the bus's own checks
+(``faults.kinds[]``), ``sut_fault_detection(KIND)`` the external recipients' (the lowest share of
+any of them, ``system_under_test.parties[].faults``)."""
 LATENCY_STAGES: Final = tuple(s.value for s in Stage)
 """Every stage a run records (``lgsp.metrics.stages.Stage``; hops are named by what they cross):
 a gate for a run is checked against these before it starts (``check_stages``); a saved report's
@@ -119,6 +125,7 @@ class Slo:
     threshold: float
     function: str | None = None  # latency only: one of LATENCY_FUNCTIONS
     stage: str | None = None     # latency only: a key of report["latency"]
+    fault_kind: str | None = None  # FAULT_FUNCTIONS only: a fault kind (--inject)
 
     @classmethod
     def parse(cls, text: str) -> Slo:
@@ -141,10 +148,25 @@ class Slo:
         lhs, rhs = expression[:found.start()].strip(), expression[found.end():].strip()
         if not lhs or not rhs:
             raise bad(f"expected METRIC OP VALUE, {_EXAMPLE}")
+        if (form := _FUNCTION_FORM.fullmatch(lhs)) is not None \
+                and form["function"].lower() in FAULT_FUNCTIONS:
+            fault = cls._fault_kind(form["function"].lower(), form["stage"], bad)
+            metric = f"{form['function'].lower()}({fault})"
+            return cls(expression=expression, metric=metric, kind="share", op=op,
+                       threshold=cls._threshold(rhs, metric, "share", bad), fault_kind=fault)
         metric, kind, function, stage = cls._metric(lhs, bad)
         return cls(expression=expression, metric=metric, kind=kind, op=op,
                    threshold=cls._threshold(rhs, metric, kind, bad),
                    function=function, stage=stage)
+
+    @staticmethod
+    def _fault_kind(function: str, kind: str, bad: Callable[[str], ConfigError]) -> str:
+        from lgsp.faults import FaultKind
+
+        kinds = [k.value for k in FaultKind]
+        if kind.lower() not in kinds:
+            raise bad(f"unknown fault kind {kind!r} for {function}; kinds: {', '.join(kinds)}")
+        return kind.lower()
 
     @staticmethod
     def _metric(lhs: str, bad: Callable[[str], ConfigError],
@@ -153,7 +175,8 @@ class Slo:
             function, stage = form["function"].lower(), form["stage"]
             if function not in LATENCY_FUNCTIONS:
                 raise bad(f"unknown function {form['function']!r}; latency functions are "
-                          f"{', '.join(LATENCY_FUNCTIONS)}")
+                          f"{', '.join(LATENCY_FUNCTIONS)}; per fault kind "
+                          f"{', '.join(FAULT_FUNCTIONS)}")
             return f"{function}({stage})", "latency", function, stage
         if not _NAME_FORM.fullmatch(lhs):
             raise bad(f"cannot read metric {lhs!r}; known metrics: {_known_metrics()}")
@@ -272,6 +295,8 @@ def _measure(slo: Slo, report: Mapping[str, Any]) -> tuple[float | None, str]:
     """The metric's value, or None and why the report has none."""
     if slo.kind == "latency":
         return _latency(slo, report)
+    if slo.fault_kind is not None:
+        return _kind_detection(slo.metric.split("(", 1)[0], slo.fault_kind, report)
     if slo.metric in ("fault_detection", "faults_missed", "false_positives"):
         return _fault_figure(slo.metric, report)
     if slo.metric == "conformance_failures":
@@ -319,6 +344,31 @@ def _fault_figure(metric: str, report: Mapping[str, Any]) -> tuple[float | None,
         return None, "no fault was injected (use --inject)"
     value = _number(faults.get("detection_share" if metric == "fault_detection" else "missed"))
     return (value, "") if value is not None else (None, f"faults figure for {metric} is missing")
+
+
+def _kind_detection(function: str, kind: str,
+                    report: Mapping[str, Any]) -> tuple[float | None, str]:
+    """The detection share of one injected fault kind: by the bus's own checks, or (``sut_``)
+    the lowest of the external recipients'."""
+    if function == "fault_detection":
+        kinds = _dig(report, "faults", "kinds")
+        row = next((k for k in kinds if isinstance(k, Mapping) and k.get("kind") == kind),
+                   None) if isinstance(kinds, list) else None
+        injected = _number(row.get("injected")) if row is not None else None
+        detected = _number(row.get("detected")) if row is not None else None
+        if not injected or detected is None:
+            return None, f"no {kind} fault was injected at the simulator's parties (--inject)"
+        return detected / injected, ""
+    parties = _dig(report, "system_under_test", "parties")
+    shares = [_number(p["faults"][kind].get("detection_share"))
+              for p in (parties if isinstance(parties, list) else [])
+              if isinstance(p, Mapping) and isinstance(p.get("faults"), Mapping)
+              and isinstance(p["faults"].get(kind), Mapping)]
+    found = [share for share in shares if share is not None]
+    if not found:
+        return None, (f"no {kind} fault reached an --external recipient (use --external "
+                      f"recipient=… and --inject {kind}=…)")
+    return min(found), ""
 
 
 def _dig(report: Mapping[str, Any], *keys: str) -> Any:

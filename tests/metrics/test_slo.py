@@ -397,3 +397,47 @@ def test_functions_match_the_report_histogram_summary():
     assert set(LATENCY_FUNCTIONS) <= set(summary)
     report = {"latency": {"stage": summary}, "totals": {}}
     assert judge("max(stage) <= 5ms", report).actual == pytest.approx(5.0, rel=1e-3)
+
+
+def _faulty_report() -> dict:
+    return {"faults": {"kinds": [{"kind": "bad-signature", "injected": 4, "detected": 3},
+                                 {"kind": "tampered-content", "injected": 5, "detected": 5}]},
+            "system_under_test": {"parties": [
+                {"role": "recipient", "faults": {"revoked-certificate":
+                                                 {"detection_share": 1.0}}},
+                {"role": "recipient", "faults": {"revoked-certificate":
+                                                 {"detection_share": 0.5}}},
+                {"role": "platform", "checks": []}]}}
+
+
+@pytest.mark.parametrize(("gate", "status", "reason"), [
+    ("fault_detection(bad-signature) >= 1", "breached", "0.75 >= 1 is false"),
+    ("fault_detection(tampered-content) >= 100%", "passed", "1 >= 1"),
+    ("fault_detection(Bad-Signature) > 0.5", "passed", "0.75 > 0.5"),
+    ("sut_fault_detection(revoked-certificate) >= 0.99", "breached",
+     "0.5 >= 0.99 is false"),  # the lowest share of the external recipients
+    ("fault_detection(expired-certificate) >= 1", "no_data",
+     "no data: no expired-certificate fault was injected at the simulator's parties (--inject) "
+     "(fails closed)"),
+    ("sut_fault_detection(bad-signature) >= 1", "no_data",
+     "no data: no bad-signature fault reached an --external recipient (use --external "
+     "recipient=… and --inject bad-signature=…) (fails closed)"),
+])
+def test_a_gate_per_fault_kind_reads_its_detection_share(gate, status, reason):
+    (verdict,) = evaluate([Slo.parse(gate)], _faulty_report())
+    assert (verdict.status, verdict.reason) == (status, reason)
+    assert verdict.unit == "share"
+
+
+@pytest.mark.parametrize(("gate", "message"), [
+    ("fault_detection(bad_signature) >= 1",
+     "SLO 'fault_detection(bad_signature) >= 1': unknown fault kind 'bad_signature' for "
+     "fault_detection; kinds: bad-signature,"),
+    ("sut_fault_detection(revoked-certificate) >= 99ms",
+     "SLO 'sut_fault_detection(revoked-certificate) >= 99ms': "
+     "sut_fault_detection(revoked-certificate) is a share: give a fraction"),
+])
+def test_a_bad_fault_kind_gate_is_refused_before_the_run(gate, message):
+    with pytest.raises(ConfigError) as caught:
+        Slo.parse(gate)
+    assert str(caught.value).startswith(message)
