@@ -135,12 +135,14 @@ class PlatformAudit:
     paired: set[int] = field(default_factory=set)
     """Hashes of every match paired once (a record written again for it is a second copy)."""
     read: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    cases: dict[PlatformCheck, int] = field(default_factory=lambda: defaultdict(int))
+    """How often each check applied (0: not exercised by this run's traffic)."""
     newest_ms: int = 0
     shared_added: int = 0
     grading: _Grading = field(init=False)
 
     def __post_init__(self) -> None:
-        self.grading = _Grading(self.platform, self.metrics, math.inf)
+        self.grading = _Grading(self.platform, self.metrics, math.inf, self.topology)
 
     def measure_from(self, at_ms: float) -> None:
         """Hop latency is recorded for records read from ``at_ms`` on (the end of the warm-up;
@@ -256,6 +258,13 @@ class PlatformAudit:
     # ---- pairing as records come -------------------------------------------------------
     def _due(self, due: Due) -> None:
         """A record the router must write: paired with it if it was read already."""
+        if due.fail_reason is not None:
+            self.cases[PlatformCheck.UNKNOWN_RECIPIENT_FAILED] += 1
+        else:
+            self.cases[PlatformCheck.COPY_DELIVERED] += 1
+        if self.platform != VDXP and due.topic == self.topics.inbound(VDXP) \
+                and due.match[0] == "document" and len(due.to) > 1:
+            self.cases[PlatformCheck.ONE_PACKET_PER_DESTINATION] += 1
         for early in (self.written, self.shared):
             waiting = early.get(due.match)
             if waiting:
@@ -280,6 +289,9 @@ class PlatformAudit:
         self._pair(due, written)
 
     def _pair(self, due: Due, written: Written) -> None:
+        for check in (PlatformCheck.ONE_COPY, PlatformCheck.RIGHT_DESTINATION,
+                      PlatformCheck.TRACE_APPENDED, PlatformCheck.RECORD_INTACT):
+            self.cases[check] += 1
         self.paired.add(hash(due.match))
         self.grading.matched(due, written)
 
@@ -304,6 +316,11 @@ class PlatformAudit:
         self.grading.unmatched(left_due, left_written, paired=self.paired)
         for what, count in self.read.items():
             self.metrics.record_external(self.platform, f"read|{what}", count)
+        for check in (PlatformCheck.ONE_COPY, PlatformCheck.RIGHT_DESTINATION):
+            self.cases[check] += len(left_written)
+        for check in PlatformCheck:
+            self.metrics.record_external(self.platform, f"cases|{check.value}",
+                                         self.cases[check])
         return self.metrics
 
 
@@ -317,8 +334,10 @@ def _take(items: list[T], prefer: Callable[[T], bool]) -> T:
 class _Grading:
     """One grading pass: failures counted once per (check, DocumentId, recipients)."""
 
-    def __init__(self, platform: str, metrics: RunMetrics, measured_from_ms: float) -> None:
+    def __init__(self, platform: str, metrics: RunMetrics, measured_from_ms: float,
+                 topology: Topology) -> None:
         self.platform = platform
+        self.topology = topology
         self.metrics = metrics
         self.measured_from_ms = measured_from_ms
         self._counted: set[tuple[str, str, str]] = set()
@@ -411,7 +430,19 @@ class _Grading:
                 self.failed(check, one.match[1], one.match[3],
                             expected="written once" if check is PlatformCheck.ONE_COPY
                             else "nothing (not due from any record read)",
-                            came=f"{one.match[0]} on {one.seen.topic}")
+                            came=self._came(one, again))
+
+    def _came(self, written: Written, again: bool) -> str:
+        """What came, in words a router's author can act on."""
+        if again:
+            return f"{written.match[0]} on {written.seen.topic} written again"
+        recipient = written.match[4].removeprefix("FAIL:")
+        home = self.topology.platform_of(recipient) if written.fail_reason is not None else None
+        if home is not None:
+            return (f"a transport FAIL {written.fail_reason} for {recipient}, whom the run's "
+                    f"directory puts on {home} (was the router's directory made with the run's "
+                    "--profile? `lgsp topology -p … --directory`)")
+        return f"{written.match[0]} on {written.seen.topic}"
 
     def _split(self, due: Due, came: list[Written]) -> bool:
         """An LGSP's packet to VDXP sent as several packets for the same recipients."""

@@ -181,15 +181,17 @@ def _system_under_test(console: Console, report: dict[str, Any]) -> None:
                         + _party_counts(party)
                         + (f", answered its probe after {ready:g} s" if ready is not None
                            else ""), title_justify="left")
-        for col in ("check", "failures", "rule", "first example (document, expected → came)"):
+        for col in ("check", "failures", "rule",
+                    "first example (document · recipient: expected → came)"):
             t.add_column(col, justify="right" if col == "failures" else "left")
         for check in party["checks"]:
             example = check["examples"][0] if check["examples"] else None
             t.add_row(check["check"],
                       f"[red]{check['failures']}[/]" if check["failures"] else "[green]0[/]",
                       check["rule"],
-                      f"{example['document_id']}: {example['expected']} → {example['came']}"
-                      if example else "")
+                      f"{example['document_id']} · {example['recipient']}: "
+                      f"{example['expected']} → {example['came']}" if example
+                      else "not exercised" if check.get("cases") == 0 else "")
         console.print(t)
         for kind, row in party.get("faults", {}).items():
             if kind == "duplicate-delivery":

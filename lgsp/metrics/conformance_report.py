@@ -77,6 +77,8 @@ def _router(metrics: RunMetrics, party: str, ready_after_s: float | None,
     written = {what: counts.get(f"written|{what}", 0) for what in ("document", "status",
                                                                    "fail_status")}
     checks = _checks(metrics, party, PLATFORM_CHECK_TEXT)
+    for check in checks:  # 0: this run's traffic never gave the check a case
+        check["cases"] = counts.get(f"cases|{check['check']}", 0)
     failures = sum(c["failures"] for c in checks)
     return {
         "party": party,

@@ -41,13 +41,15 @@ def _party(party: dict[str, Any]) -> str:
     for check in party.get("checks") or []:
         failed = check.get("failures") or 0
         examples = "<br>".join(
-            f'<span class="mono">{_e(ex.get("document_id"))}</span>: expected '
+            f'<span class="mono">{_e(ex.get("document_id"))}</span> · '
+            f'<span class="mono">{_e(ex.get("recipient"))}</span>: expected '
             f'{_e(ex.get("expected"))} → came {_e(ex.get("came"))}'
             for ex in check.get("examples") or [])
+        unexercised = "not exercised" if check.get("cases") == 0 else "–"
         rows.append(f'<tr data-check="{_e(check.get("check"))}">'
                     f'<td class="mono">{_e(check.get("check"))}</td>'
                     f'<td class="num{" bad" if failed else ""}">{_e(failed)}</td>'
-                    f'<td>{_e(check.get("rule"))}</td><td>{examples or "–"}</td></tr>')
+                    f'<td>{_e(check.get("rule"))}</td><td>{examples or unexercised}</td></tr>')
     faults = []
     for kind, row in (party.get("faults") or {}).items():
         share = row.get("detection_share")

@@ -129,6 +129,11 @@ def test_a_conforming_lgsp_router_passes_every_check_with_its_counts(topo, event
     assert row["role"] == "platform"
     assert row["read"] == {"documents": 2, "statuses": 2, "unroutable": 0}
     assert row["written"] == {"document": 4, "status": 2, "fail_status": 0}
+    assert {c["check"]: c["cases"] for c in row["checks"]} == {
+        "copy_delivered": 6, "one_copy": 6, "right_destination": 6,
+        "one_packet_per_destination": 1,  # D2's packet to the axis, for two recipients
+        "unknown_recipient_failed": 0,    # not exercised: the report says so
+        "trace_appended": 6, "record_intact": 6}
     hop = metrics.stages[Stage.EXTERNAL_HOP].summary_ms()
     assert hop["count"] == 6
     assert 11 <= hop["max"] <= 13
@@ -270,3 +275,17 @@ def test_the_grade_does_not_depend_on_which_topic_was_read_first(topo, events, o
         row, _ = grade(topo, events, LGSP, records)
         assert failed(row) == expected
         assert row["written"] == {"document": 4, "status": 2, "fail_status": 0}
+
+
+def test_a_router_with_another_directory_is_told_so(topo, events):
+    """VDXP given a directory without Thanh Hóa fails a Thanh Hóa recipient: the grade says the
+    run's directory puts it elsewhere, and where to get the right one."""
+    packet = submitted("D7", CENTRAL, (DEPT_1,), platform=VDXP)
+    fail = fail_status(events, packet, DEPT_1, "unknown_recipient", TOPICS.deliver(VDXP), VDXP)
+    row, _ = grade(topo, events, VDXP, [packet, fail])
+    assert failed(row) == {"copy_delivered": 1, "right_destination": 1}
+    (example,) = next(c for c in row["checks"] if c["check"] == "right_destination")["examples"]
+    assert example["came"] == (
+        f"a transport FAIL unknown_recipient for {DEPT_1}, whom the run's directory puts on "
+        "LGSP-H56 (was the router's directory made with the run's --profile? `lgsp topology "
+        "-p … --directory`)")
