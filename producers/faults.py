@@ -19,8 +19,15 @@ from lgsp.signing.pki import CertificateFault, Credential, Pki
 from lgsp.signing.signature import content_digest, sign
 from producers.traffic import Draft
 
-UNKNOWN_RECIPIENT = "000.00.00.H99"
-"""Well formed, but no province has the code H99: VDXP answers transport FAIL."""
+UNKNOWN_ABROAD = "000.00.00.H99"
+"""Well formed, but no province has the code H99: the sender's LGSP forwards it to VDXP, which
+answers transport FAIL."""
+
+
+def unknown_at_home(sender: str) -> str:
+    """A well-formed code of the sender's own unit that its platform does not know: the sender's
+    own platform (its LGSP, or VDXP for a central body) answers transport FAIL."""
+    return f"000.99.99.{sender.rsplit('.', 1)[-1]}"
 UNDECODABLE = b"\xde\xad\xbe\xef this is not an Avro event"
 
 CERTIFICATE_OF = {FaultKind.EXPIRED_CERTIFICATE: CertificateFault.EXPIRED,
@@ -50,13 +57,19 @@ class FaultInjector:
     """Draws and applies faults for one sender process."""
 
     def __init__(self, plan: FaultPlan, *, seed: int, pki: Pki, signers: Iterable[str],
-                 credentials: Credentials, holder_of: Callable[[str], str]) -> None:
+                 credentials: Credentials, holder_of: Callable[[str], str],
+                 unknown_at_home: bool = True) -> None:
+        """``unknown_at_home``: every other unknown-recipient fault names a code of the
+        sender's own unit (off when LGSPs are lenient: they would deliver it, not fail it)."""
+        self.home_unknowns = unknown_at_home
         self.picker = FaultPicker(plan, seed)
         self.pki = pki
         self.signers = sorted(signers)
         """Agencies holding credentials: a foreign signer is taken from them."""
         self.credentials = credentials
         self.holder_of = holder_of
+        self.unknown_recipients = 0
+        """unknown-recipient faults prepared (they alternate: unknown at home, abroad)."""
 
     def pick(self) -> FaultKind | None:
         return self.picker.pick()
@@ -65,8 +78,11 @@ class FaultInjector:
         """The draft as the faulty clerk's software makes it."""
         if kind is FaultKind.SECRET_DOCUMENT:
             return dataclasses.replace(draft, secrecy=Secrecy.SECRET)
-        if kind is FaultKind.UNKNOWN_RECIPIENT:
-            return dataclasses.replace(draft, recipients=(*draft.recipients, UNKNOWN_RECIPIENT))
+        if kind is FaultKind.UNKNOWN_RECIPIENT:  # every other one unknown at home, so both
+            self.unknown_recipients += 1            # an LGSP and VDXP have to answer FAIL
+            unknown = (unknown_at_home(draft.sender)
+                       if self.home_unknowns and self.unknown_recipients % 2 else UNKNOWN_ABROAD)
+            return dataclasses.replace(draft, recipients=(*draft.recipients, unknown))
         if kind in SEALED:
             return dataclasses.replace(draft, sign_agency=True)
         return draft

@@ -41,7 +41,7 @@ from lgsp.metrics.run import RunMetrics
 from lgsp.metrics.stages import Stage
 from lgsp.signing.pki import Credential, Pki, SignatureRole
 from lgsp.signing.signature import SignatureBlock, block_of, content_digest, sign
-from producers.faults import UNDECODABLE, UNKNOWN_RECIPIENT, FaultInjector
+from producers.faults import UNDECODABLE, FaultInjector
 from producers.traffic import Draft, head_official
 
 log = structlog.get_logger(__name__)
@@ -288,7 +288,7 @@ class AgencySender:
         self.metrics.series.count(series.DUE, intended_ns, len(document.recipients))
         self.expect(document, intended_ns)
         if fault is not None and self.on_fault is not None:  # into the tracker's ledger
-            self.on_fault(document, fault, (UNKNOWN_RECIPIENT,)
+            self.on_fault(document, fault, document.recipients[-1:]  # the unknown code added
                           if fault is FaultKind.UNKNOWN_RECIPIENT else document.recipients)
         # the generation of the actual send time: a sender far behind its schedule must not
         # write into a generation that is already over (and deleted)

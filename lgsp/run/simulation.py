@@ -357,7 +357,8 @@ class Simulation:
         return FaultInjector(self.config.faults, seed=self.config.seed * 7919 + self.shard.index,
                              pki=pki, signers=senders,
                              credentials=lambda code: issue_credentials(pki, topology, code),
-                             holder_of=lambda code: topology.agency(code).name)
+                             holder_of=lambda code: topology.agency(code).name,
+                             unknown_at_home=not self.config.lenient_lgsp)
 
     def _make_pki(self, senders: list[str]) -> Pki:
         """The coordinator's PKI (a worker), or one issued here (a simulation on its own)."""

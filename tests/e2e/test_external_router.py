@@ -111,13 +111,18 @@ def test_the_good_lgsp_router_passes_every_check_and_delivers_everything(
     jsonschema.Draft202012Validator(schema).validate(report)
 
 
-def test_the_good_vdxp_router_fails_unknown_recipients_back(kafka_bootstrap, pki_cache,
-                                                            tmp_path):
-    report = graded_run(kafka_bootstrap, pki_cache, tmp_path, VDXP, documents=80,
+@pytest.mark.parametrize("platform", [VDXP, LGSP])
+def test_the_good_router_fails_unknown_recipients_back(kafka_bootstrap, pki_cache, tmp_path,
+                                                       platform):
+    """Half the unknown recipients are of the sender's own unit (its LGSP fails them), half of
+    no province (VDXP fails them): either router has FAIL statuses to write."""
+    report = graded_run(kafka_bootstrap, pki_cache, tmp_path, platform, documents=80,
                         faults=FaultPlan.parse(["unknown-recipient=10%"]))
     row = party(report)
     assert failures(report) == {}
     assert row["written"]["fail_status"] > 0
+    cases = {c["check"]: c["cases"] for c in row["checks"]}
+    assert cases["unknown_recipient_failed"] == row["written"]["fail_status"]
     (kind,) = [k for k in report["faults"]["kinds"] if k["kind"] == "unknown-recipient"]
     assert kind["detected"] == kind["injected"] > 0
 
@@ -130,7 +135,10 @@ def test_the_good_vdxp_router_fails_unknown_recipients_back(kafka_bootstrap, pki
     (LGSP, ("--key-by-document",), {}, "record_intact"),
     (VDXP, ("--no-fail-status",), {"faults": FaultPlan.parse(["unknown-recipient=20%"])},
      "unknown_recipient_failed"),
-], ids=["lose", "duplicate", "wrong-topic", "no-trace", "key-by-document", "no-fail-status"])
+    (LGSP, ("--no-fail-status",), {"faults": FaultPlan.parse(["unknown-recipient=20%"])},
+     "unknown_recipient_failed"),
+], ids=["lose", "duplicate", "wrong-topic", "no-trace", "key-by-document", "no-fail-status",
+        "lgsp-no-fail-status"])
 def test_each_misbehaviour_fails_exactly_its_check(kafka_bootstrap, pki_cache, tmp_path,
                                                    platform, switches, overrides, broken):
     report = graded_run(kafka_bootstrap, pki_cache, tmp_path, platform, *switches, **overrides)
