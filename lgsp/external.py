@@ -110,7 +110,7 @@ class ExternalParties:
         if strange:
             raise ConfigError(f"--external platform={','.join(strange)}: not a platform of this "
                               f"run's topology ({', '.join(topology.platforms)}; the province "
-                              "profiles give the LGSPs)")
+                              "profiles give the LGSPs)" + _hint(strange[0]))
         for platform in self.platforms:
             if len(topology.members(platform)) < 2:
                 raise ConfigError(f"--external platform={platform}: it has fewer than two "
@@ -120,3 +120,20 @@ class ExternalParties:
         """Those of ``codes`` that are external recipients."""
         mine = self.recipient_set
         return [c for c in codes if c in mine]
+
+
+def _hint(platform: str) -> str:
+    """What the user may have meant by an unknown platform code."""
+    from lgsp.domain.topology import platform_for_unit
+    from lgsp.profiles import available_profiles, load_profile
+
+    unit = platform.removeprefix("LGSP-")
+    if platform == unit and len(unit) == 3 and unit[0].isalpha() and unit[1:].isdigit():
+        return f"; did you mean LGSP-{unit}?"
+    for name in available_profiles():
+        try:
+            if platform_for_unit(str(load_profile(name).get("unit"))) == platform:
+                return f"; {platform} is profile {name}: add -p {name}"
+        except Exception:  # noqa: BLE001, S112 - a hint only: an unreadable profile is no hint
+            continue
+    return ""

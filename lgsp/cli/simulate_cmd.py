@@ -157,8 +157,8 @@ def simulate(
              "router reads its inbound topic and routes (§10; `lgsp topology --directory`). "
              "Before the load, each gets a signed probe document and the run waits for its "
              "answer (--external-timeout); the report grades what it did ('System under "
-             "test'; exit 1 if a check failed). Repeatable. Use the same --run-id and "
-             "--pki-out/--pki as your service.")
+             "test'; exit 1 if a check failed). Repeatable. Use the same --run-id as your "
+             "service (and, for a recipient, the same --pki-out/--pki).")
     ] = None,
     allow_foreign_statuses: Annotated[bool, typer.Option(
         "--allow-foreign-statuses",
@@ -290,6 +290,10 @@ def simulate(
     if config.external and run_id is None:
         raise ConfigError("--external needs --run-id: your service reads the run's topics by "
                           "name (lgsp.<run-id>.<platform>.deliver), so both must know it")
+    if config.external.platforms and not config.external.recipients and external_share != 1.0:
+        raise ConfigError("--external-share applies to --external recipient=… (the share of "
+                          "documents addressed to them); an outside router gets the traffic "
+                          "its platform carries")
     if config.external and find_max:
         raise ConfigError("--external cannot be combined with --find-max yet (each trial is "
                           "a new run with new topics your service would not know)")

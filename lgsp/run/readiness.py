@@ -123,7 +123,8 @@ async def _probe(waiting: list[_Party], parties: ExternalParties, producer: AIOK
                 f"{', '.join(sorted({p.reads for p in silent}))} and "
                 + ("route the probe document and its statuses (docs/contract.md §10)"
                    if all(p.router for p in silent) else "answer the probe document with a "
-                   "status (docs/contract.md, 'External parties')"))
+                   "status (docs/contract.md, 'External parties')")
+                + f" — is it running, with --run-id {topics.run_id}?")
         if now >= next_send:
             for party in waiting:
                 if party.name in answered:

@@ -28,6 +28,16 @@ CODE = "000.00.01.H56"
     (["--external", "platform=LGSP-H99", "--run-id", "r"],
      "lgsp: error: --external platform=LGSP-H99: not a platform of this run's topology (VDXP, "
      "LGSP-H56, LGSP-H26; the province profiles give the LGSPs)"),
+    (["--external", "platform=LGSP-H26", "-p", "thanh-hoa", "--run-id", "r"],
+     "lgsp: error: --external platform=LGSP-H26: not a platform of this run's topology (VDXP, "
+     "LGSP-H56; the province profiles give the LGSPs); LGSP-H26 is profile hai-duong: add "
+     "-p hai-duong"),
+    (["--external", "platform=h56", "--run-id", "r"],
+     "lgsp: error: --external platform=H56: not a platform of this run's topology (VDXP, "
+     "LGSP-H56, LGSP-H26; the province profiles give the LGSPs); did you mean LGSP-H56?"),
+    (["--external", "vdxp", "--external-share", "0.5", "--run-id", "r"],
+     "lgsp: error: --external-share applies to --external recipient=… (the share of documents "
+     "addressed to them); an outside router gets the traffic its platform carries"),
     (["--external", "platform=", "--run-id", "r"],
      "lgsp: error: --external 'platform=': an empty platform code"),
     (["--external", "vdxp", "--external", "platform=vdxp", "--run-id", "r"],
