@@ -62,6 +62,7 @@ def finish(result: dict[str, Any], gates: list[Slo], *, report_path: Path | None
         raise typer.Exit(130)
     if any(not v.passed for v in verdicts):
         raise typer.Exit(SLO_EXIT_CODE)
+    _warn_of_a_second_router(result)
     under_test = result.get("system_under_test")
     if under_test and not under_test["passed"]:
         _say_what_failed(under_test)
@@ -80,6 +81,21 @@ def finish(result: dict[str, Any], gates: list[Slo], *, report_path: Path | None
         raise typer.Exit(1)
     if under_test and not under_test["passed"]:
         raise typer.Exit(1)
+
+
+def _warn_of_a_second_router(result: dict[str, Any]) -> None:
+    """Deliveries absorbed as duplicates that no fault injected and no restart explains: most
+    likely someone else's router also routes this run's platforms (an outside router that was
+    meant to be graded with --external platform=…)."""
+    injected = sum(k["injected"] for k in (result.get("faults") or {}).get("kinds", [])
+                   if k.get("kind") == "duplicate-delivery")
+    surplus = (result["totals"].get("duplicates_absorbed") or 0) - injected
+    if surplus <= 0 or result["run"].get("bus_workers") or result["run"].get("restarts"):
+        return
+    print(f"lgsp: warning: {surplus} deliveries arrived twice (absorbed by their recipients) "
+          "though no duplicate was injected and nothing restarted: is another router routing "
+          "this run's platforms? To grade your own router, give it to lgsp-sim with "
+          "--external platform=LGSP-… or --external vdxp", file=sys.stderr)
 
 
 def _bus_only_verdict(seen: dict[str, Any]) -> None:
