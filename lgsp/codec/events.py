@@ -167,6 +167,11 @@ class EventCodec:
                               _signature_block(r["agency_signature"]))
 
     # statuses
+    @property
+    def statuses_carry_seals(self) -> bool:
+        """Whether the status schema written with (the latest) has the ``seal`` field (v2)."""
+        return any(f.get("name") == "seal" for f in self.status_schema.definition["fields"])
+
     def encode_status(self, s: StatusEvent) -> bytes:
         """A status framed with the latest ``lgsp.status-event`` (v2: with its seal, if any)."""
         staff = ({"full_name": s.staff_name, "department": s.staff_department or ""}

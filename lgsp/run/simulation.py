@@ -40,7 +40,7 @@ from lgsp.codec.registry import FileSchemaRegistry
 from lgsp.codec.rest_registry import RestSchemaRegistry
 from lgsp.config import BrokerConfig
 from lgsp.domain.topology import Topology
-from lgsp.errors import LifecycleError, StageFailed
+from lgsp.errors import ConfigError, LifecycleError, StageFailed
 from lgsp.metrics.report import build_report
 from lgsp.metrics.run import RunMetrics
 from lgsp.metrics.series import IntervalSeries
@@ -185,6 +185,11 @@ class Simulation:
         registry = self.events.codec.registry
         if isinstance(registry, RestSchemaRegistry):  # every schema now, never on the consume path
             await asyncio.to_thread(registry.preload)
+        if self.config.seals_required and not self.events.statuses_carry_seals:
+            schema = self.events.status_schema
+            raise ConfigError(f"the run seals statuses but the latest {schema.subject} is version "
+                              f"{schema.version}, which has no seal field: register "
+                              "schemas/status-event/v2.avsc (or --status-seals off)")
         names = self.run_plan.bus_topics()
         self._stack.push_async_callback(self.tracing.shutdown)  # last: after every span ended
         self.broker = await open_bus(self._stack, self.broker, names,

@@ -123,6 +123,7 @@ class TestStatusEventVersions:
         data = events.encode_status(self._status(seal=seal))
         assert data[:5] == b"\x00\x00\x00\x00\x07"
         assert events.decode_status(data).seal == seal
+        assert events.statuses_carry_seals
 
     def test_an_unsealed_status_is_v2_with_a_null_seal(self, events):
         data = events.encode_status(self._status())
