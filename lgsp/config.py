@@ -119,8 +119,8 @@ class StatusSeals(StrEnum):
     """lgsp-sim's recipients seal every business status; the tracker counts any status not
     sealed by its recipient as forged."""
     OFF = "off"
-    """Nothing is sealed or checked (load runs: an RSA-2048 seal costs about 0.7 ms of CPU per
-    status)."""
+    """Nothing is sealed or checked (load runs: an RSA-2048 seal costs about 0.3 ms of CPU per
+    status, five statuses per delivery)."""
 
 
 @dataclass(kw_only=True, frozen=True, slots=True)

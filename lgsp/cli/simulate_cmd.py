@@ -156,8 +156,9 @@ def simulate(
              "and count any status not sealed by its recipient as forged: it never moves a "
              "lifecycle and fails the run (docs/contract.md §7a). auto (default): on with "
              "--external recipients or --inject forged-status. Costs CPU at the recipients and "
-             "the tracker: an RSA-2048 seal about 0.7 ms per status (five per delivery; "
-             "ed25519 and p256 far less); off seals and checks nothing.")] = "auto",
+             "the tracker, per status (five per delivery): RSA-2048 about 0.3 ms to seal "
+             "(0.7 ms wall on a busy 2-core machine) and 0.03 ms to check; ed25519 and p256 "
+             "under 0.15 ms each. off seals and checks nothing.")] = "auto",
     external: Annotated[list[str] | None, typer.Option(
         "--external", metavar="recipient=CODE|platform=LGSP-CODE|vdxp",
         help="Put your own service in the run. recipient=CODE[,CODE]: lgsp-sim does not take "
