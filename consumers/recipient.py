@@ -6,8 +6,9 @@ dead-letter topic, both with the reason); refuse secret documents and wrong reci
 signatures, the chain, validity, the role of each slot and that the signing agency is the sender
 (failure → 01 + 02 with the reason); otherwise send 01 and walk
 03 → 04 → 05 → 06 with the configured delays. Statuses go to the recipient's home platform and
-travel back to the original sender. Status records delivered to this platform's agencies (they
-are senders too) are handed to ``on_status`` — the delivery tracker.
+travel back to the original sender, each business status sealed by the recipient when the run
+requires seals (``consumers.status_sealer``). Status records delivered to this platform's
+agencies (they are senders too) are handed to ``on_status`` — the delivery tracker.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from aiokafka.errors import KafkaError
 
 from consumers.conformance import malformed_status
 from consumers.recovery import SentStatuses
+from consumers.status_sealer import StatusSealer
 from lgsp.bus import headers
 from lgsp.bus.consume_loop import Futures
 from lgsp.bus.routing import route_of
@@ -57,11 +59,13 @@ class RecipientAgents:
                  verifier: SignatureVerifier, metrics: RunMetrics,
                  on_status: StatusSink | None, config: RecipientConfig | None = None,
                  accept_documents: bool = True, tracing: Tracing = NO_TRACING,
-                 external: frozenset[str] = frozenset()) -> None:
+                 external: frozenset[str] = frozenset(),
+                 sealer: StatusSealer | None = None) -> None:
         """``on_status``: where status records for this platform's agencies go (their senders'
         tracker; None: another process tracks them). ``accept_documents`` False: documents are
         another process's to take in (a worker that only tracks). ``external``: agencies the
-        user's own services play (``--external``): their documents are left to them."""
+        user's own services play (``--external``): their documents are left to them.
+        ``sealer``: seals every status sent (a run that requires seals); None: unsealed."""
         self.platform = platform
         self.tracing = tracing
         """A delivery is a span; each status it sends, a child span (``lgsp.bus.tracing``)."""
@@ -74,6 +78,7 @@ class RecipientAgents:
         self.on_status = on_status
         self.accept_documents = accept_documents
         self.external = external
+        self.sealer = sealer
         self.config = config or RecipientConfig()
         self._seen: OrderedDict[tuple[str, str], None] = OrderedDict()
         self._lifecycles: set[asyncio.Task[None]] = set()
@@ -168,6 +173,10 @@ class RecipientAgents:
         if refusal is not None:
             await self._reject(doc_id, sender, recipient, refusal, futures, status_topic, trace)
             return
+        if routing.fault == FaultKind.FORGED_STATUS and self.sealer is not None:
+            futures.append(await self._send_status(  # a 06 under another agency's seal
+                doc_id, sender, recipient, StatusCode.COMPLETED, topic=status_topic,
+                trace=trace, sealed_by=self._forger(sender, recipient)))
         futures.append(await self._send_status(doc_id, sender, recipient, StatusCode.ARRIVED,
                                                topic=status_topic, trace=trace))
         task = asyncio.create_task(self._lifecycle(doc_id, sender, recipient, status_topic,
@@ -294,15 +303,26 @@ class RecipientAgents:
                               suppressed=left_out)
                 return
 
+    def _forger(self, sender: str, recipient: str) -> str:
+        """Whose seal the ``forged-status`` fault puts on the recipient's forged 06: the
+        document's sender's (another agency's, should the sender be the recipient)."""
+        if sender != recipient and sender in self.topology.agencies:
+            return sender
+        return next(code for code in self.topology.agencies if code != recipient)
+
     async def _send_status(self, doc_id: str, sender: str, recipient: str, code: StatusCode, *,
                            topic: str, reason: str | None = None, description: str = "",
-                           trace: headers.TraceContext | None = None) -> asyncio.Future[Any]:
-        """Send one status (a span, child of the delivery's ``trace``, when tracing)."""
+                           trace: headers.TraceContext | None = None,
+                           sealed_by: str | None = None) -> asyncio.Future[Any]:
+        """Send one status (a span, child of the delivery's ``trace``, when tracing), sealed by
+        the recipient when the run seals statuses (``sealed_by``: fault injection's forger)."""
         status = StatusEvent(
             layer=StatusLayer.BUSINESS, from_code=recipient, document_id=doc_id,
             sender=sender, recipient=recipient, timestamp=dt.datetime.now(dt.UTC),
             status_code=code, reason=reason, description=description,
             staff_name="Văn thư", staff_department=self.topology.agencies[recipient].name)
+        if self.sealer is not None:
+            status = await self.sealer.seal(status, by=sealed_by)
         key = sender.encode()
         span = self.tracing.send(topic, key, parent=trace, document_id=doc_id, actor=recipient,
                                  status=code.value)

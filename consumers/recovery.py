@@ -24,7 +24,7 @@ from lgsp.bus.admin import topic_partitions
 from lgsp.bus.holes import HoleGuard
 from lgsp.codec.events import EventCodec
 from lgsp.config import BrokerConfig
-from lgsp.domain.status import StatusCode
+from lgsp.domain.status import StatusCode, StatusEvent
 from lgsp.errors import BrokerError, LgspError
 
 log = structlog.get_logger(__name__)
@@ -50,8 +50,12 @@ class SentStatuses:
 
 
 async def statuses_sent(broker: BrokerConfig, topics: list[str], events: EventCodec,
-                        mine: Callable[[str], bool]) -> dict[tuple[str, str], SentStatuses]:
-    """Every business status recipients ``mine`` sent on ``topics`` (read to their end now)."""
+                        mine: Callable[[str], bool],
+                        genuine: Callable[[StatusEvent], bool] | None = None,
+                        ) -> dict[tuple[str, str], SentStatuses]:
+    """Every business status recipients ``mine`` sent on ``topics`` (read to their end now);
+    with ``genuine``, only those it passes (a run that seals statuses leaves out the forged 06
+    of the ``forged-status`` fault: it did not end the lifecycle)."""
     consumer = AIOKafkaConsumer(**broker.consumer_kwargs(None))
     found: dict[tuple[str, str], SentStatuses] = {}
     started = time.monotonic()
@@ -76,7 +80,8 @@ async def statuses_sent(broker: BrokerConfig, topics: list[str], events: EventCo
                 batch = guard.take(await consumer.getmany(*left, timeout_ms=200), read_to.get)
                 for tp, records in batch.items():
                     for record in records:
-                        _note(found, record.topic, record.headers, record.value, events, mine)
+                        _note(found, record.topic, record.headers, record.value, events, mine,
+                              genuine)
                     if records:
                         read_to[tp] = records[-1].offset + 1
                     if records and records[-1].offset + 1 >= ends[tp]:
@@ -95,7 +100,8 @@ async def statuses_sent(broker: BrokerConfig, topics: list[str], events: EventCo
 
 def _note(found: dict[tuple[str, str], SentStatuses], topic: str,
           raw_headers: list[tuple[str, bytes]] | tuple[tuple[str, bytes], ...],
-          value: bytes | None, events: EventCodec, mine: Callable[[str], bool]) -> None:
+          value: bytes | None, events: EventCodec, mine: Callable[[str], bool],
+          genuine: Callable[[StatusEvent], bool] | None) -> None:
     try:
         routing = headers.parse(raw_headers)
         if routing.kind != headers.STATUS or routing.trace or not mine(routing.from_code):
@@ -103,7 +109,7 @@ def _note(found: dict[tuple[str, str], SentStatuses], topic: str,
         status = events.decode_status(value or b"")
     except LgspError:
         return
-    if status.status_code is None:
+    if status.status_code is None or (genuine is not None and not genuine(status)):
         return
     key = (status.document_id, status.recipient)
     sent = found.get(key)

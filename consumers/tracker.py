@@ -12,6 +12,12 @@ missing; if it comes later it is an out-of-order status. With fault injection (`
 tracker joins the sender's ledger of injected faults with what came back: a fault is detected when
 every delivery it concerns was detected (02 with a reason, transport FAIL, a broken lifecycle);
 a detection on a document without a fault is a false positive.
+
+When the run requires status seals (``check_seals``), every business status must carry a valid
+seal of the recipient it is about (``lgsp.signing.status_seal``); any other is *forged*: counted
+by reason, and it never moves a lifecycle — an external recipient's is graded
+(``status_sealed`` fails) and its lifecycle still graded from what it sent, but the run's own
+figures count only sealed statuses. The ``forged-status`` fault is detected here.
 """
 
 from __future__ import annotations
@@ -42,6 +48,7 @@ from lgsp.errors import ConfigError
 from lgsp.external import is_probe
 from lgsp.faults import (
     EXPECTED,
+    FORGED_REFUSED,
     MISSING_STATUS,
     OUT_OF_ORDER,
     RECIPIENT_FAULTS,
@@ -80,6 +87,10 @@ NOT_SENT_BY_THIS_RUN = "not_sent_by_this_run"
 """A status about a document this run never sent (replayed or outside traffic)."""
 FROM_UNEXPECTED_PARTY = "from_unexpected_party"
 """A business status reported by someone other than the recipient it is about."""
+FORGED_REMEMBERED = 100_000
+"""Forged statuses remembered to count one the bus delivers again only once."""
+SealCheck = Callable[[StatusEvent], str | None]
+"""None for a status sealed by its recipient, else why it is forged."""
 SENT_REMEMBERED = 250_000
 """Documents remembered to tell a late status from one about a document never sent (about 40
 MB; a longer run counts the older ones' late statuses as ``unknown_or_finished``)."""
@@ -130,10 +141,23 @@ class DeliveryTracker:
         """Every document this tracker expected is in ``_sent``: a status about another one is
         about a document the run did not send. False once ``_sent`` dropped one or the tracker
         was restored from a checkpoint (then such a status is ambiguous)."""
+        self._seals: SealCheck | None = None
+        """Set when the run requires status seals (``check_seals``)."""
+        self._forged_seen: OrderedDict[tuple[str, str, str, dt.datetime], None] = OrderedDict()
+        """(DocumentId, recipient, status, issue time) of the forged statuses counted."""
+        self._uncounted = RunMetrics()
+        """Where an external recipient's forged statuses leave the run's figures they would
+        have moved (never reported: they are graded, not counted)."""
         self._missing_logged = LogLimit()
         self._out_of_order_logged = LogLimit()
         self._foreign_logged = LogLimit()
+        self._forged_logged = LogLimit()
         """Injected status faults make these common: one line a second each, with a count."""
+
+    def check_seals(self, check: SealCheck) -> None:
+        """The run requires status seals: from now on a business status counts only when
+        ``check`` finds it sealed by its recipient (docs/contract.md §7a)."""
+        self._seals = check
 
     @property
     def pending(self) -> int:
@@ -255,6 +279,56 @@ class DeliveryTracker:
             self.metrics.record_unexpected_status(FROM_UNEXPECTED_PARTY)
             self.metrics.record_foreign_status(FROM_UNEXPECTED_PARTY, _label(status))
             return  # a party answering for another never moves a lifecycle
+        figures = self.metrics
+        if business and self._seals is not None and self._forged(status, graded):
+            if not graded:
+                return  # a forged status never moves a lifecycle
+            figures = self._uncounted  # graded from what it sent; the run counts sealed ones
+        self._follow(status, now_ns, graded, figures)
+
+    def _forged(self, status: StatusEvent, graded: bool) -> bool:
+        """Whether a business status is forged (not sealed by its recipient): counted by reason
+        once (the bus may deliver it again), failed as ``status_sealed`` for an external
+        recipient, and otherwise a detection for the delivery it claims to be about (the
+        ``forged-status`` fault's, or a false positive)."""
+        check = self._seals
+        if check is None:
+            return False
+        start = time.perf_counter_ns()
+        reason = check(status)
+        self.metrics.record_seal_check_cost(time.perf_counter_ns() - start)
+        if reason is None:
+            return False
+        label = _label(status)
+        identity = (status.document_id, status.recipient, label, status.timestamp)
+        if identity in self._forged_seen:
+            if not graded:
+                self.metrics.record_unexpected_status("duplicate")
+            return True
+        self._forged_seen[identity] = None
+        if len(self._forged_seen) > FORGED_REMEMBERED:
+            self._forged_seen.popitem(last=False)
+        key = (status.document_id, status.recipient)
+        fault = self._faults.get(status.document_id)
+        injected = (fault is not None and fault.kind is FaultKind.FORGED_STATUS
+                    and status.recipient in fault.waiting)
+        self.metrics.record_forged_status(reason, label, injected=injected)
+        if graded:
+            self.grader.failed(Check.STATUS_SEALED, *key,
+                               expected=f"sealed by {status.recipient}",
+                               came=f"{label} {reason}")
+        elif key in self._pending:
+            self._detect(*key, FORGED_REFUSED)
+        if not injected and (left_out := self._forged_logged.allow()) is not None:
+            log.warning("status_forged", document_id=status.document_id,
+                        recipient=status.recipient, status=label, reason=reason,
+                        suppressed=left_out)
+        return True
+
+    def _follow(self, status: StatusEvent, now_ns: int, graded: bool,
+                figures: RunMetrics) -> None:
+        """Move the lifecycle of the delivery ``status`` is about; ``figures``: the run's
+        metrics, or (an external recipient's forged status) figures nobody reads."""
         key = (status.document_id, status.recipient)
         if graded:
             self.grader.status(status.recipient)
@@ -262,14 +336,15 @@ class DeliveryTracker:
         if delivery is None:
             if graded:
                 self.grader.after_end(key, status.status_code, status.timestamp)
-            self.unmatched(status)
+            if figures is self.metrics:
+                self.unmatched(status)
             return
         route = delivery.route
         if status.layer is StatusLayer.TRANSPORT:
             if status.transport_state is TransportState.FAIL:
-                self.metrics.record_outcome(route, RouteOutcome.UNDELIVERABLE)
-                self.metrics.series.count(series.ERRORS, now_ns)
-                self.metrics.record_undeliverable(status.reason or "unknown")
+                figures.record_outcome(route, RouteOutcome.UNDELIVERABLE)
+                figures.series.count(series.ERRORS, now_ns)
+                figures.record_undeliverable(status.reason or "unknown")
                 del self._pending[key]
                 if graded:
                     self.grader.ended(key, dict(delivery.issued_at))
@@ -277,19 +352,19 @@ class DeliveryTracker:
             return
         code = status.status_code
         if code is None:
-            self.metrics.record_unexpected_status("business_without_code")
+            figures.record_unexpected_status("business_without_code")
             return
         if delivery.arrived_ns is None and now_ns - delivery.intended_ns > self.ack_timeout_ns:
             # too late: lost, whether or not a sweep ran before (a rebuilding tracker does not
             # sweep until it has caught up)
             self._lose(key, now_ns)
-            self.metrics.record_unexpected_status("unknown_or_finished")
+            figures.record_unexpected_status("unknown_or_finished")
             log.warning("deliveries_lost", count=1, first_document_id=key[0],
                         first_recipient=key[1], ack_timeout_s=self.ack_timeout_ns / 1e9)
             return
         if code in delivery.seen and code not in REPEATABLE:
             again = delivery.issued_at.get(code) == status.timestamp
-            self.metrics.record_unexpected_status("duplicate" if again else "reissued")
+            figures.record_unexpected_status("duplicate" if again else "reissued")
             if graded and not again:
                 if code is StatusCode.ARRIVED:
                     self.grader.answered_again(key)
@@ -300,13 +375,13 @@ class DeliveryTracker:
             if not self._skipped_to(delivery, code):
                 if graded:
                     self._grade_order(key, delivery, code)
-                self.metrics.record_unexpected_status("out_of_order")
+                figures.record_unexpected_status("out_of_order")
                 if (left_out := self._out_of_order_logged.allow()) is not None:
                     log.warning("status_out_of_order", document_id=status.document_id,
                                 recipient=status.recipient, previous=delivery.last, got=code,
                                 suppressed=left_out)
                 return
-            self.metrics.record_unexpected_status("missing_status")
+            figures.record_unexpected_status("missing_status")
             if (left_out := self._missing_logged.allow()) is not None:
                 log.warning("status_missing", document_id=status.document_id,
                             recipient=status.recipient, previous=delivery.last, got=code,
@@ -316,18 +391,19 @@ class DeliveryTracker:
         delivery.issued_at[code] = status.timestamp
         if code is StatusCode.ARRIVED:
             delivery.arrived_ns = now_ns
-            self.metrics.record_outcome(route, RouteOutcome.DELIVERED)
-            self.metrics.series.arrived(now_ns, now_ns - delivery.intended_ns)
-            if self.metrics.measured(delivery.intended_ns):  # live figures leave the warm-up
-                self.metrics.record_delivery_latency(  # out too
+            figures.record_outcome(route, RouteOutcome.DELIVERED)
+            figures.series.arrived(now_ns, now_ns - delivery.intended_ns)
+            if figures.measured(delivery.intended_ns):  # live figures leave the warm-up
+                figures.record_delivery_latency(  # out too
                     route, arrived_ns=now_ns - delivery.intended_ns)
-                self.live_arrived.record_ns(now_ns - delivery.intended_ns)
+                if figures is self.metrics:
+                    self.live_arrived.record_ns(now_ns - delivery.intended_ns)
                 if graded:
-                    self.metrics.stage(Stage.EXTERNAL_SEND_TO_ARRIVED).record_ns(
+                    figures.stage(Stage.EXTERNAL_SEND_TO_ARRIVED).record_ns(
                         now_ns - delivery.intended_ns)
         elif code is StatusCode.REJECTED:
-            self.metrics.record_outcome(route, RouteOutcome.REJECTED)
-            self.metrics.series.count(series.ERRORS, now_ns)
+            figures.record_outcome(route, RouteOutcome.REJECTED)
+            figures.series.count(series.ERRORS, now_ns)
             del self._pending[key]
             if graded:
                 self.grader.ended(key, dict(delivery.issued_at))
@@ -337,15 +413,15 @@ class DeliveryTracker:
                                        came=f"02 {status.reason or '(none)'}")
             self._detect(*key, REJECTED + (status.reason or "no reason"))
         elif code is StatusCode.RECALL_ACCEPTED:
-            self.metrics.record_outcome(route, RouteOutcome.RECALLED)
+            figures.record_outcome(route, RouteOutcome.RECALLED)
             del self._pending[key]
             if graded:
                 self.grader.ended(key, dict(delivery.issued_at))
         elif code is StatusCode.COMPLETED:
-            self.metrics.record_outcome(route, RouteOutcome.COMPLETED)
-            self.metrics.series.count(series.COMPLETED, now_ns)
-            if self.metrics.measured(delivery.intended_ns):
-                self.metrics.record_delivery_latency(
+            figures.record_outcome(route, RouteOutcome.COMPLETED)
+            figures.series.count(series.COMPLETED, now_ns)
+            if figures.measured(delivery.intended_ns):
+                figures.record_delivery_latency(
                     route, completed_ns=now_ns - delivery.intended_ns)
             del self._pending[key]
             self._lifecycle_ended(key, delivery)

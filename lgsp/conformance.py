@@ -10,7 +10,8 @@ from enum import StrEnum
 
 
 class Check(StrEnum):
-    """One rule of the contract (docs/contract.md §7) an external recipient is graded on."""
+    """One rule of the contract (docs/contract.md §7, §7a) an external recipient is graded
+    on."""
 
     ANSWERED = "answered"
     """Every delivered document gets a 01 within --ack-timeout of its intended send time."""
@@ -34,6 +35,9 @@ class Check(StrEnum):
     """A valid document is not refused."""
     STATUS_DECODES = "status_decodes"
     """Every status is a framed ``StatusEvent`` of a known schema (else it is dead-lettered)."""
+    STATUS_SEALED = "status_sealed"
+    """Every business status carries a valid seal of the recipient's own agency
+    (docs/contract.md §7a; graded when the run requires seals)."""
 
 
 CHECK_TEXT: dict[Check, str] = {
@@ -49,6 +53,7 @@ CHECK_TEXT: dict[Check, str] = {
     Check.FAULT_REFUSED: "an injected fault is refused with its reason",
     Check.NO_FALSE_REFUSAL: "a valid document is not refused",
     Check.STATUS_DECODES: "every status is a framed StatusEvent of a known schema",
+    Check.STATUS_SEALED: "every business status carries a valid seal of the agency's own",
 }
 """Each check in one line, as the report says it."""
 MAX_EXAMPLES = 5

@@ -44,6 +44,9 @@ class FaultKind(StrEnum):
     """The recipients' software never sends 03 (registered)."""
     SECRET_DOCUMENT = "secret-document"  # noqa: S105 - a fault name, not a password
     """A secret (mật) document is submitted to the bus."""
+    FORGED_STATUS = "forged-status"
+    """The recipients' software first sends a forged 06 (completed) that claims to come from the
+    recipient but is sealed with another agency's seal (the sender's), then answers genuinely."""
 
 
 REJECTED = "02 "
@@ -53,6 +56,7 @@ REFUSED_AT_SEND = "refused at send"
 OUT_OF_ORDER = "out-of-order status"
 MISSING_STATUS = "missing status"
 ABSORBED = "absorbed by recipient (DocumentId, recipient)"
+FORGED_REFUSED = "forged status refused"
 
 EXPECTED: dict[FaultKind, str] = {
     FaultKind.BAD_SIGNATURE: REJECTED + "bad_signature",
@@ -68,14 +72,19 @@ EXPECTED: dict[FaultKind, str] = {
     FaultKind.OUT_OF_ORDER_STATUS: OUT_OF_ORDER,
     FaultKind.DROPPED_STATUS: MISSING_STATUS,
     FaultKind.SECRET_DOCUMENT: REFUSED_AT_SEND,
+    FaultKind.FORGED_STATUS: FORGED_REFUSED,
 }
 """How each kind is detected when the bus works as it should (the report shows what happened)."""
 
 DEAD_LETTERED = frozenset({FaultKind.SCHEMA_INVALID, FaultKind.UNDECODABLE})
 """Kinds whose records the recipient also keeps whole in the dead-letter topic."""
 
-RECIPIENT_FAULTS = frozenset({FaultKind.OUT_OF_ORDER_STATUS, FaultKind.DROPPED_STATUS})
+RECIPIENT_FAULTS = frozenset({FaultKind.OUT_OF_ORDER_STATUS, FaultKind.DROPPED_STATUS,
+                              FaultKind.FORGED_STATUS})
 """Kinds the recipients' software commits (told by the simulation's ``lgsp-sim-fault`` header)."""
+
+SEALED_FAULTS = frozenset({FaultKind.FORGED_STATUS})
+"""Kinds only status seals detect: injected only when the run checks seals (``--status-seals``)."""
 
 CERTIFICATE_FAULTS = frozenset({FaultKind.EXPIRED_CERTIFICATE, FaultKind.REVOKED_CERTIFICATE,
                                 FaultKind.UNKNOWN_ISSUER})
@@ -89,9 +98,10 @@ class FaultPlan:
     rates: tuple[tuple[FaultKind, float], ...] = ()
 
     @classmethod
-    def parse(cls, specs: list[str] | tuple[str, ...]) -> FaultPlan:
+    def parse(cls, specs: list[str] | tuple[str, ...], *, seals: bool = True) -> FaultPlan:
         """``["bad-signature=2%,undecodable=0.01", "all=1%"]`` → a plan; ``ConfigError`` on
-        anything else. ``all`` sets every kind; a later kind overrides an earlier rate."""
+        anything else. ``all`` sets every kind — those of ``SEALED_FAULTS`` only when the run
+        can check ``seals`` — and a later kind overrides an earlier rate."""
         rates: dict[FaultKind, float] = {}
         for spec in specs:
             for item in (part.strip() for part in spec.split(",")):
@@ -104,7 +114,8 @@ class FaultPlan:
                 rate = _rate(item, raw.strip())
                 name = name.strip().lower().replace("_", "-")
                 if name == "all":
-                    rates.update(dict.fromkeys(FaultKind, rate))
+                    rates.update(dict.fromkeys((k for k in FaultKind
+                                                if seals or k not in SEALED_FAULTS), rate))
                     continue
                 try:
                     rates[FaultKind(name)] = rate

@@ -60,9 +60,7 @@ def issue_credentials(pki: Pki, topology: Topology, sender: str) -> tuple[Creden
     official = head_official(agency)
     personal = pki.credential(sender, SignatureRole.PERSONAL, holder=official.full_name,
                               organization=agency.name, title=official.position)
-    seal = pki.credential(sender, SignatureRole.AGENCY, holder=agency.name,
-                          organization=agency.name)
-    return personal, seal
+    return personal, pki.agency_seal(sender, agency.name)
 
 
 Expect = Callable[[Document, int], None]

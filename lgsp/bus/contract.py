@@ -16,6 +16,7 @@ from lgsp.bus import headers
 from lgsp.codec.events import DEAD_LETTER, DOCUMENT, DOCUMENT_EVENT, STATUS_EVENT
 from lgsp.codec.registry import SchemaRegistry
 from lgsp.domain.topology import VDXP, Topology
+from lgsp.faults import RECIPIENT_FAULTS, FaultKind
 
 ASYNCAPI_VERSION = "3.0.0"
 AVRO_FORMAT = "application/vnd.apache.avro;version=1.9.0"
@@ -49,7 +50,8 @@ HEADERS: dict[str, dict[str, Any]] = {
     headers.REPLAY_OF: {"type": "string", "description":
                         "Optional, set by `lgsp replay --rewrite-ids`: the DocumentId inside the "
                         "signed content, while lgsp-id carries the replay's new identity."},
-    headers.FAULT: {"type": "string", "enum": ["out-of-order-status", "dropped-status"],
+    headers.FAULT: {"type": "string",
+                    "enum": [kind.value for kind in FaultKind if kind in RECIPIENT_FAULTS],
                     "description": "Simulation only (`--inject`): the status misbehaviour the "
                                    "simulated recipient is to commit. No check reads it; an "
                                    "external recipient ignores it."},

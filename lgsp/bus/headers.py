@@ -11,7 +11,8 @@ recipient verifies are the bytes the sender signed. Header keys:
 * ``lgsp-sent``   unix time in µs when the sender handed the document to its producer (hop
   latencies start there)
 * ``lgsp-sim-fault``  fault injection only (``--inject``): the status misbehaviour the simulated
-  recipient software is to commit (``out-of-order-status``, ``dropped-status``); no check reads it
+  recipient software is to commit (``out-of-order-status``, ``dropped-status``,
+  ``forged-status``); no check reads it
 * ``lgsp-replay-of``  set by ``lgsp replay --rewrite-ids``: the DocumentId inside the signed
   content, while ``lgsp-id`` carries the replay's new identity (the signed bytes are never
   re-signed)

@@ -2,9 +2,11 @@
 
 Exit codes: 130 an interrupted run (its report is still written) · 6 an SLO gate breached ·
 1 deliveries lost, incomplete or not sent, an external party (``--external``) failed a
-conformance check, statuses came that the run cannot attribute (documents it did not send, a
-party answering for another; unless ``--allow-foreign-statuses``), or a bus-only run saw no
-document or refused documents for want of trust in the senders' CA · 0 otherwise.
+conformance check, forged statuses came (not sealed by their recipient, when the run requires
+seals; those ``--inject forged-status`` sent are expected), statuses came that the run cannot
+attribute (documents it did not send, a party answering for another; unless
+``--allow-foreign-statuses``), or a bus-only run saw no document or refused documents for want
+of trust in the senders' CA · 0 otherwise.
 """
 
 from __future__ import annotations
@@ -68,6 +70,7 @@ def finish(result: dict[str, Any], gates: list[Slo], *, report_path: Path | None
         _say_what_failed(under_test)
     if result.get("bus_only"):
         _bus_only_verdict(result["bus_only"])
+    _forged_verdict(result.get("forged_statuses"))
     totals = result["totals"]
     if totals["lost"] or totals["incomplete"] or totals["send_failed"]:
         raise typer.Exit(1)
@@ -96,6 +99,23 @@ def _warn_of_a_second_router(result: dict[str, Any]) -> None:
           "though no duplicate was injected and nothing restarted: is another router routing "
           "this run's platforms? To grade your own router, give it to lgsp-sim with "
           "--external platform=LGSP-… or --external vdxp", file=sys.stderr)
+
+
+def _forged_verdict(forged: dict[str, Any] | None) -> None:
+    """A run that requires status seals fails (exit 1) on a forged status the forged-status
+    fault did not send on purpose: someone answered for a recipient, or a recipient did not
+    seal (docs/contract.md §7a)."""
+    if not forged or forged["forged"] <= forged["injected"]:
+        return
+    counts = ", ".join(f"{reason} {sum(by.values())}"
+                       for reason, by in forged["by_reason"].items())
+    unexplained = forged["forged"] - forged["injected"]
+    print(f"lgsp: {unexplained} forged status(es): business statuses not sealed by the recipient "
+          f"they are about ({counts}"
+          + (f"; {forged['injected']} of them injected by --inject forged-status"
+             if forged["injected"] else "")
+          + "); none moved a lifecycle — see 'forged statuses' in the report", file=sys.stderr)
+    raise typer.Exit(1)
 
 
 def _bus_only_verdict(seen: dict[str, Any]) -> None:

@@ -106,6 +106,11 @@ def render_report(report: dict[str, Any], console: Console | None = None) -> Non
     console.print(f"sign cost per document (µs) mean {signing['sign_cost_us']['mean']} · "
                   f"p99 {signing['sign_cost_us']['p99']}; verify mean "
                   f"{signing['verify_cost_us']['mean']} · p99 {signing['verify_cost_us']['p99']}")
+    seal, check = signing.get("seal_cost_us") or {}, signing.get("seal_check_cost_us") or {}
+    if seal.get("count") or check.get("count"):
+        console.print(f"status seals (µs per status): seal mean {seal.get('mean')} · p99 "
+                      f"{seal.get('p99')}; check mean {check.get('mean')} · p99 "
+                      f"{check.get('p99')}")
 
     r = Table(title="Routing: deliveries per route (01 delivered, 06 completed, 02 rejected, "
                     "FAIL undeliverable); latency p50/p99/max ms", title_justify="left",
@@ -139,10 +144,28 @@ def render_report(report: dict[str, Any], console: Console | None = None) -> Non
     for kind, by in (report.get("foreign_statuses") or {}).items():
         console.print(f"[yellow]foreign statuses, {kind.replace('_', ' ')}[/]: "
                       + ", ".join(f"{label} {n}" for label, n in by.items()))
+    _forged_line(console, report.get("forged_statuses"))
     _faults_table(console, report)
     _system_under_test(console, report)
     _find_max(console, report)
     _slo_table(console, report)
+
+
+def _forged_line(console: Console, forged: dict[str, Any] | None) -> None:
+    """``--status-seals``: how many statuses were checked, and the forged ones by reason."""
+    if not forged or not forged["required"]:
+        return
+    if not forged["forged"]:
+        console.print(f"status seals: {forged['checked']} checked, none forged")
+        return
+    injected = forged["injected"]
+    title = "[yellow]forged statuses[/]" if forged["forged"] > injected else "forged statuses"
+    console.print(f"{title} ({forged['forged']} of {forged['checked']} "
+                  "checked; none moved a lifecycle"
+                  + (f"; {injected} sent on purpose by --inject forged-status" if injected
+                     else "") + "): "
+                  + "; ".join(f"{reason} " + ", ".join(f"{label} {n}" for label, n in by.items())
+                              for reason, by in forged["by_reason"].items()))
 
 
 def _faults_table(console: Console, report: dict[str, Any]) -> None:

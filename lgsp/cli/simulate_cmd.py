@@ -145,9 +145,20 @@ def simulate(
                          "expired-certificate, revoked-certificate, unknown-issuer, "
                          "foreign-signer, unknown-recipient, schema-invalid, undecodable, "
                          "duplicate-delivery, out-of-order-status, dropped-status, "
-                         "secret-document. A kind given again takes the later rate; the rates "
-                         "add up to 100% at most. The report shows each kind's detection.")
+                         "secret-document, forged-status (needs --status-seals; 'all' includes "
+                         "it unless they are off). A kind given again takes the later rate; "
+                         "the rates add up to 100% at most. The report shows each kind's "
+                         "detection.")
     ] = None,
+    status_seals: Annotated[str, typer.Option(
+        "--status-seals", envvar="LGSP_STATUS_SEALS", metavar="auto|on|off",
+        help="Seal every business status with the answering agency's agency-seal certificate "
+             "and count any status not sealed by its recipient as forged: it never moves a "
+             "lifecycle and fails the run (docs/contract.md §7a). auto (default): on with "
+             "--external recipients or --inject forged-status. Costs CPU at the recipients and "
+             "the tracker, per status (five per delivery): RSA-2048 about 0.3 ms to seal "
+             "(0.7 ms wall on a busy 2-core machine) and 0.03 ms to check; ed25519 and p256 "
+             "under 0.15 ms each. off seals and checks nothing.")] = "auto",
     external: Annotated[list[str] | None, typer.Option(
         "--external", metavar="recipient=CODE|platform=LGSP-CODE|vdxp",
         help="Put your own service in the run. recipient=CODE[,CODE]: lgsp-sim does not take "
@@ -240,7 +251,7 @@ def simulate(
     (the report of what was done is still written). Every option's environment variable is in
     the README.
     """
-    from lgsp.config import RecipientConfig, SignaturePolicy
+    from lgsp.config import RecipientConfig, SignaturePolicy, StatusSeals
     from lgsp.errors import ConfigError
     from lgsp.external import ExternalParties
     from lgsp.faults import FaultPlan
@@ -259,6 +270,10 @@ def simulate(
         policy = SignaturePolicy(signature_policy)
     except ValueError:
         raise ConfigError("--signature-policy must be require-agency or require-both") from None
+    try:
+        seals = StatusSeals(status_seals.strip().lower())
+    except ValueError:
+        raise ConfigError(f"--status-seals {status_seals!r} must be auto, on or off") from None
     broker = connection.config(partitions=partitions)
     bootstrap = connection.bootstrap
     if not math.isfinite(rate):
@@ -278,8 +293,9 @@ def simulate(
                                   signature_policy=policy),
         lenient_lgsp=lenient_lgsp, run_id=run_id, pki_cache=pki_cache, keep_topics=keep_topics,
         document_versions=_versions(document_versions, registry_url), registry_url=registry_url,
-        record_path=record, faults=FaultPlan.parse(inject or []), otlp_endpoint=otlp_endpoint,
-        sign_ahead=sign_ahead,
+        record_path=record, otlp_endpoint=otlp_endpoint, sign_ahead=sign_ahead,
+        faults=FaultPlan.parse(inject or [], seals=seals is not StatusSeals.OFF),
+        status_seals=seals,
         allow_foreign_statuses=allow_foreign_statuses, bus_only=bus,
         external=ExternalParties.parse(external or [], share=external_share,
                                        ready_timeout_s=external_timeout))

@@ -17,7 +17,13 @@ from lgsp.domain.document import (
     Signer,
     SteeringType,
 )
-from lgsp.domain.status import StatusCode, StatusEvent, StatusLayer, TransportState
+from lgsp.domain.status import (
+    StatusCode,
+    StatusEvent,
+    StatusLayer,
+    StatusSeal,
+    TransportState,
+)
 from lgsp.errors import ConfigError, DecodeError
 from lgsp.signing.pki import SignatureRole
 from lgsp.signing.signature import SignatureBlock
@@ -92,6 +98,19 @@ def _signature_block(r: dict[str, Any] | None) -> SignatureBlock | None:
                           r["value"], r.get("certificate"))  # absent from v1 records
 
 
+def _seal_record(seal: StatusSeal | None) -> dict[str, Any] | None:
+    if seal is None:
+        return None
+    return {"certificate_serial": seal.certificate_serial, "signed_at": seal.signed_at,
+            "value": seal.value, "certificate": seal.certificate}
+
+
+def _status_seal(r: dict[str, Any] | None) -> StatusSeal | None:
+    if r is None:
+        return None
+    return StatusSeal(r["certificate_serial"], r["signed_at"], r["value"], r.get("certificate"))
+
+
 class EventCodec:
     """Encodes and decodes the bus's records; every value is Confluent-framed Avro."""
 
@@ -148,7 +167,13 @@ class EventCodec:
                               _signature_block(r["agency_signature"]))
 
     # statuses
+    @property
+    def statuses_carry_seals(self) -> bool:
+        """Whether the status schema written with (the latest) has the ``seal`` field (v2)."""
+        return any(f.get("name") == "seal" for f in self.status_schema.definition["fields"])
+
     def encode_status(self, s: StatusEvent) -> bytes:
+        """A status framed with the latest ``lgsp.status-event`` (v2: with its seal, if any)."""
         staff = ({"full_name": s.staff_name, "department": s.staff_department or ""}
                  if s.staff_name else None)
         return self.codec.encode_with(self.status_schema, {
@@ -157,10 +182,11 @@ class EventCodec:
             "status_code": s.status_code.value if s.status_code else None,
             "transport_state": s.transport_state.value if s.transport_state else None,
             "reason": s.reason, "description": s.description, "staff": staff,
-            "timestamp": s.timestamp,
+            "timestamp": s.timestamp, "seal": _seal_record(s.seal),
         })
 
     def decode_status(self, data: bytes) -> StatusEvent:
+        """A status of any registered version (v1 has no seal)."""
         _, r = self.codec.decode(data, expect_subject=STATUS_EVENT)
         try:
             staff = r.get("staff") or {}
@@ -173,6 +199,7 @@ class EventCodec:
                                  else None),
                 reason=r["reason"], description=r["description"],
                 staff_name=staff.get("full_name"), staff_department=staff.get("department"),
+                seal=_status_seal(r.get("seal")),  # absent from v1 records
             )
         except ValueError as exc:
             raise DecodeError(f"status event is not valid: {exc}",

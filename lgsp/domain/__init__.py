@@ -19,6 +19,7 @@ from lgsp.domain.status import (
     StatusCode,
     StatusEvent,
     StatusLayer,
+    StatusSeal,
     TransportState,
 )
 from lgsp.domain.topology import VDXP, Province, Topology, build_topology, platform_for_unit
@@ -40,6 +41,7 @@ __all__ = [
     "StatusCode",
     "StatusEvent",
     "StatusLayer",
+    "StatusSeal",
     "SteeringType",
     "Topology",
     "TransportState",

@@ -58,6 +58,22 @@ class StatusLayer(StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
+class StatusSeal:
+    """The answering agency's seal of a business status (status-event v2; docs/contract.md
+    §7a), as an edXML status packet carries an XML-DSig signature."""
+
+    certificate_serial: str
+    """Lower-case hex serial of the sealing certificate."""
+    signed_at: dt.datetime
+    """When it was sealed (UTC); the certificate must be valid then."""
+    value: bytes
+    """The signature over the status's digest, ``STATUS`` and ``signed_at``
+    (``lgsp.signing.status_seal``)."""
+    certificate: bytes | None = None
+    """DER of the sealing certificate: the recipient agency's ``agency-seal`` certificate."""
+
+
+@dataclass(frozen=True, slots=True)
 class StatusEvent:
     """An acknowledgement travelling back to the original sender by the reverse route."""
 
@@ -78,6 +94,9 @@ class StatusEvent:
     description: str = ""
     staff_name: str | None = None
     staff_department: str | None = None
+    seal: StatusSeal | None = None
+    """The answering agency's seal (business statuses, when the run requires seals); None in
+    an unsealed status, a transport state and every status-event v1 record."""
 
     def __post_init__(self) -> None:
         if self.status_code is StatusCode.REJECTED and not self.reason:

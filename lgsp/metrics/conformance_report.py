@@ -27,11 +27,13 @@ fail ``one_status_per_step``)."""
 
 
 def conformance_report(metrics: RunMetrics, ready_after_s: dict[str, float] | None = None,
-                       duration_s: float | None = None,
-                       platforms: Sequence[str] = ()) -> dict[str, Any] | None:
+                       duration_s: float | None = None, platforms: Sequence[str] = (), *,
+                       sealed: bool = True) -> dict[str, Any] | None:
     """The section, or None for a run without external parties. ``duration_s``: the run's
     (first intended send → settled), for each party's throughput; ``platforms``: the parties
-    that are outside routers (``--external platform=…``/``vdxp``), the others are recipients."""
+    that are outside routers (``--external platform=…``/``vdxp``), the others are recipients.
+    ``sealed``: the run required status seals, so recipients are graded on ``status_sealed``
+    (not listed otherwise)."""
     parties = sorted({key.split("|", 1)[0] for key in metrics.external}
                      | {key.split("|", 1)[0] for key in metrics.conformance_failures}
                      | set(ready_after_s or {}) | set(platforms))
@@ -39,7 +41,7 @@ def conformance_report(metrics: RunMetrics, ready_after_s: dict[str, float] | No
         return None
     rows = [_router(metrics, party, (ready_after_s or {}).get(party), duration_s)
             if party in platforms else
-            _party(metrics, party, (ready_after_s or {}).get(party), duration_s)
+            _party(metrics, party, (ready_after_s or {}).get(party), duration_s, sealed)
             for party in parties]
     failures = sum(row["failures"] for row in rows)
     latency = metrics.stages.get(Stage.EXTERNAL_SEND_TO_ARRIVED)
@@ -104,10 +106,11 @@ def _share(kind: str, counts: Counter[str]) -> float | None:
 
 
 def _party(metrics: RunMetrics, party: str, ready_after_s: float | None,
-           duration_s: float | None) -> dict[str, Any]:
+           duration_s: float | None, sealed: bool) -> dict[str, Any]:
     counts = {key.split("|", 1)[1]: n for key, n in metrics.external.items()
               if key.split("|", 1)[0] == party}
-    checks = _checks(metrics, party, CHECK_TEXT)
+    checks = _checks(metrics, party, {check: rule for check, rule in CHECK_TEXT.items()
+                                      if sealed or check is not Check.STATUS_SEALED})
     faults: dict[str, Counter[str]] = {}
     for what, n in counts.items():
         if what.startswith("fault|"):

@@ -420,11 +420,26 @@ def _problems_section(report: dict[str, Any]) -> str:
         f'<tr><td>{_e(group)}</td><td class="mono">{_e(reason)}</td>'
         f'<td class="num">{_e(_fmt_int(n))}</td></tr>'
         for group, counts in groups if isinstance(counts, dict) for reason, n in counts.items())
+    rows += _forged_rows(report.get("forged_statuses"))
     body = (f'<table class="data"><thead><tr><th>what</th><th>reason</th>'
             f'<th class="num">count</th></tr></thead><tbody>{rows}</tbody></table>' if rows else
             '<p class="ok-line">No rejections, undeliverable deliveries, dead letters, '
-            'unexpected statuses or verification failures.</p>')
+            'unexpected or forged statuses or verification failures.</p>')
     return f'<section class="card half" id="problems"><h2>Problems by reason</h2>{body}</section>'
+
+
+def _forged_rows(forged: Any) -> str:
+    """Forged statuses (``--status-seals``) by reason and status; the ones the forged-status
+    fault sent on purpose are said in the group's name."""
+    if not isinstance(forged, dict) or not forged.get("forged"):
+        return ""
+    injected = forged.get("injected") or 0
+    group = "forged statuses (seal)" + (f", {_fmt_int(injected)} injected" if injected else "")
+    return "".join(
+        f'<tr class="forged"><td>{_e(group)}</td><td class="mono">{_e(f"{reason} {label}")}</td>'
+        f'<td class="num">{_e(_fmt_int(n))}</td></tr>'
+        for reason, by in (forged.get("by_reason") or {}).items() if isinstance(by, dict)
+        for label, n in by.items())
 
 
 def _faults_section(report: dict[str, Any]) -> str:

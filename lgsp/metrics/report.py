@@ -77,8 +77,10 @@ def latency_histograms(metrics: RunMetrics, totals: RouteStats) -> dict[str, His
         Stage.PRODUCE_ACK: metrics.stages.get(Stage.PRODUCE_ACK) or Histogram()}
     hops = sorted((n, h) for n, h in metrics.stages.items() if n.startswith("hop."))
     stages.update(hops)
-    stages.update({Stage.VERIFY: metrics.verify_cost,
-                   Stage.SEND_TO_ARRIVED: totals.send_to_arrived,
+    stages[Stage.VERIFY] = metrics.verify_cost
+    stages.update((n, metrics.stages[n]) for n in (Stage.SEAL, Stage.SEAL_CHECK)
+                  if n in metrics.stages)  # a run that seals statuses (--status-seals)
+    stages.update({Stage.SEND_TO_ARRIVED: totals.send_to_arrived,
                    Stage.SEND_TO_COMPLETED: totals.send_to_completed})
     stages.update((n, h) for n, h in sorted(metrics.stages.items()) if n not in stages)
     return stages
@@ -91,6 +93,26 @@ def _foreign(metrics: RunMetrics) -> dict[str, dict[str, int]]:
         kind, label = key.split("|", 1)
         out.setdefault(kind, {})[label] = n
     return out
+
+
+def _seals_required(run: dict[str, Any]) -> bool:
+    """Whether the run required status seals (a report of before seals: no)."""
+    return bool((run.get("config") or {}).get("status_seals_required"))
+
+
+def _forged(metrics: RunMetrics, required: bool) -> dict[str, Any]:
+    """``forged_statuses``: business statuses not sealed by their recipient, by reason and
+    status, and how many of them the ``forged-status`` fault sent on purpose."""
+    by_reason: dict[str, dict[str, int]] = {}
+    for key, n in sorted(metrics.forged_statuses.items()):
+        reason, label = key.split("|", 1)
+        by_reason.setdefault(reason, {})[label] = n
+    checked = metrics.stages.get(Stage.SEAL_CHECK)
+    return {"required": required,
+            "checked": checked.count if checked is not None else 0,
+            "forged": sum(metrics.forged_statuses.values()),
+            "injected": metrics.forged_statuses_injected,
+            "by_reason": by_reason}
 
 
 def build_report(metrics: RunMetrics, *, run: dict[str, Any], topology: dict[str, Any],
@@ -134,6 +156,9 @@ def build_report(metrics: RunMetrics, *, run: dict[str, Any], topology: dict[str
             **_signing_dict(metrics.signing),
             "sign_cost_us": metrics.sign_cost.summary_us(),
             "verify_cost_us": metrics.verify_cost.summary_us(),
+            "seal_cost_us": (metrics.stages.get(Stage.SEAL) or Histogram()).summary_us(),
+            "seal_check_cost_us": (metrics.stages.get(Stage.SEAL_CHECK)
+                                   or Histogram()).summary_us(),
             "by_tier": {t: _signing_dict(s) for t, s in sorted(metrics.signing_by_tier.items())},
         },
         "routing": {
@@ -163,10 +188,12 @@ def build_report(metrics: RunMetrics, *, run: dict[str, Any], topology: dict[str
         "dead_letters": dict(sorted(metrics.dead_letters.items())),
         "unexpected_statuses": dict(sorted(metrics.unexpected_statuses.items())),
         "foreign_statuses": _foreign(metrics),
+        "forged_statuses": _forged(metrics, _seals_required(run)),
         "refused_at_send": dict(sorted(metrics.refused_at_send.items())),
         "faults": fault_report(metrics),
         "system_under_test": conformance_report(metrics, run.get("external_ready_after_s"),
-                                                duration_s, run.get("external_platforms") or ()),
+                                                duration_s, run.get("external_platforms") or (),
+                                                sealed=_seals_required(run)),
         "latency": {name: h.quantiles_ms() for name, h in histograms.items()},
         "series": metrics.series.report(until_s=duration_s),
         "histograms": {name: h.encode() for name, h in histograms.items()},

@@ -13,6 +13,7 @@ from enum import StrEnum
 
 from lgsp.metrics.histogram import Histogram
 from lgsp.metrics.series import IntervalSeries
+from lgsp.metrics.stages import Stage
 
 LOCAL = "local"
 VIA_VDXP = "via_vdxp"
@@ -118,6 +119,12 @@ class RunMetrics:
     foreign_statuses: Counter[str] = field(default_factory=Counter)
     """``<kind>|<status>`` (``not_sent_by_this_run|02 unknown_certificate``,
     ``from_unexpected_party|06``): statuses the run cannot attribute to its own deliveries."""
+    forged_statuses: Counter[str] = field(default_factory=Counter)
+    """``<reason>|<status>`` (``sealed_by_other|06``, ``unsealed|01``): business statuses not
+    sealed by the recipient they are about (``--status-seals``); none moved a lifecycle."""
+    forged_statuses_injected: int = 0
+    """Of ``forged_statuses``, those the ``forged-status`` fault sent on purpose (each matched
+    to its injected document and recipient)."""
     external: Counter[str] = field(default_factory=Counter)
     """``<party>|deliveries``, ``<party>|statuses``, ``<party>|fault|<kind>|<outcome>``: what
     the user's own services (``--external``) were sent and did."""
@@ -255,6 +262,16 @@ class RunMetrics:
 
     def record_foreign_status(self, kind: str, label: str) -> None:
         self.foreign_statuses[f"{kind}|{label}"] += 1
+
+    def record_forged_status(self, reason: str, label: str, *, injected: bool) -> None:
+        """A business status whose seal is not its recipient's (``reason``); ``injected``: one
+        the ``forged-status`` fault sent."""
+        self.forged_statuses[f"{reason}|{label}"] += 1
+        self.forged_statuses_injected += injected
+
+    def record_seal_check_cost(self, ns: int) -> None:
+        """The tracker checked one business status's seal (CPU time)."""
+        self.stage(Stage.SEAL_CHECK).record_ns(ns)
 
     def record_external(self, party: str, what: str, count: int = 1) -> None:
         self.external[f"{party}|{what}"] += count

@@ -28,6 +28,10 @@ class Stage(StrEnum):
     """The last platform → the recipient agency."""
     VERIFY = "verify"
     """CPU cost of verifying a delivery's signatures at the recipient."""
+    SEAL = "seal"
+    """CPU cost of sealing a business status at the recipient (``--status-seals``)."""
+    SEAL_CHECK = "seal_check"
+    """CPU cost of checking a business status's seal at the sender's tracker."""
     SEND_TO_ARRIVED = "send_to_arrived"
     """Intended send time → status 01 back at the sender (one clock: the sender's)."""
     SEND_TO_COMPLETED = "send_to_completed"
@@ -66,13 +70,16 @@ class Stage(StrEnum):
                    + ("vdxp" if there == national_axis else "lgsp"))
 
 
-_COVER_WARMUP = frozenset({Stage.SCHEDULE_LAG, Stage.SIGN, Stage.VERIFY})
+_COVER_WARMUP = frozenset({Stage.SCHEDULE_LAG, Stage.SIGN, Stage.VERIFY, Stage.SEAL,
+                           Stage.SEAL_CHECK})
 
 _LABELS = {
     Stage.SCHEDULE_LAG: "schedule lag (intended → submitted)",
     Stage.SIGN: "sign (cost per document)",
     Stage.PRODUCE_ACK: "produce → broker ack",
     Stage.VERIFY: "verify (cost per delivery)",
+    Stage.SEAL: "seal (cost per status)",
+    Stage.SEAL_CHECK: "seal check (cost per status)",
     Stage.SEND_TO_ARRIVED: "send → arrived (status 01 back)",
     Stage.SEND_TO_COMPLETED: "send → completed (status 06 back)",
     Stage.EXTERNAL_SEND_TO_ARRIVED: "send → arrived at an external recipient (01 back)",

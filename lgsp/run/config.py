@@ -9,10 +9,10 @@ from typing import Any
 from lgsp.bus.rotation import Rotation
 from lgsp.bus.tracing import otlp_traces_url
 from lgsp.codec.rest_registry import RestSchemaRegistry
-from lgsp.config import RecipientConfig
+from lgsp.config import RecipientConfig, StatusSeals
 from lgsp.errors import ConfigError
 from lgsp.external import ExternalParties
-from lgsp.faults import FaultPlan
+from lgsp.faults import SEALED_FAULTS, FaultPlan
 from lgsp.signing.keys import SignatureAlgorithm
 from producers.load_shape import LoadShape
 
@@ -113,6 +113,9 @@ class SimulationConfig:
     otlp_endpoint: str | None = None
     """Export each document's journey as an OpenTelemetry trace to this OTLP/HTTP endpoint
     (``lgsp.bus.tracing``); None: no tracing, no ``traceparent`` header, no span."""
+    status_seals: StatusSeals = StatusSeals.AUTO
+    """Seal and check business statuses (``--status-seals``; ``seals_required`` resolves
+    ``auto``)."""
 
     def __post_init__(self) -> None:
         if self.documents is not None and self.documents < 0:
@@ -148,6 +151,18 @@ class SimulationConfig:
             RestSchemaRegistry(self.registry_url)  # checks the URL's form; no request yet
         if self.otlp_endpoint is not None:
             otlp_traces_url(self.otlp_endpoint)  # checks the URL's form; no request yet
+        if self.status_seals is StatusSeals.OFF and self.faults.kinds & SEALED_FAULTS:
+            raise ConfigError("--inject forged-status needs status seals (a forged status is "
+                              "told by its seal): leave out --status-seals off")
+
+    @property
+    def seals_required(self) -> bool:
+        """Whether lgsp-sim's recipients seal business statuses and the tracker accepts only
+        statuses sealed by their recipient: ``on``, or ``auto`` with external recipients or
+        an injected ``forged-status``."""
+        if self.status_seals is StatusSeals.AUTO:
+            return bool(self.external.recipients or self.faults.kinds & SEALED_FAULTS)
+        return self.status_seals is StatusSeals.ON
 
     def _check_bus_only(self) -> None:
         if self.documents:
@@ -164,6 +179,9 @@ class SimulationConfig:
             raise ConfigError("--bus-only has no schedule to warm up: leave out --warmup")
         if self.sign_ahead:
             raise ConfigError("--bus-only signs nothing: leave out --sign-ahead")
+        if self.status_seals is StatusSeals.ON:
+            raise ConfigError("--bus-only issues no certificate to seal statuses with (it only "
+                              "trusts the senders' CA): leave out --status-seals on")
 
     def series_interval_s(self) -> float:
         """The series interval: the one given, else the largest round width (0.1 s .. 5 s) that
@@ -183,6 +201,8 @@ class SimulationConfig:
         data["interval_s"] = self.series_interval_s()
         data["signature_algorithm"] = self.signature_algorithm.value
         data["recipient"]["signature_policy"] = self.recipient.signature_policy.value
+        data["status_seals"] = self.status_seals.value
+        data["status_seals_required"] = self.seals_required
         data["pki_cache"] = str(self.pki_cache) if self.pki_cache else None
         data["pki_dir"] = str(self.pki_dir) if self.pki_dir else None
         data["pki_out"] = str(self.pki_out) if self.pki_out else None

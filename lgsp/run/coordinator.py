@@ -245,8 +245,10 @@ class LoadRun:
                 run_pki, trusted_beside = await asyncio.to_thread(trust_run_pki, self.config)
             else:
                 self.progress("pki", {"agencies": len(senders)})
+                recipients = (await asyncio.to_thread(plan.recipients)
+                              if self.config.seals_required else [])
                 run_pki = await asyncio.to_thread(issue_run_pki, self.config, plan.topology,
-                                                  senders)
+                                                  senders, recipients)
             pki = run_pki.export()
             if pki.revoked_serials():  # the CA revokes before the run; verifiers follow the topic
                 await publish_revocations(broker, plan.topics.revocations,
@@ -261,8 +263,9 @@ class LoadRun:
             config = _with_run_id(self.config, self.run_id)
             pki_file = stack.enter_context(tempfile.TemporaryDirectory(prefix="lgsp-pki-"))
             pki_path = Path(pki_file) / "pki.json"
-            pki_path.write_text(json.dumps({"own": pki.to_json(),
-                                            "trusted": [t.to_json() for t in trusted]}))
+            pki_path.write_text(json.dumps({  # its workers issue too (recipients' seals)
+                "own": run_pki.export(with_key=True).to_json(),
+                "trusted": [t.to_json() for t in trusted]}))
             roles = BUS_ONLY if bus_only else frozenset({SEND}) if self.bus_workers else ROLES
             workers = [self._spawn(WorkerSpec(config, broker, shard, pki_path, tuple(senders),
                                               self.log_format, self.log_level, roles=roles))

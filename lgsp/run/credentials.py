@@ -1,7 +1,9 @@
 """The one place a run issues its PKI: the CA (new, or the one of ``--pki DIR``), each sending
-agency's personal and agency certificates, and the faulty seals fault injection asks for
-(``--inject``); with ``--pki-out DIR`` it is written there before the first document is sent.
-A bus-only run issues nothing: it only trusts (``trust_run_pki``)."""
+agency's personal and agency certificates, the faulty seals fault injection asks for
+(``--inject``) and each external recipient's seal (``--external``); when the run seals statuses,
+the seal keys of the recipients too (their certificates are issued where they first answer).
+With ``--pki-out DIR`` it is written there before the first document is sent, with the external
+recipients' seal keys. A bus-only run issues nothing: it only trusts (``trust_run_pki``)."""
 
 from __future__ import annotations
 
@@ -19,21 +21,30 @@ from producers.sender import issue_credentials
 log = structlog.get_logger(__name__)
 
 
-def issue_run_pki(config: SimulationConfig, topology: Topology, senders: list[str]) -> Pki:
+def issue_run_pki(config: SimulationConfig, topology: Topology, senders: list[str],
+                  recipients: list[str] | None = None) -> Pki:
     """A CA with every certificate ``senders`` sign with, issued now (blocking: keys may be
-    generated), so the sign cost a run measures is signing, not issuance."""
+    generated), so the sign cost a run measures is signing, not issuance; and, when the run
+    seals statuses, the seal keys of ``recipients`` (those lgsp-sim answers for)."""
     authority = load_authority(config.pki_dir) if config.pki_dir else None
     pki = Pki(config.signature_algorithm, cache_dir=config.pki_cache, authority=authority)
     generated = pki.prepare(senders)
+    if config.seals_required:
+        generated += pki.prepare_seals(recipients or [])
     for code in senders:
         issue_credentials(pki, topology, code)
+    outside = config.external.recipients
+    for code in outside:  # the user's service seals its statuses with it (--pki-out keys/)
+        pki.agency_seal(code, topology.agency(code).name)
     issue_faulty_seals(pki, config.faults, senders, lambda code: topology.agency(code).name)
     log.info("pki_ready", algorithm=pki.algorithm.value, agencies=len(senders),
-             keys_generated=generated, issued_from=str(config.pki_dir or "a new CA"))
+             keys_generated=generated, issued_from=str(config.pki_dir or "a new CA"),
+             status_seals=config.seals_required)
     if config.pki_out is not None:
-        files = write_pki(pki, config.pki_out)
+        files = write_pki(pki, config.pki_out, seal_keys=outside)
         log.info("pki_published", directory=str(files.directory),
-                 certificates=files.certificates, faulty=files.faulty, revoked=files.revoked)
+                 certificates=files.certificates, faulty=files.faulty, revoked=files.revoked,
+                 seal_keys=files.keys)
     return pki
 
 

@@ -65,6 +65,19 @@ class RunPlan:
         dry = self.traffic()
         return sorted({dry.draft().sender for _ in range(count)})
 
+    def recipients(self, small_run: int = SMALL_RUN) -> list[str]:
+        """The agencies lgsp-sim's recipients will answer for (not ``--external`` ones): those
+        the plan addresses for a small run, every other agency for a long one."""
+        count = self.config.load_shape().expected_count()
+        if self.config.documents is not None:
+            count = min(count, self.config.documents)
+        outside = self.config.external.recipient_set
+        if count > small_run:
+            return sorted(set(self.topology.agencies) - outside)
+        dry = self.traffic()
+        return sorted({code for _ in range(count) for code in dry.draft().recipients
+                       if code in self.topology.agencies} - outside)
+
     def bus_topics(self) -> list[str]:
         """The platforms' topics, the dead-letter and revocation topics (unrotated names)."""
         return self.topics.all_for(self.topology.platforms)

@@ -20,6 +20,7 @@ import structlog
 
 from consumers.recipient import RecipientAgents
 from consumers.recovery import statuses_sent
+from consumers.status_sealer import StatusSealer
 from consumers.tracker import DeliveryTracker
 from consumers.tracker_checkpoint import TrackerCheckpoint
 from consumers.tracker_feed import TrackerFeed
@@ -39,7 +40,7 @@ from lgsp.codec.registry import FileSchemaRegistry
 from lgsp.codec.rest_registry import RestSchemaRegistry
 from lgsp.config import BrokerConfig
 from lgsp.domain.topology import Topology
-from lgsp.errors import LifecycleError, StageFailed
+from lgsp.errors import ConfigError, LifecycleError, StageFailed
 from lgsp.metrics.report import build_report
 from lgsp.metrics.run import RunMetrics
 from lgsp.metrics.series import IntervalSeries
@@ -54,6 +55,7 @@ from lgsp.run.roles import ROLES, Role, RoleParts, StatusReader
 from lgsp.signing.pki import Pki, PkiExport
 from lgsp.signing.pool import SigningPool
 from lgsp.signing.signature import SignatureVerifier
+from lgsp.signing.status_seal import StatusSealCheck
 from producers.faults import FaultInjector
 from producers.scheduler import OpenLoopScheduler
 from producers.sender import AgencySender, Prepared, issue_credentials
@@ -125,6 +127,8 @@ class Simulation:
             self.watch = SubmissionWatch(self.tracker, self.metrics, self.topology,
                                          config.bus_only)
         self.pki: Pki | None = None
+        self.seals: StatusSealCheck | None = None
+        """The run requires status seals (``--status-seals``): what tells a forged status."""
         self.sender: AgencySender | None = None
         self.ledger: LedgerWriter | None = None
         """A sender without its tracker writes what it sent here (``lgsp.bus.ledger``)."""
@@ -182,6 +186,11 @@ class Simulation:
         registry = self.events.codec.registry
         if isinstance(registry, RestSchemaRegistry):  # every schema now, never on the consume path
             await asyncio.to_thread(registry.preload)
+        if self.config.seals_required and not self.events.statuses_carry_seals:
+            schema = self.events.status_schema
+            raise ConfigError(f"the run seals statuses but the latest {schema.subject} is version "
+                              f"{schema.version}, which has no seal field: register "
+                              "schemas/status-event/v2.avsc (or --status-seals off)")
         names = self.run_plan.bus_topics()
         self._stack.push_async_callback(self.tracing.shutdown)  # last: after every span ended
         self.broker = await open_bus(self._stack, self.broker, names,
@@ -193,7 +202,11 @@ class Simulation:
         await self.producer.start()
         self._stack.push_async_callback(self.producer.stop_within, PRODUCER_STOP_TIMEOUT_S)
         await self._follow_revocations()
-        self._build_platforms(SignatureVerifier(self.pki.directory))
+        verifier = SignatureVerifier(self.pki.directory)
+        self.seals = StatusSealCheck(verifier) if self.config.seals_required else None
+        if self.seals is not None and (self.parts.tracks_here or self.parts.tracks_alone):
+            self.tracker.check_seals(self.seals)
+        self._build_platforms(verifier)
         if self.parts.tracks_alone:
             self.dispatcher.add(self.topics.ledger, "tracker:ledger", self._feed().handle)
         topics = self._live_topics([t for t in (*(r.topic for r in self.routers.values()),
@@ -232,13 +245,17 @@ class Simulation:
         watch = self.watch
         on_status = (None if not self.parts.tracks_here else self.tracker.on_status
                      if watch is None else watch.on_status)
+        sealer = (StatusSealer(self.pki, self.topology, self.metrics)
+                  if self.seals is not None and self.pki is not None and self.parts.receives
+                  else None)
         for platform in self.topology.platforms:
             agents = self.agents[platform] = RecipientAgents(
                 platform, verifier=verifier, topology=self.topology, topics=self.topics,
                 producer=self.producer, events=self.events, metrics=self.metrics,
                 on_status=on_status,
                 accept_documents=self.parts.receives, config=self.config.recipient,
-                tracing=self.tracing, external=self.config.external.recipient_set)
+                tracing=self.tracing, external=self.config.external.recipient_set,
+                sealer=sealer)
             router = self.routers[platform] = PlatformRouter(
                 platform, lenient=self.config.lenient_lgsp, topology=self.topology,
                 topics=self.topics, producer=self.producer, events=self.events,
@@ -322,9 +339,11 @@ class Simulation:
 
     async def _resume_recipients(self, platforms: list[str]) -> None:
         """A restarted recipient process: what its agencies already answered, before consuming."""
+        seals = self.seals
         sent = await statuses_sent(self.broker,
                                    self._live_topics([self.topics.inbound(p) for p in platforms]),
-                                   self.events, self._answered_here)
+                                   self.events, self._answered_here,
+                                   None if seals is None else lambda s: seals(s) is None)
         resumed = 0
         for platform, agents in self.agents.items():
             resumed += agents.resume({key: s for key, s in sent.items()
@@ -365,7 +384,8 @@ class Simulation:
         if self.pki_export is not None:
             return Pki(restore=self.pki_export, cache_dir=self.config.pki_cache,
                        trust=self.trusted)
-        return issue_run_pki(self.config, self.topology, senders)
+        return issue_run_pki(self.config, self.topology, senders,
+                             self.run_plan.recipients() if self.config.seals_required else [])
 
     async def abort(self) -> None:
         """The run is over without draining (the broker is gone): drop in-flight work, stop."""

@@ -9,6 +9,7 @@ from lgsp.signing.pki import (
     SignatureRole,
 )
 from lgsp.signing.signature import SignatureBlock, SignatureVerifier, content_digest, sign
+from lgsp.signing.status_seal import StatusSealCheck, status_digest
 
 __all__ = [
     "CertificateDirectory",
@@ -20,6 +21,8 @@ __all__ = [
     "SignatureBlock",
     "SignatureRole",
     "SignatureVerifier",
+    "StatusSealCheck",
     "content_digest",
     "sign",
+    "status_digest",
 ]

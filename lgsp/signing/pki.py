@@ -21,7 +21,14 @@ from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from cryptography.hazmat.primitives.serialization import (
+    Encoding,
+    NoEncryption,
+    PrivateFormat,
+    PublicFormat,
+    load_pem_private_key,
+)
 from cryptography.x509.oid import NameOID
 
 from lgsp.signing.keys import KeyStore, PrivateKey, SignatureAlgorithm
@@ -109,6 +116,10 @@ class PkiExport:
     (``--pki DIR``): verifiers resolve them like the run's own."""
     revoked: tuple[str, ...] = ()
     """Serials that CA had revoked before this run (its CRL)."""
+    issuing_key: bytes | None = None
+    """The issuing CA's private key (PKCS#8 PEM), only in what a host hands its own worker
+    processes so they can issue too (a recipient's seal, on its first status); never in what
+    hosts exchange."""
 
     def revoked_serials(self) -> list[str]:
         """Serials of the certificates issued to be revoked, and those the CA had revoked
@@ -124,7 +135,8 @@ class PkiExport:
                 "issued": [[code, role.value, _b64(der)] for code, role, der in self.issued],
                 "faulty": [[code, fault.value, _b64(der)] for code, fault, der in self.faulty],
                 "known": [[code, role.value, _b64(der)] for code, role, der in self.known],
-                "revoked": list(self.revoked)}
+                "revoked": list(self.revoked),
+                **({"issuing_key": self.issuing_key.decode()} if self.issuing_key else {})}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> PkiExport:
@@ -136,13 +148,22 @@ class PkiExport:
                          for code, fault, der in data.get("faulty", ())),
                    tuple((code, SignatureRole(role), base64.b64decode(der))
                          for code, role, der in data.get("known", ())),
-                   tuple(data.get("revoked", ())))
+                   tuple(data.get("revoked", ())),
+                   data["issuing_key"].encode() if data.get("issuing_key") else None)
 
 
 def _same_key(issued: IssuedCertificate, key: PrivateKey) -> bool:
     spki = (Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
     return bool(issued.certificate.public_key().public_bytes(*spki)
                 == key.public_key().public_bytes(*spki))
+
+
+def _load_key(pem: bytes) -> PrivateKey:
+    key = load_pem_private_key(pem, password=None)
+    if not isinstance(key, rsa.RSAPrivateKey | ed25519.Ed25519PrivateKey
+                      | ec.EllipticCurvePrivateKey):
+        raise ValueError("the exported issuing CA key has an unsupported type")
+    return key
 
 
 def _b64(data: bytes) -> str:
@@ -261,33 +282,34 @@ class Pki:
         self.algorithm = algorithm
         self.keys = KeyStore(algorithm, cache_dir)
         self.now = now or dt.datetime.now(dt.UTC)
-        root_key = self.keys.get("ca-root")
-        root_name = _name("Root CA Chính phủ (mô phỏng)", organization="Ban Cơ yếu Chính phủ")
-        ca_key = self.keys.get("ca-issuing")
-        ca_name = _name("CA phục vụ các cơ quan nhà nước (mô phỏng)",
-                        organization="Ban Cơ yếu Chính phủ")
         self._issued: dict[tuple[str, SignatureRole], IssuedCertificate] = {}
         self._known: dict[tuple[str, SignatureRole], IssuedCertificate] = {}
         """Certificates the authority issued before, reused when their key is ours."""
         self._revoked_before: tuple[str, ...] = ()
+        self._ca_key: PrivateKey | None
         if authority is not None and restore is None:
             self._root = _issued(authority.root, "", None)
             self._issuing = _issued(authority.issuing_ca, "", None)
-            ca_key, ca_name = authority.issuing_key, authority.issuing_ca.subject
+            self._ca_key = authority.issuing_key
             self._known = {(code, role): _issued(cert, code, role)
                            for code, role, cert in authority.known}
             self._revoked_before = authority.revoked
         elif restore is None:
+            root_key = self.keys.get("ca-root")
+            root_name = _name("Root CA Chính phủ (mô phỏng)", organization="Ban Cơ yếu Chính phủ")
+            self._ca_key = self.keys.get("ca-issuing")
+            ca_name = _name("CA phục vụ các cơ quan nhà nước (mô phỏng)",
+                            organization="Ban Cơ yếu Chính phủ")
             self._root = self._issue(root_name, root_key, root_name, root_key, ca=True,
                                      agency_code="", role=None, path_length=1)
-            self._issuing = self._issue(ca_name, ca_key, root_name, root_key, ca=True,
+            self._issuing = self._issue(ca_name, self._ca_key, root_name, root_key, ca=True,
                                         agency_code="", role=None, path_length=0)
         else:
             self._root = _issued(x509.load_der_x509_certificate(restore.root), "", None)
             self._issuing = _issued(x509.load_der_x509_certificate(restore.issuing_ca), "",
                                     None)
-        self._ca_key = ca_key
-        self._ca_name = ca_name
+            self._ca_key = None if restore.issuing_key is None else _load_key(restore.issuing_key)
+        self._ca_name = self._issuing.certificate.subject
         self.directory = CertificateDirectory(self._root, self._issuing)
         self._credentials: dict[tuple[str, SignatureRole], Credential] = {}
         for code, role, der in restore.issued if restore is not None else ():
@@ -312,10 +334,24 @@ class Pki:
     @property
     def issuing_key(self) -> PrivateKey:
         """The issuing CA's private key (a simulation key), published with ``--pki-out`` so
-        another run can issue from this CA."""
+        another run can issue from this CA; ``LookupError`` in a process that was handed the
+        CA's certificates without its key (it only verifies)."""
+        if self._ca_key is None:
+            self._ca_key = self._cached_issuing_key()
         return self._ca_key
 
-    def export(self) -> PkiExport:
+    def _cached_issuing_key(self) -> PrivateKey:
+        """A restored CA handed without its key: the key cache's, if it is this CA's (a worker
+        of a run whose coordinator made the CA from the same cache)."""
+        key = self.keys.get("ca-issuing")
+        if not _same_key(self._issuing, key):
+            raise LookupError("this process holds the CA's certificates but not its key: it "
+                              "cannot issue (export the PKI with_key for processes that issue)")
+        return key
+
+    def export(self, *, with_key: bool = False) -> PkiExport:
+        """The CA and what it issued; ``with_key``: and the issuing CA's key, if this process
+        holds it (what a host hands its own workers, never another host)."""
         return PkiExport(
             self.algorithm, self._root.certificate.public_bytes(Encoding.DER),
             self._issuing.certificate.public_bytes(Encoding.DER),
@@ -325,7 +361,9 @@ class Pki:
                   for (code, fault), issued in sorted(self._faulty.items())),
             tuple((code, role, issued.certificate.public_bytes(Encoding.DER))
                   for (code, role), issued in sorted(self._known.items())),
-            self._revoked_before)
+            self._revoked_before,
+            self._ca_key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption())
+            if with_key and self._ca_key is not None else None)
 
     @staticmethod
     def key_labels(agency_code: str) -> list[str]:
@@ -352,13 +390,24 @@ class Pki:
             subject = _name(holder, organization=organization, agency_code=agency_code,
                             unit="agency-seal" if role is SignatureRole.AGENCY else "personal",
                             title=title)
-            issued = self._issue(subject, key, self._ca_name, self._ca_key, ca=False,
+            issued = self._issue(subject, key, self._ca_name, self.issuing_key, ca=False,
                                  agency_code=agency_code, role=role)
             self._issued[(agency_code, role)] = issued
             self.directory.add(issued)
         credential = Credential(issued, key)
         self._credentials[(agency_code, role)] = credential
         return credential
+
+    def agency_seal(self, agency_code: str, agency_name: str) -> Credential:
+        """The agency's seal (its ``agency-seal`` credential), issued on first use: what its
+        clerk seals documents with and what it seals its statuses with."""
+        return self.credential(agency_code, SignatureRole.AGENCY, holder=agency_name,
+                               organization=agency_name)
+
+    def prepare_seals(self, agency_codes: list[str]) -> int:
+        """Make sure the seal keys of these agencies exist (in parallel; certificates are issued
+        on first use); return how many were made."""
+        return self.keys.ensure([self.key_labels(code)[0] for code in agency_codes])
 
     def issue_extra(self, agency_code: str, role: SignatureRole, *, holder: str,
                     not_before: dt.datetime, not_after: dt.datetime,
@@ -367,7 +416,7 @@ class Pki:
         key = key or self.keys.get(self.key_labels(agency_code)[0 if role is SignatureRole.AGENCY
                                                                  else 1])
         subject = _name(holder, organization=holder, agency_code=agency_code, unit=role.value)
-        issued = self._issue(subject, key, self._ca_name, self._ca_key, ca=False,
+        issued = self._issue(subject, key, self._ca_name, self.issuing_key, ca=False,
                              agency_code=agency_code, role=role, not_before=not_before,
                              not_after=not_after)
         self.directory.add(issued)
@@ -392,12 +441,12 @@ class Pki:
                 issued = self._issue(subject, key, rogue, rogue_key, ca=False,
                                      agency_code=agency_code, role=SignatureRole.AGENCY)
             elif fault is CertificateFault.EXPIRED:
-                issued = self._issue(subject, key, self._ca_name, self._ca_key, ca=False,
+                issued = self._issue(subject, key, self._ca_name, self.issuing_key, ca=False,
                                      agency_code=agency_code, role=SignatureRole.AGENCY,
                                      not_before=self.now - dt.timedelta(days=400),
                                      not_after=self.now - dt.timedelta(days=30))
             else:
-                issued = self._issue(subject, key, self._ca_name, self._ca_key, ca=False,
+                issued = self._issue(subject, key, self._ca_name, self.issuing_key, ca=False,
                                      agency_code=agency_code, role=SignatureRole.AGENCY)
             self._faulty[(agency_code, fault)] = issued
             self.directory.add(issued)

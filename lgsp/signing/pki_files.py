@@ -12,6 +12,9 @@ The layout, all PEM::
     DIR/certs/<CODE>-personal.pem  its head official's personal certificate
     DIR/faulty/<CODE>-<fault>.pem  seals issued for fault injection (expired, revoked,
                                    rogue-issuer: the last does not chain to the root)
+    DIR/keys/<CODE>-agency.key     the seal key (PKCS#8, unencrypted: a simulation key) of each
+                                   agency an outside service plays (``--external recipient``),
+                                   to seal its statuses with (docs/contract.md §7a)
 
 Every certificate carries Subject and Authority Key Identifiers, so the chains pass
 ``openssl verify -x509_strict``. A certificate names its agency in the subject's
@@ -22,7 +25,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -47,6 +50,7 @@ ISSUING_KEY = "issuing-ca.key"
 CRL = "crl.pem"
 CERTS = "certs"
 FAULTY = "faulty"
+KEYS = "keys"
 CRL_VALIDITY = dt.timedelta(days=7)
 Fail = Callable[[str], ConfigError]
 _ROLE_SUFFIX = {SignatureRole.AGENCY: "agency", SignatureRole.PERSONAL: "personal"}
@@ -61,6 +65,8 @@ class PkiFiles:
     """Agency and personal certificates (``certs/``)."""
     faulty: int
     revoked: int
+    keys: int = 0
+    """Seal keys written for outside services (``keys/``)."""
 
 
 def _pem(cert: x509.Certificate) -> bytes:
@@ -78,8 +84,10 @@ def prepare_pki_out(directory: Path) -> None:
         raise ConfigError(f"--pki-out {directory}: the directory is not writable")
 
 
-def write_pki(pki: Pki, directory: Path, *, now: dt.datetime | None = None) -> PkiFiles:
-    """Write ``pki``'s CA, issued certificates and CRL under ``directory`` (made if missing)."""
+def write_pki(pki: Pki, directory: Path, *, now: dt.datetime | None = None,
+              seal_keys: Collection[str] = ()) -> PkiFiles:
+    """Write ``pki``'s CA, issued certificates and CRL under ``directory`` (made if missing),
+    and the seal key of each agency of ``seal_keys`` (issued before: ``Pki.agency_seal``)."""
     export = pki.export()
     root = x509.load_der_x509_certificate(export.root)
     issuing = x509.load_der_x509_certificate(export.issuing_ca)
@@ -89,10 +97,12 @@ def write_pki(pki: Pki, directory: Path, *, now: dt.datetime | None = None) -> P
         (directory / ROOT).write_bytes(_pem(root))
         (directory / ISSUING).write_bytes(_pem(issuing))
         (directory / CHAIN).write_bytes(_pem(issuing) + _pem(root))
-        key_path = directory / ISSUING_KEY
-        key_path.write_bytes(pki.issuing_key.private_bytes(
-            Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
-        os.chmod(key_path, 0o600)
+        _write_key(directory / ISSUING_KEY, pki.issuing_key)
+        if seal_keys:
+            (directory / KEYS).mkdir(exist_ok=True)
+        for code in seal_keys:
+            _write_key(directory / KEYS / f"{code}-agency.key",
+                       pki.keys.get(pki.key_labels(code)[0]))
         for code, role, der in (*export.known, *export.issued):
             (directory / CERTS / f"{code}-{_ROLE_SUFFIX[role]}.pem").write_bytes(
                 _pem(x509.load_der_x509_certificate(der)))
@@ -106,7 +116,14 @@ def write_pki(pki: Pki, directory: Path, *, now: dt.datetime | None = None) -> P
         raise ConfigError(f"--pki-out {directory}: cannot write the PKI there ({exc.strerror})"
                           ) from None
     return PkiFiles(directory, len({(c, r) for c, r, _ in (*export.known, *export.issued)}),
-                    len(export.faulty), len(revoked))
+                    len(export.faulty), len(revoked), len(seal_keys))
+
+
+def _write_key(path: Path, key: PrivateKey) -> None:
+    """A simulation key as unencrypted PKCS#8 PEM, readable by its owner only."""
+    path.write_bytes(key.private_bytes(Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                       serialization.NoEncryption()))
+    os.chmod(path, 0o600)
 
 
 def _crl(issuing: x509.Certificate, key: PrivateKey, algorithm: SignatureAlgorithm,

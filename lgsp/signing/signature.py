@@ -12,6 +12,8 @@ certificate directory; it chains to the trusted root (``unknown_issuer``), is no
 future is ``signed_in_future``), has the role of the slot it sits in (``wrong_role``), belongs to
 the sending agency (``signer_not_sender``), and the signature verifies (``bad_signature``). Chain
 checks are cached per certificate; the rest runs per document. docs/contract.md gives the bytes.
+A status seal (``lgsp.signing.status_seal``) is made and checked with the same signed attributes
+(role bytes ``STATUS``) and the same certificate checks (``SignatureVerifier.signer``).
 """
 
 from __future__ import annotations
@@ -51,6 +53,13 @@ class SignatureBlock:
 
 
 CLOCK_SKEW = dt.timedelta(minutes=5)
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+_MICROSECOND = dt.timedelta(microseconds=1)
+
+
+def micros(at: dt.datetime) -> int:
+    """µs since the Unix epoch, exactly (integer arithmetic, as Avro's timestamp-micros)."""
+    return (at - _EPOCH) // _MICROSECOND
 
 
 def content_digest(content: bytes, schema_id: int) -> bytes:
@@ -58,10 +67,9 @@ def content_digest(content: bytes, schema_id: int) -> bytes:
     return hashlib.sha256(schema_id.to_bytes(4, "big") + content).digest()
 
 
-def _to_be_signed(digest: bytes, role: SignatureRole, signed_at: dt.datetime) -> bytes:
-    """The signed attributes: digest, role and signing time (µs), hashed."""
-    micros = int(signed_at.timestamp() * 1_000_000)
-    return hashlib.sha256(digest + role.value.encode() + micros.to_bytes(8, "big")).digest()
+def _to_be_signed(digest: bytes, role: bytes, signed_at: dt.datetime) -> bytes:
+    """The signed attributes: digest, role (ASCII) and signing time (µs), hashed."""
+    return hashlib.sha256(digest + role + micros(signed_at).to_bytes(8, "big")).digest()
 
 
 def _sign_raw(key: PrivateKey, digest: bytes) -> bytes:
@@ -72,11 +80,25 @@ def _sign_raw(key: PrivateKey, digest: bytes) -> bytes:
     return key.sign(digest, ec.ECDSA(_PREHASHED))
 
 
+def sign_attributes(key: PrivateKey, digest: bytes, role: bytes,
+                    signed_at: dt.datetime) -> bytes:
+    """The signature over the signed attributes ``digest || role || signed_at``: RSA and ECDSA
+    with SHA-256, Ed25519 over their SHA-256 (docs/contract.md §5)."""
+    return _sign_raw(key, _to_be_signed(digest, role, signed_at))
+
+
+def verify_attributes(issued: IssuedCertificate, value: bytes, digest: bytes, role: bytes,
+                      signed_at: dt.datetime) -> None:
+    """Raise ``InvalidSignature`` unless ``value`` is ``sign_attributes`` of the same bytes by
+    the key of ``issued`` (``SignatureError`` ``unsupported_key`` for a key of another kind)."""
+    _verify_raw(issued, value, _to_be_signed(digest, role, signed_at))
+
+
 def signature_value(key: PrivateKey, digest: bytes, role: SignatureRole,
                     signed_at: dt.datetime) -> bytes:
     """The signature bytes over ``digest`` in ``role`` at ``signed_at`` (what ``sign`` puts in a
     block; a signing pool process computes them from the key alone)."""
-    return _sign_raw(key, _to_be_signed(digest, role, signed_at))
+    return sign_attributes(key, digest, role.value.encode(), signed_at)
 
 
 def block_of(credential: Credential, value: bytes, signed_at: dt.datetime) -> SignatureBlock:
@@ -127,38 +149,50 @@ class SignatureVerifier:
                now: dt.datetime | None = None) -> IssuedCertificate:
         """Raise ``SignatureError`` with a reason unless ``block`` is a valid ``role`` signature
         of ``sender`` over ``digest``; return the signer's certificate."""
-        issued = (self.directory.get(block.certificate_serial) if block.certificate is None
-                  else self.directory.carried(block.certificate))
+        issued = self.signer(block.certificate_serial, block.certificate, block.signed_at,
+                             now=now)
+        if block.role is not role or issued.role is not role:
+            raise SignatureError(f"a {issued.role.value if issued.role else 'CA'} certificate's "
+                                 f"{block.role.value} signature sits where the {role.value} "
+                                 "signature belongs", reason="wrong_role")
+        if issued.agency_code != sender:
+            raise SignatureError(f"{block.role.value.lower()} signature by a certificate of "
+                                 f"{issued.agency_code}, but the sender is {sender}",
+                                 reason="signer_not_sender")
+        try:
+            verify_attributes(issued, block.value, digest, block.role.value.encode(),
+                              block.signed_at)
+        except InvalidSignature:
+            raise SignatureError(f"{block.role.value.lower()} signature does not verify with "
+                                 f"certificate {issued.serial}", reason="bad_signature") from None
+        return issued
+
+    def signer(self, serial: str, certificate: bytes | None, signed_at: dt.datetime, *,
+               now: dt.datetime | None = None) -> IssuedCertificate:
+        """The certificate a signature made at ``signed_at`` names (the one it carries, or by
+        ``serial``), checked as §5 says in steps 2 to 6: known and an end entity's
+        (``unknown_certificate``), chained to a trusted root (``unknown_issuer``), not revoked
+        (``revoked``), ``signed_at`` not in the future (``signed_in_future``) and within its
+        validity (``expired`` / ``not_yet_valid``); ``SignatureError`` with the reason."""
+        issued = (self.directory.get(serial) if certificate is None
+                  else self.directory.carried(certificate))
         if issued is None or issued.role is None:
-            raise SignatureError(f"certificate {block.certificate_serial} is not in the directory",
+            raise SignatureError(f"certificate {serial} is not in the directory",
                                  reason="unknown_certificate")
         if not self._chains_to_root(issued):
             raise SignatureError(f"certificate {issued.serial} does not chain to the government "
                                  "root CA", reason="unknown_issuer")
         if issued.serial in self.directory.revoked:
             raise SignatureError(f"certificate {issued.serial} is revoked", reason="revoked")
-        if block.signed_at > (now or dt.datetime.now(dt.UTC)) + CLOCK_SKEW:
-            raise SignatureError(f"signing time {block.signed_at:%Y-%m-%d %H:%M} is in the future",
+        if signed_at > (now or dt.datetime.now(dt.UTC)) + CLOCK_SKEW:
+            raise SignatureError(f"signing time {signed_at:%Y-%m-%d %H:%M} is in the future",
                                  reason="signed_in_future")
-        if block.signed_at > issued.not_after:
+        if signed_at > issued.not_after:
             raise SignatureError(f"certificate {issued.serial} expired {issued.not_after:%Y-%m-%d} "
-                                 f"before signing at {block.signed_at:%Y-%m-%d}", reason="expired")
-        if block.signed_at < issued.not_before:
+                                 f"before signing at {signed_at:%Y-%m-%d}", reason="expired")
+        if signed_at < issued.not_before:
             raise SignatureError(f"certificate {issued.serial} was not yet valid at signing",
                                  reason="not_yet_valid")
-        if block.role is not role or issued.role is not role:
-            raise SignatureError(f"a {issued.role.value} certificate's {block.role.value} "
-                                 f"signature sits where the {role.value} signature belongs",
-                                 reason="wrong_role")
-        if issued.agency_code != sender:
-            raise SignatureError(f"{block.role.value.lower()} signature by a certificate of "
-                                 f"{issued.agency_code}, but the sender is {sender}",
-                                 reason="signer_not_sender")
-        try:
-            _verify_raw(issued, block.value, _to_be_signed(digest, block.role, block.signed_at))
-        except InvalidSignature:
-            raise SignatureError(f"{block.role.value.lower()} signature does not verify with "
-                                 f"certificate {issued.serial}", reason="bad_signature") from None
         return issued
 
     def _chains_to_root(self, issued: IssuedCertificate) -> bool:

@@ -38,3 +38,12 @@ def test_what_the_throughput_seconds_are_is_said():
     assert ("documents/s over 5.5 s (schedule start → every delivery settled; the 5 s "
             "schedule's last document was due at 4.9 s)") in text, text
     assert "warm-up 1 s excluded from latency" in text
+
+
+def test_forged_statuses_and_seal_costs_are_said():
+    """A run that requires seals: the seal and check cost per status, and the forged statuses
+    by reason, with how many the forged-status fault sent on purpose."""
+    text = " ".join(rendered(150).split())
+    assert "status seals (µs per status): seal mean" in text
+    assert ("forged statuses (2 of 50 checked; none moved a lifecycle; 1 sent on purpose by "
+            "--inject forged-status): sealed_by_other 06 1; unsealed 01 1") in text, text

@@ -30,7 +30,7 @@ class TestWireFormat:
                              status_code=StatusCode.ARRIVED)
         data = events.encode_status(status)
         assert data[0] == 0
-        assert int.from_bytes(data[1:5], "big") == events.status_schema.id == 3
+        assert int.from_bytes(data[1:5], "big") == events.status_schema.id == 7
         assert events.decode_status(data).status_code is StatusCode.ARRIVED
 
     def test_registry_ids_are_stable(self):
@@ -38,7 +38,8 @@ class TestWireFormat:
         registry = FileSchemaRegistry()
         assert {(s.subject, s.version): s.id for s in registry} == {
             ("lgsp.document", 1): 1, ("lgsp.document-event", 1): 2, ("lgsp.status-event", 1): 3,
-            ("lgsp.dead-letter", 1): 4, ("lgsp.document", 2): 5, ("lgsp.document-event", 2): 6}
+            ("lgsp.dead-letter", 1): 4, ("lgsp.document", 2): 5, ("lgsp.document-event", 2): 6,
+            ("lgsp.status-event", 2): 7}
 
     def test_signed_document_round_trips_with_content_bytes_untouched(self, events):
         content = events.encode_content(_document())
@@ -101,6 +102,46 @@ class TestDocumentEventVersions:
         data = events.encode_signed(SignedDocument(5, b"c", b"\x02" * 32, None, block))
         assert data[:5] == b"\x00\x00\x00\x00\x06"
         assert events.decode_signed(data).agency_signature == block
+
+
+class TestStatusEventVersions:
+    def _status(self, **fields):
+        from lgsp.domain import StatusCode, StatusEvent, StatusLayer
+
+        return StatusEvent(layer=StatusLayer.BUSINESS, from_code="000.00.01.H56",
+                           document_id="000.00.00.H56,2026/12/04,1/QĐ-UBND",
+                           sender="000.00.00.H56", recipient="000.00.01.H56",
+                           timestamp=dt.datetime(2026, 12, 4, 7, 30, 0, 123456, tzinfo=dt.UTC),
+                           status_code=StatusCode.ARRIVED, **fields)
+
+    def test_a_sealed_status_round_trips_with_schema_id_7(self, events):
+        """New statuses are written with status-event v2 (id 7), the seal whole."""
+        from lgsp.domain import StatusSeal
+
+        seal = StatusSeal("1f2e", dt.datetime(2026, 12, 4, 7, 30, 1, tzinfo=dt.UTC),
+                          b"\x05" * 64, b"0\x82der")
+        data = events.encode_status(self._status(seal=seal))
+        assert data[:5] == b"\x00\x00\x00\x00\x07"
+        assert events.decode_status(data).seal == seal
+        assert events.statuses_carry_seals
+
+    def test_an_unsealed_status_is_v2_with_a_null_seal(self, events):
+        data = events.encode_status(self._status())
+        assert data[:5] == b"\x00\x00\x00\x00\x07"
+        assert events.decode_status(data) == self._status()
+
+    def test_a_v1_status_still_decodes_without_a_seal(self, events):
+        """status-event v1 (id 3), as an outside router writes its FAIL statuses, is read."""
+        v1 = next(s for s in events.codec.registry.versions("lgsp.status-event")
+                  if s.version == 1)
+        status = self._status()
+        data = events.codec.encode_with(v1, {
+            "layer": "BUSINESS", "from_code": status.from_code,
+            "document_id": status.document_id, "sender": status.sender,
+            "recipient": status.recipient, "status_code": "01", "transport_state": None,
+            "reason": None, "description": "", "staff": None, "timestamp": status.timestamp})
+        assert data[:5] == b"\x00\x00\x00\x00\x03"
+        assert events.decode_status(data) == status
 
 
 class TestBadBytes:

@@ -47,3 +47,41 @@ async def test_the_last_status_sent_is_the_parent_of_a_resumed_lifecycle(kafka_b
     assert sent.codes == [StatusCode.ARRIVED, StatusCode.REGISTERED]
     assert sent.trace == headers.TraceContext(PARENTS[1])
     assert again[(DOC, RECIPIENT)].trace is None
+
+
+async def test_a_forged_06_does_not_end_a_resumed_lifecycle(kafka_bootstrap, run_id, tmp_path):
+    """With status seals, the forged-status fault's 06 (sealed by the sender) is on the
+    recipient's topic before its 01: read back with the run's seal check, it is left out, so a
+    restarted recipient resumes the lifecycle after 01 instead of taking it as finished."""
+    import dataclasses
+
+    from lgsp.signing import Pki, SignatureAlgorithm, SignatureVerifier, StatusSealCheck
+    from lgsp.signing.status_seal import seal
+
+    pki = Pki(SignatureAlgorithm.ED25519, cache_dir=tmp_path / "keys")
+    check = StatusSealCheck(SignatureVerifier(pki.directory))
+    broker = BrokerConfig(bootstrap=kafka_bootstrap, partitions=1)
+    events = EventCodec(AvroCodec(FileSchemaRegistry()))
+    topic = f"{run_id}.inbound"
+    await create_topics(broker, [topic])
+    producer = TrackingProducer.for_broker(broker)
+    await producer.start()
+    try:
+        for code, by in ((StatusCode.COMPLETED, SENDER), (StatusCode.ARRIVED, RECIPIENT)):
+            status = StatusEvent(layer=StatusLayer.BUSINESS, from_code=RECIPIENT,
+                                 document_id=DOC, sender=SENDER, recipient=RECIPIENT,
+                                 timestamp=dt.datetime.now(dt.UTC), status_code=code)
+            status = dataclasses.replace(status, seal=seal(pki.agency_seal(by, by), status,
+                                                           dt.datetime.now(dt.UTC)))
+            await producer.send_and_wait(
+                topic, value=events.encode_status(status), key=SENDER.encode(),
+                headers=headers.build(headers.STATUS, DOC, RECIPIENT, (SENDER,)))
+        everything = await statuses_sent(broker, [topic], events, lambda c: c == RECIPIENT)
+        genuine = await statuses_sent(broker, [topic], events, lambda c: c == RECIPIENT,
+                                      lambda s: check(s) is None)
+    finally:
+        await producer.stop()
+        await delete_topics(broker, [topic])
+    assert everything[(DOC, RECIPIENT)].finished
+    assert genuine[(DOC, RECIPIENT)].codes == [StatusCode.ARRIVED]
+    assert not genuine[(DOC, RECIPIENT)].finished

@@ -102,7 +102,7 @@ class TestCommandLine:
         ("bad-signature", "expected KIND=RATE"),
         ("bad-signature=2x", "cannot read rate '2x'"),
         ("bad-signature=150%", "between 0 and 1"),
-        ("all=10%", "add up to 130%"),
+        ("all=10%", "add up to 140%"),
     ])
     def test_a_bad_inject_spec_is_one_line_and_exit_2(self, spec, message):
         result = run_cli(["simulate", "--documents", "1", "--inject", spec])

@@ -127,8 +127,11 @@ def kept_then_traced(read: Record, out: Out, to: str, code: str) -> None:
 
 def fail_status(out: Out, events: EventCodec) -> dict[str, object]:
     assert out.value is not None
-    assert out.value[:5] == b"\x00\x00\x00\x00\x03"  # Confluent framing, schema id 3
+    # Confluent framing, the latest status-event schema (v2, id 7: a FAIL status has no seal)
+    assert out.value[:5] == b"\x00" + events.status_schema.id.to_bytes(4, "big")
+    assert events.status_schema.id == 7
     s = events.decode_status(out.value)
+    assert s.seal is None
     assert s.layer is StatusLayer.TRANSPORT
     assert s.transport_state is TransportState.FAIL
     assert s.status_code is None

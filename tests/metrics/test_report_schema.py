@@ -12,6 +12,7 @@ from typing import Any
 import jsonschema
 import pytest
 
+from lgsp.config import StatusSeals
 from lgsp.errors import ConfigError
 from lgsp.metrics.report import REPORT_SCHEMA_VERSION, build_report
 from lgsp.metrics.report_merge import merge_reports
@@ -57,7 +58,7 @@ def _metrics(seed: int) -> RunMetrics:
         m.verify_cost.record_us(rng.uniform(500, 2000))
         m.schedule_lag.record_us(rng.uniform(0, 3000))
         for stage in ("produce_ack", "hop.submit", "hop.lgsp_to_vdxp", "hop.vdxp_to_lgsp",
-                      "hop.deliver"):
+                      "hop.deliver", "seal", "seal_check"):
             m.stage(stage).record_us(rng.uniform(100, 3000))
     m.series.count("errors", 2 * S)
     for stats in (m.signing, m.tier_signing("province"), m.tier_signing("commune")):
@@ -71,6 +72,8 @@ def _metrics(seed: int) -> RunMetrics:
     m.undeliverable_reasons["unknown_recipient"] += 1
     m.dead_letters["undecodable"] += 1
     m.unexpected_statuses["duplicate"] += 1
+    m.record_forged_status("sealed_by_other", "06", injected=True)
+    m.record_forged_status("unsealed", "01", injected=False)
     m.refused_at_send["secret_document"] += 1
     m.send_errors["status_produce_failed"] += 1
     m.content_versions[2] += 49
@@ -84,7 +87,8 @@ def _report(seed: int = 1, host_shard: str = "1/1") -> dict[str, Any]:
     run = {"run_id": "run-schema", "started_at": "2026-01-05T08:00:00+00:00",
            "broker": "embedded", "bootstrap": "127.0.0.1:9092", "setup_s": 1.25, "workers": 2,
            "recorded": None,
-           "config": SimulationConfig(documents=50, rate=10.0, warmup_s=1.0).to_json(),
+           "config": SimulationConfig(documents=50, rate=10.0, warmup_s=1.0,
+                                      status_seals=StatusSeals.ON).to_json(),
            "host_shard": host_shard,
            "per_worker": [{"worker": "1/2", "documents": 26, "send_s": 5.1},
                           {"worker": "2/2", "documents": 24, "send_s": 5.0}],
@@ -116,7 +120,11 @@ def test_a_built_report_matches_the_schema(validator: jsonschema.Draft202012Vali
                                            built: dict[str, Any]) -> None:
     report = copy.deepcopy(built)
     assert report["schema_version"] == REPORT_SCHEMA_VERSION == 2
-    assert {"hop.submit", "hop.deliver"} <= set(report["latency"])
+    assert {"hop.submit", "hop.deliver", "seal", "seal_check"} <= set(report["latency"])
+    assert report["forged_statuses"] == {
+        "required": True, "checked": 50, "forged": 2, "injected": 1,
+        "by_reason": {"sealed_by_other": {"06": 1}, "unsealed": {"01": 1}}}
+    assert report["signing"]["seal_cost_us"]["count"] == 50
     assert {v["status"] for v in report["slo"]} == {"breached", "passed", "no_data"}
     assert _errors(validator, report) == []
 

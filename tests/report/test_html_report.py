@@ -697,3 +697,16 @@ def test_the_system_under_test_card_shows_each_check_and_example(tmp_path: Path)
     (row,) = failing
     assert HOSTILE in row.all_text()  # escaped, shown as text
     assert "came 03" in row.all_text()
+
+
+def test_forged_statuses_are_among_the_problems() -> None:
+    """--status-seals: each forged status reason and status is a row of "Problems by reason",
+    the injected ones said in the group's name."""
+    from tests.metrics.test_report_schema import _report
+
+    source = render_html(_report(1, "1/1"))
+    problems = source[source.index('id="problems"'):]
+    problems = problems[:problems.index("</section>")]
+    assert "forged statuses (seal), 1 injected" in problems
+    assert "sealed_by_other 06" in problems
+    assert "unsealed 01" in problems

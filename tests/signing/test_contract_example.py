@@ -97,3 +97,74 @@ class TestWorkedExample:
         r = _commands(workdir, _quoted("commands"))
         assert "Verification failure" in r.stdout + r.stderr, r.stdout + r.stderr
         assert "Verified OK" not in r.stdout
+
+
+class TestStatusSealExample:
+    """§7a's worked example: a sealed 06, its digest and signed attributes as the page quotes
+    them, and the page's openssl commands verifying the seal."""
+
+    DIRECTORY = EXAMPLE / "status-seal"
+    SEALED_AT_US = 1796372100250000
+
+    def _status(self):
+        events = EventCodec(AvroCodec(FileSchemaRegistry()))
+        data = bytes.fromhex((self.DIRECTORY / "status-event.hex").read_text().strip())
+        return data, events.decode_status(data)
+
+    @pytest.fixture
+    def seal_dir(self, tmp_path) -> Path:
+        shutil.copytree(self.DIRECTORY, tmp_path / "status-seal")
+        return tmp_path / "status-seal"
+
+    def test_the_value_is_a_sealed_v2_status_carrying_the_example_files(self):
+        from lgsp.signing.signature import micros
+
+        data, status = self._status()
+        assert data[:5] == b"\x00\x00\x00\x00\x07"
+        assert (status.document_id, status.recipient, status.status_code.value,
+                status.reason) == ("000.00.00.H56,2026/12/04,123/QĐ-UBND", "000.00.01.H56",
+                                   "06", None)
+        assert micros(status.timestamp) == 1796372100000000
+        assert status.seal is not None
+        assert micros(status.seal.signed_at) == self.SEALED_AT_US
+        assert status.seal.value == base64.b64decode(
+            (self.DIRECTORY / "status-seal.sig.b64").read_text())
+        pem = x509.load_pem_x509_certificate((self.DIRECTORY / "recipient-seal.pem").read_bytes())
+        assert status.seal.certificate == pem.public_bytes(Encoding.DER)
+
+    def test_quoted_digest_and_signed_attributes_follow_from_the_status(self):
+        from lgsp.signing import status_digest
+
+        _, status = self._status()
+        covered = ("000.00.00.H56,2026/12/04,123/QĐ-UBND\x1f000.00.01.H56\x1f06\x1f\x1f"
+                   "1796372100000000").encode()
+        assert status_digest(status) == hashlib.sha256(covered).digest()
+        assert _quoted("status-digest") == status_digest(status).hex()
+        tbs = status_digest(status) + b"STATUS" + self.SEALED_AT_US.to_bytes(8, "big")
+        assert _quoted("status-tbs") == tbs.hex()
+
+    def test_the_seal_is_accepted_by_the_trackers_check(self, tmp_path):
+        """Against the example's anchors, at the sealing time: not forged."""
+        import datetime as dt
+
+        from lgsp.signing import Pki, SignatureVerifier, StatusSealCheck
+        from lgsp.signing.pki_files import load_trust
+
+        trusted = Pki(restore=load_trust(self.DIRECTORY), cache_dir=tmp_path / "keys")
+        check = StatusSealCheck(SignatureVerifier(trusted.directory))
+        _, status = self._status()
+        at = dt.datetime(2026, 12, 4, 8, 15, 1, tzinfo=dt.UTC)
+        assert check(status, now=at) is None
+
+    def test_documented_openssl_commands_verify_the_seal(self, seal_dir):
+        r = _commands(seal_dir, "set -e\n" + _quoted("status-commands"))
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert [line.strip() for line in r.stdout.splitlines()] == [
+            _quoted("status-digest"), "Verified OK", "organizationIdentifier=000.00.01.H56",
+            "OU=agency-seal", "recipient-seal.pem: OK"], r.stdout + r.stderr
+
+    def test_the_seal_over_another_code_fails(self, seal_dir):
+        script = _quoted("status-commands").replace("'06'", "'05'")
+        r = _commands(seal_dir, script)
+        assert "Verification failure" in r.stdout + r.stderr, r.stdout + r.stderr
+        assert "Verified OK" not in r.stdout

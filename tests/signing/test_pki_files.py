@@ -98,6 +98,65 @@ class TestPublishedPki:
         assert again.revoked_serials() == pki.export().revoked_serials()
 
 
+class TestWorkersIssue:
+    """A worker process restored from what its coordinator hands it issues a recipient's seal
+    on its first status: from the very CA the run trusts, also one loaded with --pki DIR (whose
+    key is not the key cache's)."""
+
+    def test_a_worker_issues_from_the_ca_of_a_pki_directory(self, published, pki_cache,
+                                                           tmp_path):
+        from lgsp.signing.pki import PkiExport
+
+        _, directory = published
+        coordinator = Pki(cache_dir=pki_cache, authority=load_authority(directory))
+        handed = PkiExport.from_json(coordinator.export(with_key=True).to_json())
+        assert handed.issuing_key is not None
+        worker = Pki(restore=handed, cache_dir=tmp_path / "worker-keys")
+        seal = worker.agency_seal("000.00.09.H56", "UBND xã")
+        seal.issued.certificate.verify_directly_issued_by(
+            coordinator.directory.issuing_ca.certificate)
+        issuing = coordinator.directory.issuing_ca.certificate
+        assert seal.issued.certificate.issuer == issuing.subject
+
+    def test_what_hosts_exchange_carries_no_key(self, published, pki_cache):
+        """The export hosts exchange over Kafka (and captures carry) never holds the CA key."""
+        pki, _ = published
+        assert pki.export().issuing_key is None
+        assert "issuing_key" not in pki.export().to_json()
+
+    def test_a_process_without_the_key_says_it_cannot_issue(self, published, tmp_path):
+        """Restored without the key, from another key cache: a LookupError that says why, never
+        a certificate signed by some other key."""
+        pki, _ = published
+        restored = Pki(restore=pki.export(), cache_dir=tmp_path / "other-keys")
+        with pytest.raises(LookupError, match="not its key"):
+            restored.agency_seal("000.00.09.H56", "UBND xã")
+
+    def test_external_recipients_seal_keys_are_published(self, published, tmp_path, pki_cache):
+        """--pki-out writes keys/<CODE>-agency.key for an external recipient: the key of its
+        published agency-seal certificate, PKCS#8, readable by its owner only."""
+        from cryptography.hazmat.primitives.serialization import (
+            Encoding,
+            PublicFormat,
+            load_pem_private_key,
+        )
+
+        pki, _ = published
+        code = "000.00.11.H56"
+        seal = pki.agency_seal(code, "UBND")
+        out = tmp_path / "out"
+        files = write_pki(pki, out, seal_keys=[code])
+        assert files.keys == 1
+        path = out / "keys" / f"{code}-agency.key"
+        assert path.read_bytes().startswith(b"-----BEGIN PRIVATE KEY-----")
+        assert path.stat().st_mode & 0o777 == 0o600
+        key = load_pem_private_key(path.read_bytes(), password=None)
+        cert = x509.load_pem_x509_certificate((out / "certs" / f"{code}-agency.pem").read_bytes())
+        spki = (Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
+        assert key.public_key().public_bytes(*spki) == cert.public_key().public_bytes(*spki)
+        assert cert == seal.issued.certificate
+
+
 class TestBadPkiDirectory:
     @pytest.mark.parametrize(("damage", "message"), [
         pytest.param("issuing-ca.key", "issuing-ca.key is missing", id="no-ca-key"),
