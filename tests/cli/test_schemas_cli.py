@@ -363,7 +363,7 @@ class TestAgainstEdges:
         shutil.copytree(SCHEMAS, tmp_path / "schemas")
         r = run(["schemas", "check", "--against", "main"], cwd=tmp_path)
         assert r.returncode == 0, r.stdout + r.stderr
-        assert r.stdout.strip().splitlines()[-1].startswith("compatible: 4 subjects, 2 ")
+        assert r.stdout.strip().splitlines()[-1].startswith("compatible: 4 subjects, 3 ")
         add_document_v3(tmp_path, breaking=True)
         r = run(["schemas", "check", "--against", "main"], cwd=tmp_path)
         assert r.returncode == 1, r.stdout + r.stderr

@@ -30,7 +30,7 @@ class TestWireFormat:
                              status_code=StatusCode.ARRIVED)
         data = events.encode_status(status)
         assert data[0] == 0
-        assert int.from_bytes(data[1:5], "big") == events.status_schema.id == 3
+        assert int.from_bytes(data[1:5], "big") == events.status_schema.id == 7
         assert events.decode_status(data).status_code is StatusCode.ARRIVED
 
     def test_registry_ids_are_stable(self):
@@ -38,7 +38,8 @@ class TestWireFormat:
         registry = FileSchemaRegistry()
         assert {(s.subject, s.version): s.id for s in registry} == {
             ("lgsp.document", 1): 1, ("lgsp.document-event", 1): 2, ("lgsp.status-event", 1): 3,
-            ("lgsp.dead-letter", 1): 4, ("lgsp.document", 2): 5, ("lgsp.document-event", 2): 6}
+            ("lgsp.dead-letter", 1): 4, ("lgsp.document", 2): 5, ("lgsp.document-event", 2): 6,
+            ("lgsp.status-event", 2): 7}
 
     def test_signed_document_round_trips_with_content_bytes_untouched(self, events):
         content = events.encode_content(_document())

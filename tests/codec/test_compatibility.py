@@ -150,7 +150,7 @@ def test_shipped_document_v2_passes_backward_transitive():
     result = check_schemas(found)
     assert result.compatible
     assert sorted((p.subject, p.reader, p.writer) for p in result.pairs) == [
-        ("lgsp.document", 2, 1), ("lgsp.document-event", 2, 1)]
+        ("lgsp.document", 2, 1), ("lgsp.document-event", 2, 1), ("lgsp.status-event", 2, 1)]
 
 
 class TestShapes:
