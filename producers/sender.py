@@ -60,9 +60,15 @@ def issue_credentials(pki: Pki, topology: Topology, sender: str) -> tuple[Creden
     official = head_official(agency)
     personal = pki.credential(sender, SignatureRole.PERSONAL, holder=official.full_name,
                               organization=agency.name, title=official.position)
-    seal = pki.credential(sender, SignatureRole.AGENCY, holder=agency.name,
+    return personal, issue_seal(pki, topology, sender)
+
+
+def issue_seal(pki: Pki, topology: Topology, code: str) -> Credential:
+    """The agency's seal (its ``agency-seal`` certificate and key): what it signs documents
+    with, and seals its statuses with (docs/contract.md §7a)."""
+    agency = topology.agency(code)
+    return pki.credential(code, SignatureRole.AGENCY, holder=agency.name,
                           organization=agency.name)
-    return personal, seal
 
 
 Expect = Callable[[Document, int], None]

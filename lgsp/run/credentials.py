@@ -1,6 +1,8 @@
 """The one place a run issues its PKI: the CA (new, or the one of ``--pki DIR``), each sending
-agency's personal and agency certificates, and the faulty seals fault injection asks for
-(``--inject``); with ``--pki-out DIR`` it is written there before the first document is sent.
+agency's personal and agency certificates, the faulty seals fault injection asks for
+(``--inject``), and the seal of each agency an outside service plays (``--external
+recipient=CODE``); with ``--pki-out DIR`` it is written there, the outside agencies' seal keys
+included, before the first document (and the readiness probe) is sent.
 A bus-only run issues nothing: it only trusts (``trust_run_pki``)."""
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from lgsp.run.config import SimulationConfig
 from lgsp.signing.pki import Pki, PkiExport
 from lgsp.signing.pki_files import load_authority, load_trust, trust_from_anchors, write_pki
 from producers.faults import issue_faulty_seals
-from producers.sender import issue_credentials
+from producers.sender import issue_credentials, issue_seal
 
 log = structlog.get_logger(__name__)
 
@@ -28,12 +30,16 @@ def issue_run_pki(config: SimulationConfig, topology: Topology, senders: list[st
     for code in senders:
         issue_credentials(pki, topology, code)
     issue_faulty_seals(pki, config.faults, senders, lambda code: topology.agency(code).name)
+    # an outside recipient seals its statuses with the key of a seal this CA issued it
+    outside = [issue_seal(pki, topology, code) for code in config.external.recipients]
     log.info("pki_ready", algorithm=pki.algorithm.value, agencies=len(senders),
-             keys_generated=generated, issued_from=str(config.pki_dir or "a new CA"))
+             keys_generated=generated, issued_from=str(config.pki_dir or "a new CA"),
+             outside_seals=len(outside))
     if config.pki_out is not None:
-        files = write_pki(pki, config.pki_out)
+        files = write_pki(pki, config.pki_out, seals=outside)
         log.info("pki_published", directory=str(files.directory),
-                 certificates=files.certificates, faulty=files.faulty, revoked=files.revoked)
+                 certificates=files.certificates, faulty=files.faulty, revoked=files.revoked,
+                 seal_keys=files.seal_keys)
     return pki
 
 

@@ -10,6 +10,9 @@ The layout, all PEM::
     DIR/crl.pem                the issuing CA's revocation list (X.509 CRL v2)
     DIR/certs/<CODE>-agency.pem    each agency's seal certificate
     DIR/certs/<CODE>-personal.pem  its head official's personal certificate
+    DIR/keys/<CODE>-agency.key     the seal key of an agency an outside service plays
+                                   (``--external recipient=CODE``; PKCS#8, unencrypted), so
+                                   it seals its statuses (docs/contract.md §7a)
     DIR/faulty/<CODE>-<fault>.pem  seals issued for fault injection (expired, revoked,
                                    rogue-issuer: the last does not chain to the root)
 
@@ -22,7 +25,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,7 +41,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from lgsp.errors import ConfigError
 from lgsp.signing.keys import PrivateKey, SignatureAlgorithm
-from lgsp.signing.pki import Authority, Pki, PkiExport, SignatureRole
+from lgsp.signing.pki import Authority, Credential, Pki, PkiExport, SignatureRole
 
 ROOT = "root-ca.pem"
 ISSUING = "issuing-ca.pem"
@@ -47,6 +50,7 @@ ISSUING_KEY = "issuing-ca.key"
 CRL = "crl.pem"
 CERTS = "certs"
 FAULTY = "faulty"
+KEYS = "keys"
 CRL_VALIDITY = dt.timedelta(days=7)
 Fail = Callable[[str], ConfigError]
 _ROLE_SUFFIX = {SignatureRole.AGENCY: "agency", SignatureRole.PERSONAL: "personal"}
@@ -61,6 +65,8 @@ class PkiFiles:
     """Agency and personal certificates (``certs/``)."""
     faulty: int
     revoked: int
+    seal_keys: int = 0
+    """Agency-seal keys written for outside services (``keys/``)."""
 
 
 def _pem(cert: x509.Certificate) -> bytes:
@@ -78,9 +84,22 @@ def prepare_pki_out(directory: Path) -> None:
         raise ConfigError(f"--pki-out {directory}: the directory is not writable")
 
 
-def write_pki(pki: Pki, directory: Path, *, now: dt.datetime | None = None) -> PkiFiles:
-    """Write ``pki``'s CA, issued certificates and CRL under ``directory`` (made if missing)."""
+def seal_key_path(directory: Path, agency_code: str) -> Path:
+    """Where ``write_pki`` puts an outside agency's seal key."""
+    return directory / KEYS / f"{agency_code}-{_ROLE_SUFFIX[SignatureRole.AGENCY]}.key"
+
+
+def write_pki(pki: Pki, directory: Path, *, seals: Sequence[Credential] = (),
+              now: dt.datetime | None = None) -> PkiFiles:
+    """Write ``pki``'s CA, issued certificates and CRL under ``directory`` (made if missing),
+    and the private keys of ``seals``: agency-seal credentials ``pki`` issued to agencies an
+    outside service plays (``keys/<CODE>-agency.key``, beside ``certs/<CODE>-agency.pem``;
+    written before the CRL, the last of the trust anchors)."""
     export = pki.export()
+    written = {der for _, _, der in (*export.known, *export.issued)}
+    for seal in seals:
+        if seal.issued.role is not SignatureRole.AGENCY or seal.issued.der not in written:
+            raise ValueError(f"{seal.issued.agency_code}: not an agency seal this PKI issued")
     root = x509.load_der_x509_certificate(export.root)
     issuing = x509.load_der_x509_certificate(export.issuing_ca)
     try:
@@ -99,6 +118,8 @@ def write_pki(pki: Pki, directory: Path, *, now: dt.datetime | None = None) -> P
         for code, fault, der in export.faulty:
             (directory / FAULTY / f"{code}-{fault.value}.pem").write_bytes(
                 _pem(x509.load_der_x509_certificate(der)))
+        for seal in seals:
+            _write_key(seal_key_path(directory, seal.issued.agency_code), seal.key)
         revoked = export.revoked_serials()
         (directory / CRL).write_bytes(
             _crl(issuing, pki.issuing_key, pki.algorithm, revoked, now).public_bytes(Encoding.PEM))
@@ -106,7 +127,18 @@ def write_pki(pki: Pki, directory: Path, *, now: dt.datetime | None = None) -> P
         raise ConfigError(f"--pki-out {directory}: cannot write the PKI there ({exc.strerror})"
                           ) from None
     return PkiFiles(directory, len({(c, r) for c, r, _ in (*export.known, *export.issued)}),
-                    len(export.faulty), len(revoked))
+                    len(export.faulty), len(revoked), len(seals))
+
+
+def _write_key(path: Path, key: PrivateKey) -> None:
+    """A private key as unencrypted PKCS#8 PEM, readable by its owner only, replaced whole (a
+    service polling for it never reads half a key)."""
+    path.parent.mkdir(exist_ok=True)
+    partial = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    partial.write_bytes(key.private_bytes(Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                          serialization.NoEncryption()))
+    os.chmod(partial, 0o600)
+    os.replace(partial, path)
 
 
 def _crl(issuing: x509.Certificate, key: PrivateKey, algorithm: SignatureAlgorithm,

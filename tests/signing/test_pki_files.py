@@ -97,6 +97,26 @@ class TestPublishedPki:
             assert restored.directory.get(serial) is not None
         assert again.revoked_serials() == pki.export().revoked_serials()
 
+    def test_only_an_agency_seal_it_issued_has_its_key_written(self, published, pki_cache,
+                                                               tmp_path):
+        """keys/ is for agency seals of this CA: a personal credential, or a seal of another
+        CA, is a programming error, refused before anything is written."""
+        pki, _ = published
+        personal = pki.credential(CODES[1], SignatureRole.PERSONAL, holder="h",
+                                  organization="o")
+        stranger = Pki(pki.algorithm, cache_dir=tmp_path / "keys").credential(
+            CODES[1], SignatureRole.AGENCY, holder="h", organization="o")
+        for credential in (personal, stranger):
+            with pytest.raises(ValueError, match="not an agency seal this PKI issued"):
+                write_pki(pki, tmp_path / "out", seals=[credential])
+            assert not (tmp_path / "out").exists()
+        seal = pki.credential(CODES[1], SignatureRole.AGENCY, holder="h", organization="o")
+        files = write_pki(pki, tmp_path / "out", seals=[seal])
+        assert files.seal_keys == 1
+        assert [p.name for p in (tmp_path / "out" / "keys").iterdir()] == [
+            f"{CODES[1]}-agency.key"]
+        assert load_authority(tmp_path / "out").known  # keys/ does not disturb --pki
+
 
 class TestBadPkiDirectory:
     @pytest.mark.parametrize(("damage", "message"), [
