@@ -127,7 +127,7 @@ def kept_then_traced(read: Record, out: Out, to: str, code: str) -> None:
 
 def fail_status(out: Out, events: EventCodec) -> dict[str, object]:
     assert out.value is not None
-    assert out.value[:5] == b"\x00\x00\x00\x00\x03"  # Confluent framing, schema id 3
+    assert out.value[:5] == b"\x00\x00\x00\x00\x07"  # Confluent framing, schema id 7 (v2)
     s = events.decode_status(out.value)
     assert s.layer is StatusLayer.TRANSPORT
     assert s.transport_state is TransportState.FAIL
