@@ -78,6 +78,12 @@ class OtherSeals:
     directory: Path
     _issued: dict[tuple[str, bytes], SealCredential] = field(default_factory=dict)
 
+    def can_issue(self) -> bool:
+        """Whether ``DIR`` holds the issuing CA and its key (lgsp simulate --pki-out writes
+        both)."""
+        return all((self.directory / name).is_file()
+                   for name in ("issuing-ca.pem", "issuing-ca.key"))
+
     def of(self, agency: str, like: SealCredential) -> SealCredential:
         """``agency``'s seal, with a key of the type of ``like`` (the answering agency's)."""
         ca_cert = x509.load_pem_x509_certificate(

@@ -258,6 +258,8 @@ class Recipient:
             missing.append("seal keys (" + ", ".join(
                 f"keys/{a}-agency.key + certs/{a}-agency.pem" for a in self.options.agencies
                 if a not in self.seals.credentials) + ")")
+        if self.other_seals is not None and not self.other_seals.can_issue():
+            missing.append("the issuing CA's key (issuing-ca.key, for --seal-with-parent)")
         return " and ".join(missing)
 
     def _read_revocations(self) -> None:
@@ -542,7 +544,8 @@ def parser() -> argparse.ArgumentParser:
                    "issuing-ca.pem, crl.pem; keys/CODE-agency.key and certs/CODE-agency.pem, "
                    "each agency's seal); waited for, reloaded when it changes")
     p.add_argument("--pki-timeout-s", type=float, default=600.0,
-                   help="give up when the trust anchors are not there after this (default 600)")
+                   help="give up when the trust anchors or a seal key are not there after "
+                   "this (default 600)")
     p.add_argument("--group", help="consumer group id (default: refsvc.<run>.<agencies>)")
     p.add_argument("--step-ms", type=int, default=20, help="delay between 03, 04, 05, 06 "
                    "(default 20)")
