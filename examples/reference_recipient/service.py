@@ -3,7 +3,8 @@ and ``schemas/registry.json`` only, on confluent-kafka (librdkafka).
 
 It reads ``lgsp.<run>.<platform>.deliver`` (and its rotated generations), takes in the documents
 addressed to its agencies, checks them in the contract's order and answers each with edXML
-statuses on ``lgsp.<run>.<platform>.inbound``: 01 then 02 with the reason, or 01, 03, 04, 05, 06.
+statuses on ``lgsp.<run>.<platform>.inbound``: 01 then 02 with the reason, or 01, 03, 04, 05, 06,
+each sealed with the answering agency's seal key (§7a).
 
     python -m examples.reference_recipient --bootstrap HOST:PORT --run-id RUN \\
         --agency 000.00.00.H56 --pki pki/
@@ -38,9 +39,10 @@ from confluent_kafka import (
 if __package__ in (None, ""):  # run as a script: python examples/reference_recipient/service.py
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from examples.reference_recipient import lifecycle, verify, wire
+from examples.reference_recipient import lifecycle, seal, verify, wire
 from examples.reference_recipient.idle import IdlePauser
 from examples.reference_recipient.offsets import Offsets
+from examples.reference_recipient.parent_seal import OtherSeals, other_agency
 from examples.reference_recipient.supervise import supervise
 
 log = logging.getLogger("reference_recipient")
@@ -52,6 +54,9 @@ DEAD_LETTERED = frozenset({"undecodable", "unknown_schema_id", "schema_invalid"}
 PROGRESS_EVERY = 100
 COMMIT_EVERY_S = 0.5
 BACKLOG_PAUSE = 1000
+SEAL_OWN, SEAL_NONE, SEAL_PARENT = "own", "none", "parent"
+"""How statuses are sealed: with the answering agency's key (the contract), not at all (v1
+statuses, ``--no-seal``), or with another agency's seal (``--seal-with-parent``)."""
 
 # What the embedded Tansu broker needs (it works with librdkafka's defaults, only slowly):
 # - a JoinGroup is answered after about half the session timeout, so the default 45 s made the
@@ -83,6 +88,7 @@ class Options:
     pki_timeout_s: float = 600.0
     idle_pause_s: float = 2.0
     client_config: dict[str, Any] = field(default_factory=dict)
+    seal: str = SEAL_OWN
 
 
 def _regex_escape(text: str) -> str:
@@ -121,6 +127,11 @@ class Recipient:
         self.registry = wire.Registry(options.schemas)
         self.trust = verify.TrustStore(options.pki) if options.pki is not None else None
         self.trust_loaded = False
+        self.seals = (seal.OwnSeals(options.pki, options.agencies)
+                      if options.pki is not None and options.seal != SEAL_NONE else None)
+        self.seals_loaded = False
+        self.other_seals = (OtherSeals(options.pki)
+                            if options.pki is not None and options.seal == SEAL_PARENT else None)
         self.dedupe = lifecycle.Dedupe()
         self.offsets = Offsets()
         self.counts: Counter[str] = Counter()
@@ -223,17 +234,33 @@ class Recipient:
     # --- inputs ---------------------------------------------------------------------------
 
     def _load_trust(self, started: float) -> None:
-        if self.trust is None or self.trust_loaded:
-            return
-        if self.trust.try_load():
+        """The trust anchors and the agencies' seals, waited for (the run writes them)."""
+        if self.trust is not None and not self.trust_loaded and self.trust.try_load():
             self.trust_loaded = True
+        if self.seals is not None and not self.seals_loaded and self.seals.try_load():
+            self.seals_loaded = True
+        missing = self._missing_files()
+        if not missing:
             return
         if not self._waiting_announced:
-            log.info("waiting for the trust anchors in %s", self.options.pki)
+            log.info("waiting for %s in %s", missing, self.options.pki)
             self._waiting_announced = True
         if time.monotonic() - started > self.options.pki_timeout_s:
-            raise SystemExit(f"no trust anchors in {self.options.pki} after "
+            raise SystemExit(f"no {missing} in {self.options.pki} after "
                              f"{self.options.pki_timeout_s:.0f} s")
+
+    def _missing_files(self) -> str:
+        """What the service still waits for before it answers anything ('' when nothing)."""
+        missing = []
+        if self.trust is not None and not self.trust_loaded:
+            missing.append("trust anchors (root-ca.pem, issuing-ca.pem, crl.pem)")
+        if self.seals is not None and not self.seals_loaded:
+            missing.append("seal keys (" + ", ".join(
+                f"keys/{a}-agency.key + certs/{a}-agency.pem" for a in self.options.agencies
+                if a not in self.seals.credentials) + ")")
+        if self.other_seals is not None and not self.other_seals.can_issue():
+            missing.append("the issuing CA's key (issuing-ca.key, for --seal-with-parent)")
+        return " and ".join(missing)
 
     def _read_revocations(self) -> None:
         for _ in range(100):
@@ -271,7 +298,7 @@ class Recipient:
             self._paused = self.idle.held = True
 
     def _drain_backlog(self) -> None:
-        if self.trust is not None and not self.trust_loaded:
+        if self._missing_files():
             return
         backlog, self._backlog = self._backlog, []
         for message in backlog:
@@ -382,10 +409,23 @@ class Recipient:
             due = heapq.heappop(self._due)
             self._produce(due)
 
+    def _seal(self, record: dict[str, Any], now_us: int) -> dict[str, Any] | None:
+        """The status's seal (§7a): the answering agency's, or another's (a misbehaviour)."""
+        if self.seals is None:
+            return None
+        credential = self.seals.of(record["recipient"])
+        if self.other_seals is not None:
+            credential = self.other_seals.of(
+                other_agency(record["recipient"], record["sender"]), credential)
+        return credential.seal(record, now_us)
+
     def _produce(self, due: _Due) -> None:
-        # the timestamp says when the status was sent, not when it was planned
-        record = {**due.record, "timestamp": time.time_ns() // 1000}
-        value = self.registry.encode_framed(wire.STATUS_EVENT, record)
+        # the timestamp says when the status was sent, not when it was planned; sealed then
+        now_us = time.time_ns() // 1000
+        record = {**due.record, "timestamp": now_us}
+        record["seal"] = self._seal(record, now_us)
+        value = self.registry.encode_framed(  # --no-seal: the v1 statuses of before §7a
+            wire.STATUS_EVENT, record, 1 if self.options.seal == SEAL_NONE else None)
 
         def delivered(error: KafkaError | None, _message: Message) -> None:
             if error is not None:  # at least once: send it again
@@ -501,9 +541,11 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--platform", help="home platform as in topic names (default: from the "
                    "codes: ...H56 -> lgsp-h56, other last segments -> vdxp)")
     p.add_argument("--pki", type=Path, help="the run's --pki-out directory (root-ca.pem, "
-                   "issuing-ca.pem, crl.pem); waited for, reloaded when it changes")
+                   "issuing-ca.pem, crl.pem; keys/CODE-agency.key and certs/CODE-agency.pem, "
+                   "each agency's seal); waited for, reloaded when it changes")
     p.add_argument("--pki-timeout-s", type=float, default=600.0,
-                   help="give up when the trust anchors are not there after this (default 600)")
+                   help="give up when the trust anchors or a seal key are not there after "
+                   "this (default 600)")
     p.add_argument("--group", help="consumer group id (default: refsvc.<run>.<agencies>)")
     p.add_argument("--step-ms", type=int, default=20, help="delay between 03, 04, 05, 06 "
                    "(default 20)")
@@ -535,6 +577,13 @@ def parser() -> argparse.ArgumentParser:
     bad.add_argument("--answer-redelivered", action="store_true",
                      help="answer a redelivered document again (no dedupe)")
     bad.add_argument("--out-of-order", action="store_true", help="send 04 before 03")
+    sealing = bad.add_mutually_exclusive_group()
+    sealing.add_argument("--no-seal", action="store_true",
+                         help="send unsealed statuses (lgsp.status-event v1, no seal)")
+    sealing.add_argument("--seal-with-parent", action="store_true",
+                         help="seal statuses with another agency's seal: the parent agency's "
+                         "(the sender's for a top-level unit), issued here by the run's CA "
+                         "(issuing-ca.key of --pki)")
     return p
 
 
@@ -547,6 +596,9 @@ def options_from(args: argparse.Namespace) -> Options:
     platform = (args.platform or platforms.pop()).lower()
     if args.pki is None and not args.accept_bad_signatures:
         raise SystemExit("--pki DIR is required to verify signatures")
+    if args.pki is None and not args.no_seal:
+        raise SystemExit("--pki DIR is required to seal statuses (its keys/CODE-agency.key); "
+                         "--no-seal sends them unsealed")
     config: dict[str, Any] = {}
     for item in args.config:
         name, sep, value = item.partition("=")
@@ -563,7 +615,8 @@ def options_from(args: argparse.Namespace) -> Options:
             answer_redelivered=args.answer_redelivered, out_of_order=args.out_of_order),
         require_personal=args.signature_policy == "require-both", ready_file=args.ready_file,
         schemas=args.schemas, pki_timeout_s=args.pki_timeout_s,
-        idle_pause_s=args.idle_pause_s, client_config=config)
+        idle_pause_s=args.idle_pause_s, client_config=config,
+        seal=SEAL_NONE if args.no_seal else SEAL_PARENT if args.seal_with_parent else SEAL_OWN)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -106,9 +106,17 @@ class Registry:
                 raise WireError("undecodable", exc.detail) from exc
             raise
 
-    def encode_framed(self, subject: str, record: dict[str, Any]) -> bytes:
-        """``record`` with the latest schema of ``subject``, Confluent-framed."""
-        schema = self.latest(subject)
+    def version(self, subject: str, version: int) -> Schema:
+        found = [s for s in self.by_id.values() if s.subject == subject and s.version == version]
+        if not found:
+            raise KeyError(f"{subject} v{version}")
+        return found[0]
+
+    def encode_framed(self, subject: str, record: dict[str, Any],
+                      version: int | None = None) -> bytes:
+        """``record`` with the latest schema of ``subject`` (or that ``version``: a
+        misbehaviour), Confluent-framed; fields the schema lacks are left out."""
+        schema = self.latest(subject) if version is None else self.version(subject, version)
         out = io.BytesIO()
         out.write(HEADER.pack(MAGIC, schema.id))
         fastavro.schemaless_writer(out, schema.parsed, record)

@@ -10,6 +10,9 @@ The layout, all PEM::
     DIR/crl.pem                the issuing CA's revocation list (X.509 CRL v2)
     DIR/certs/<CODE>-agency.pem    each agency's seal certificate
     DIR/certs/<CODE>-personal.pem  its head official's personal certificate
+    DIR/keys/<CODE>-agency.key     the seal key of an agency an outside service plays
+                                   (``--external recipient=CODE``; PKCS#8, unencrypted), so
+                                   it seals its statuses (docs/contract.md §7a)
     DIR/faulty/<CODE>-<fault>.pem  seals issued for fault injection (expired, revoked,
                                    rogue-issuer: the last does not chain to the root)
     DIR/keys/<CODE>-agency.key     the seal key (PKCS#8, unencrypted: a simulation key) of each
@@ -84,10 +87,17 @@ def prepare_pki_out(directory: Path) -> None:
         raise ConfigError(f"--pki-out {directory}: the directory is not writable")
 
 
+def seal_key_path(directory: Path, agency_code: str) -> Path:
+    """Where ``write_pki`` puts an outside agency's seal key."""
+    return directory / KEYS / f"{agency_code}-{_ROLE_SUFFIX[SignatureRole.AGENCY]}.key"
+
+
 def write_pki(pki: Pki, directory: Path, *, now: dt.datetime | None = None,
               seal_keys: Collection[str] = ()) -> PkiFiles:
     """Write ``pki``'s CA, issued certificates and CRL under ``directory`` (made if missing),
-    and the seal key of each agency of ``seal_keys`` (issued before: ``Pki.agency_seal``)."""
+    and the seal key of each agency of ``seal_keys`` (issued before: ``Pki.agency_seal``) —
+    after its certificate and before the CRL, the last of the trust anchors, so a service
+    polling for them finds the certificate of a key it reads."""
     export = pki.export()
     root = x509.load_der_x509_certificate(export.root)
     issuing = x509.load_der_x509_certificate(export.issuing_ca)
@@ -98,17 +108,14 @@ def write_pki(pki: Pki, directory: Path, *, now: dt.datetime | None = None,
         (directory / ISSUING).write_bytes(_pem(issuing))
         (directory / CHAIN).write_bytes(_pem(issuing) + _pem(root))
         _write_key(directory / ISSUING_KEY, pki.issuing_key)
-        if seal_keys:
-            (directory / KEYS).mkdir(exist_ok=True)
-        for code in seal_keys:
-            _write_key(directory / KEYS / f"{code}-agency.key",
-                       pki.keys.get(pki.key_labels(code)[0]))
         for code, role, der in (*export.known, *export.issued):
             (directory / CERTS / f"{code}-{_ROLE_SUFFIX[role]}.pem").write_bytes(
                 _pem(x509.load_der_x509_certificate(der)))
         for code, fault, der in export.faulty:
             (directory / FAULTY / f"{code}-{fault.value}.pem").write_bytes(
                 _pem(x509.load_der_x509_certificate(der)))
+        for code in seal_keys:
+            _write_key(seal_key_path(directory, code), pki.keys.get(pki.key_labels(code)[0]))
         revoked = export.revoked_serials()
         (directory / CRL).write_bytes(
             _crl(issuing, pki.issuing_key, pki.algorithm, revoked, now).public_bytes(Encoding.PEM))
@@ -120,10 +127,14 @@ def write_pki(pki: Pki, directory: Path, *, now: dt.datetime | None = None,
 
 
 def _write_key(path: Path, key: PrivateKey) -> None:
-    """A simulation key as unencrypted PKCS#8 PEM, readable by its owner only."""
-    path.write_bytes(key.private_bytes(Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                       serialization.NoEncryption()))
-    os.chmod(path, 0o600)
+    """A private key as unencrypted PKCS#8 PEM, readable by its owner only, replaced whole (a
+    service polling for it never reads half a key)."""
+    path.parent.mkdir(exist_ok=True)
+    partial = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    partial.write_bytes(key.private_bytes(Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                          serialization.NoEncryption()))
+    os.chmod(partial, 0o600)
+    os.replace(partial, path)
 
 
 def _crl(issuing: x509.Certificate, key: PrivateKey, algorithm: SignatureAlgorithm,

@@ -133,7 +133,10 @@ def test_the_good_service_refuses_each_injected_fault_with_its_reason(kafka_boot
     (("--delay-ms", "2500"), {"ack_timeout_s": 1.0}, {"answered"}),
     (("--accept-bad-signatures",), {"faults": FaultPlan.parse(["bad-signature=25%"])},
      {"fault_refused"}),
-], ids=["skip-status", "out-of-order", "answer-twice", "drop-share", "delay", "accept-bad"])
+    (("--no-seal",), {}, {"status_sealed"}),
+    (("--seal-with-parent",), {}, {"status_sealed"}),
+], ids=["skip-status", "out-of-order", "answer-twice", "drop-share", "delay", "accept-bad",
+        "no-seal", "seal-with-parent"])
 def test_each_misbehaviour_fails_exactly_its_checks(kafka_bootstrap, pki_cache, tmp_path,
                                                     switches, overrides, broken):
     report = graded_run(kafka_bootstrap, pki_cache, tmp_path, *switches, **overrides)

@@ -89,6 +89,14 @@ class World:
             sender=SENDER, recipients=recipients, promulgation_place="Thanh Hóa",
             promulgation_date=today, signer=Signer("TM.", "Chủ tịch", "Nguyễn Văn An"))
 
+    def outside_seal(self, pki: Pki | None = None) -> Credential:
+        """The recipient's own seal: what --pki-out writes for --external recipient=CODE."""
+        return self.credential(RECIPIENT, SignatureRole.AGENCY, pki)
+
+    def write(self, pki: Pki | None = None, directory: Path | None = None) -> None:
+        """The PKI as --pki-out writes it: anchors, certificates, the recipient's seal key."""
+        write_pki(pki or self.pki, directory or self.pki_dir, seals=[self.outside_seal(pki)])
+
     def signed(self, document: Document, *, seal_of: str = SENDER, seal_pki: Pki | None = None,
                personal: bool = True) -> SignedDocument:
         schema = self.events.document_schema
@@ -110,7 +118,7 @@ def world(pki_cache: Path, tmp_path_factory: pytest.TempPathFactory) -> World:
     for code in (SENDER, OTHER):  # issue before writing, so certs/ lists them
         world.credential(code, SignatureRole.AGENCY)
         world.credential(code, SignatureRole.PERSONAL)
-    write_pki(pki, world.pki_dir)
+    world.write()
     return world
 
 
@@ -161,6 +169,8 @@ class Answer:
     status: StatusEvent
     key: str
     headers: dict[str, str]
+    value: bytes = b""
+    """The record's value as the service wrote it (its seal: test_reference_recipient_seal)."""
 
 
 class Inbound:
@@ -188,7 +198,8 @@ class Inbound:
                 continue
             headers = {k: (v or b"").decode() for k, v in message.headers() or []}
             self.answers.append(Answer(self.events.decode_status(message.value()),
-                                       (message.key() or b"").decode(), headers))
+                                       (message.key() or b"").decode(), headers,
+                                       message.value() or b""))
 
     def close(self) -> None:
         self.consumer.close()
@@ -384,10 +395,10 @@ def test_trust_anchors_are_waited_for_reloaded_and_revocations_read(
         with service(kafka_bootstrap, run, late, tmp_path) as proc:
             assert proc.poll() is None  # ready (assigned) before the PKI exists
             deliver(kafka_bootstrap, run, [document_record(world, first, world.signed(first))])
-            write_pki(world.pki, pki_dir)  # the run writes its anchors after the service started
+            world.write(directory=pki_dir)  # the run writes its PKI after the service started
             inbound.wait(lambda: inbound.codes(first.document_id) == ACCEPTED, "the first")
 
-            write_pki(world.rogue, pki_dir)  # a new run, a new CA: reloaded on an unknown issuer
+            world.write(world.rogue, pki_dir)  # a new run, a new CA: reloaded on an unknown issuer
             rogue_signed = world.signed(second, seal_pki=world.rogue)
             assert rogue_signed.personal_signature is not None
             rogue_signed = dataclasses.replace(rogue_signed, personal_signature=None)
