@@ -95,7 +95,8 @@ class World:
 
     def write(self, pki: Pki | None = None, directory: Path | None = None) -> None:
         """The PKI as --pki-out writes it: anchors, certificates, the recipient's seal key."""
-        write_pki(pki or self.pki, directory or self.pki_dir, seals=[self.outside_seal(pki)])
+        self.outside_seal(pki)  # issued first, as the run does for an external recipient
+        write_pki(pki or self.pki, directory or self.pki_dir, seal_keys=[RECIPIENT])
 
     def signed(self, document: Document, *, seal_of: str = SENDER, seal_pki: Pki | None = None,
                personal: bool = True) -> SignedDocument:

@@ -105,7 +105,7 @@ def test_a_seal_verifies_with_openssl_over_the_bytes_of_section_7a(pki_cache, tm
                                                                    algorithm):
     pki = Pki(algorithm, cache_dir=pki_cache)
     issued = pki.credential(RECIPIENT, SignatureRole.AGENCY, holder="h", organization="o")
-    write_pki(pki, tmp_path / "pki", seals=[issued])
+    write_pki(pki, tmp_path / "pki", seal_keys=[RECIPIENT])
     own = service_seal.OwnSeals(tmp_path / "pki", (RECIPIENT,))
     assert own.try_load()
     status = {"document_id": f"{SENDER},2026/12/04,7/QĐ-UBND", "recipient": RECIPIENT,
@@ -128,13 +128,13 @@ def test_a_seal_is_read_again_when_a_new_run_writes_a_new_one(pki_cache, tmp_pat
     own = service_seal.OwnSeals(directory, (RECIPIENT,))
     assert not own.try_load()  # nothing written yet
     first = Pki(SignatureAlgorithm.ED25519, cache_dir=pki_cache)
-    write_pki(first, directory, seals=[first.credential(
-        RECIPIENT, SignatureRole.AGENCY, holder="h", organization="o")])
+    first.credential(RECIPIENT, SignatureRole.AGENCY, holder="h", organization="o")
+    write_pki(first, directory, seal_keys=[RECIPIENT])
     assert own.try_load()
     before = own.of(RECIPIENT).certificate
     second = Pki(SignatureAlgorithm.ED25519, cache_dir=pki_cache)  # a new CA, the same key
-    write_pki(second, directory, seals=[second.credential(
-        RECIPIENT, SignatureRole.AGENCY, holder="h", organization="o")])
+    second.credential(RECIPIENT, SignatureRole.AGENCY, holder="h", organization="o")
+    write_pki(second, directory, seal_keys=[RECIPIENT])
     after = own.of(RECIPIENT).certificate
     assert after.serial_number != before.serial_number
     after.verify_directly_issued_by(second.directory.issuing_ca.certificate)
