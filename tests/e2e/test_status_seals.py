@@ -21,7 +21,7 @@ from cryptography.hazmat.primitives.serialization import (
 )
 
 from lgsp.bus import headers
-from lgsp.bus.admin import delete_topics
+from lgsp.bus.admin import delete_topics, topic_partitions
 from lgsp.cli.outcome import finish
 from lgsp.codec import AvroCodec, EventCodec, FileSchemaRegistry
 from lgsp.config import BrokerConfig, StatusSeals
@@ -47,14 +47,12 @@ async def _statuses_on(broker: BrokerConfig, topics: list[str]) -> list[StatusEv
     events = EventCodec(AvroCodec(FileSchemaRegistry()))
     consumer = AIOKafkaConsumer(**broker.consumer_kwargs(None))
     found: list[StatusEvent] = []
+    # an admin all-topics request: on Apache Kafka a consumer's own metadata may know none yet
+    existing = await topic_partitions(broker, topics)
+    partitions = [TopicPartition(t, p) for t in topics for p in existing.get(t, ())]
+    assert partitions, f"none of {topics} exists on {broker.bootstrap}"
     await consumer.start()
     try:
-        partitions = [TopicPartition(t, p) for t in topics
-                      for p in consumer.partitions_for_topic(t) or ()]
-        if not partitions:  # the consumer's metadata knows no topic yet
-            await consumer.topics()
-            partitions = [TopicPartition(t, p) for t in topics
-                          for p in consumer.partitions_for_topic(t) or ()]
         consumer.assign(partitions)
         await consumer.seek_to_beginning(*partitions)
         ends = await consumer.end_offsets(partitions)
