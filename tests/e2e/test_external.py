@@ -8,12 +8,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import os
-import signal
 import subprocess
-import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +20,7 @@ from lgsp.config import BrokerConfig
 from lgsp.external import ExternalParties
 from lgsp.faults import FaultPlan
 from lgsp.run import LoadRun
+from tests.e2e.outside_process import outside_process
 from tests.e2e.test_load import config
 
 pytestmark = pytest.mark.e2e
@@ -34,32 +31,14 @@ ROOT = Path(__file__).resolve().parents[2]
 AGENCY = "000.00.01.H56"
 """Sở Nội vụ Thanh Hóa's code in the default profiles: a department on LGSP-H56."""
 DOCUMENTS = 40
-STOP_TIMEOUT_S = 20.0
 
 
-@contextlib.contextmanager
 def reference_service(bootstrap: str, run_id: str, pki: Path, log: Path,
-                      *switches: str) -> Iterator[subprocess.Popen[bytes]]:
-    """The reference recipient for ``AGENCY`` in a process group of its own, stopped with
-    SIGTERM (SIGKILL for the whole group after ``STOP_TIMEOUT_S``)."""
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "examples.reference_recipient", "--bootstrap", bootstrap,
-             "--run-id", run_id, "--agency", AGENCY, "--pki", str(pki), "--step-ms", "10",
-             *switches], cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
-            env={**os.environ, "PYTHONPATH": str(ROOT)}, start_new_session=True)
-        try:
-            yield process
-        finally:  # the whole group: the service runs as a child of its supervisor, which a
-            # SIGKILL alone would leave behind (it outlived a slow stop on Apache Kafka in CI)
-            os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(timeout=STOP_TIMEOUT_S)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
-            with contextlib.suppress(ProcessLookupError):  # a child still finishing its stop
-                os.killpg(process.pid, signal.SIGKILL)
+                      *switches: str) -> contextlib.AbstractContextManager[subprocess.Popen[bytes]]:
+    """The reference recipient for ``AGENCY`` (``tests.e2e.outside_process``)."""
+    return outside_process("examples.reference_recipient", [
+        "--bootstrap", bootstrap, "--run-id", run_id, "--agency", AGENCY, "--pki", str(pki),
+        "--step-ms", "10", *switches], log)
 
 
 def graded_run(bootstrap: str, pki_cache: Path, tmp_path: Path, *switches: str,

@@ -9,12 +9,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import os
-import signal
 import subprocess
-import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +23,7 @@ from lgsp.external import ExternalParties
 from lgsp.faults import FaultPlan
 from lgsp.run import LoadRun
 from lgsp.run.plan import RunPlan
+from tests.e2e.outside_process import outside_process
 from tests.e2e.test_load import config
 
 pytestmark = pytest.mark.e2e
@@ -37,31 +34,14 @@ ROOT = Path(__file__).resolve().parents[2]
 LGSP = "LGSP-H56"
 """Thanh Hóa's LGSP: the default profile's province."""
 DOCUMENTS = 40
-STOP_TIMEOUT_S = 20.0
 
 
-@contextlib.contextmanager
 def reference_router(bootstrap: str, run_id: str, platform: str, directory: Path, log: Path,
-                     *switches: str) -> Iterator[subprocess.Popen[bytes]]:
-    """The reference router for ``platform`` in a process group of its own, stopped with
-    SIGTERM (SIGKILL for the whole group after ``STOP_TIMEOUT_S``)."""
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "examples.reference_router", "--bootstrap", bootstrap,
-             "--run-id", run_id, "--platform", platform, "--directory", str(directory),
-             *switches], cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
-            env={**os.environ, "PYTHONPATH": str(ROOT)}, start_new_session=True)
-        try:
-            yield process
-        finally:
-            os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(timeout=STOP_TIMEOUT_S)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGKILL)
+                     *switches: str) -> contextlib.AbstractContextManager[subprocess.Popen[bytes]]:
+    """The reference router for ``platform`` (``tests.e2e.outside_process``)."""
+    return outside_process("examples.reference_router", [
+        "--bootstrap", bootstrap, "--run-id", run_id, "--platform", platform, "--directory",
+        str(directory), *switches], log)
 
 
 def graded_run(bootstrap: str, pki_cache: Path, tmp_path: Path, platform: str, *switches: str,
