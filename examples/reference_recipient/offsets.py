@@ -3,8 +3,11 @@ delivered (and every record before it in its partition was done)."""
 
 from __future__ import annotations
 
+import logging
 from collections import OrderedDict
 from dataclasses import dataclass, field
+
+from confluent_kafka import Consumer, Producer, TopicPartition
 
 TopicPartitionKey = tuple[str, int]
 
@@ -70,3 +73,25 @@ class Offsets:
     def forget(self, keys: list[TopicPartitionKey]) -> None:
         for key in keys:
             self.partitions.pop(key, None)
+
+
+def commit_done(consumer: Consumer, producer: Producer, offsets: Offsets, log: logging.Logger,
+                *, force: bool) -> None:
+    """Commit the offset of every partition's records fully done. ``force`` (the last commit,
+    when stopping): flush the producer first and commit synchronously; otherwise asynchronously,
+    a failed commit being retried on the next call."""
+    if force:
+        producer.flush(5)
+    ready = offsets.ready()
+    if not ready:
+        return
+    done = [TopicPartition(t, p, o) for (t, p), o in ready.items()]
+    try:
+        if force:
+            consumer.commit(offsets=done, asynchronous=False)
+        else:
+            consumer.commit(offsets=done, asynchronous=True)
+    except Exception as exc:  # noqa: BLE001 - a failed commit is retried on the next tick
+        log.warning("commit failed: %s", exc)
+        return
+    offsets.committed(ready)

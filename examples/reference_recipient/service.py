@@ -41,7 +41,7 @@ if __package__ in (None, ""):  # run as a script: python examples/reference_reci
 
 from examples.reference_recipient import lifecycle, seal, verify, wire
 from examples.reference_recipient.idle import IdlePauser
-from examples.reference_recipient.offsets import Offsets
+from examples.reference_recipient.offsets import Offsets, commit_done
 from examples.reference_recipient.parent_seal import OtherSeals, other_agency
 from examples.reference_recipient.supervise import supervise
 
@@ -474,21 +474,7 @@ class Recipient:
         if not force and now - self._last_commit < COMMIT_EVERY_S:
             return
         self._last_commit = now
-        if force:
-            self.producer.flush(5)
-        ready = self.offsets.ready()
-        if not ready:
-            return
-        offsets = [TopicPartition(t, p, o) for (t, p), o in ready.items()]
-        try:
-            if force:
-                self.consumer.commit(offsets=offsets, asynchronous=False)
-            else:
-                self.consumer.commit(offsets=offsets, asynchronous=True)
-        except Exception as exc:  # noqa: BLE001 - a failed commit is retried on the next tick
-            log.warning("commit failed: %s", exc)
-            return
-        self.offsets.committed(ready)
+        commit_done(self.consumer, self.producer, self.offsets, log, force=force)
 
 
 def _position(message: Message) -> tuple[str, int, int]:
