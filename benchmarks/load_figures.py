@@ -9,18 +9,27 @@
     the criterion (send→01 p99 within the bound, senders on schedule, no growing backlog, nothing
     lost), then a run at half of it and its send→01 p99.
 
+Each trial of (c) also says which processes used the CPU (broker, workers, signing processes,
+coordinator): on the embedded broker the broker's own CPU is what ends a trial first.
+
+With ``--bootstrap HOST:PORT`` (a)'s pipe and (c)'s runs go to that cluster instead of an embedded
+broker — Apache Kafka 4 from ``scripts/apache-kafka.sh start`` — and ``--broker-pid`` names its
+process so its CPU is counted too.
+
 With ``--sign-ahead N`` the simulation signs in N processes per worker ahead of the send time
 (``producers.sign_ahead``): (b) is then also given for what stays on the send path (every stage
 but signing), and the pool's own signing throughput is measured.
 
     python benchmarks/load_figures.py [--sig-alg rsa2048] [--workers 2] [--fan-out 3]
         [--trial-s 20] [--start-rate 100] [--bound-ms 500] [--sign-ahead 0]
+        [--bootstrap HOST:PORT [--broker-pid PID]]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import dataclasses
 import datetime as dt
 import os
@@ -28,11 +37,12 @@ import platform
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from e2e_vs_raw_pipe import count_records, raw_pipe
+from process_cpu import ProcessCpu
 from stage_cost import measure_stage_costs
 
 from lgsp.broker.embedded import EmbeddedBroker
@@ -71,10 +81,35 @@ async def pool_throughput(args: argparse.Namespace, seconds: float = 5.0) -> flo
         await pool.close()
 
 
+def broker_config(args: argparse.Namespace) -> BrokerConfig:
+    """The cluster given, or (no bootstrap) a fresh embedded broker for each run."""
+    return BrokerConfig(bootstrap=args.bootstrap)
+
+
+class CpuMeasuredRun:
+    """A run whose processes' CPU is measured while it runs (start and drain included)."""
+
+    measured: ClassVar[list[ProcessCpu]] = []
+
+    def __init__(self, load: LoadRun, broker_pid: int | None) -> None:
+        self.load = load
+        self.broker_pid = broker_pid
+
+    async def run(self, stop: asyncio.Event | None = None) -> dict[str, Any]:
+        with ProcessCpu(self.broker_pid) as cpu:
+            report: dict[str, Any] = await self.load.run(stop)
+        CpuMeasuredRun.measured.append(cpu)
+        return report
+
+
 async def raw_pipe_figure(args: argparse.Namespace) -> dict[str, Any]:
     """Records per document and their size from a short simulation, then the raw pipe."""
-    async with EmbeddedBroker() as embedded:
-        broker = BrokerConfig(bootstrap=embedded.bootstrap)
+    async with contextlib.AsyncExitStack() as stack:
+        if args.bootstrap:
+            broker = broker_config(args)
+        else:
+            embedded = await stack.enter_async_context(EmbeddedBroker())
+            broker = BrokerConfig(bootstrap=embedded.bootstrap)
         config = dataclasses.replace(base_config(args), duration_s=None, documents=1000,
                                      rate=100.0, keep_topics=True)
         load = LoadRun(config, broker, workers=1)
@@ -92,22 +127,25 @@ async def raw_pipe_figure(args: argparse.Namespace) -> dict[str, Any]:
 async def simulation_figures(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any]]:
     gates = [Slo.parse(f"p99(send_to_arrived) < {args.bound_ms}ms")]
     found = await find_max_rate(
-        lambda c: LoadRun(c, BrokerConfig(), workers=args.workers), base_config(args), gates,
+        lambda c: CpuMeasuredRun(LoadRun(c, broker_config(args), workers=args.workers),
+                                 args.broker_pid), base_config(args), gates,
         stop=asyncio.Event(), progress=lambda event, data: print(
             f"  trial {data['trial']}: {data['rate']:.0f} documents/s"
             if event == "trial" else "", end="\n" if event == "trial" else "", flush=True))
     half_rate = found["find_max"]["max_rate"] / 2
-    half = await LoadRun(dataclasses.replace(base_config(args), rate=max(half_rate, 1.0),
-                                             warmup_s=args.trial_s * 0.2),
-                         BrokerConfig(), workers=args.workers).run()
+    half = await CpuMeasuredRun(LoadRun(
+        dataclasses.replace(base_config(args), rate=max(half_rate, 1.0),
+                            warmup_s=args.trial_s * 0.2),
+        broker_config(args), workers=args.workers), args.broker_pid).run()
     return found, half
 
 
 def main(args: argparse.Namespace) -> None:
     configure_logging("console", "error")
     cores = os.cpu_count() or 1
+    where = f"cluster {args.bootstrap}" if args.bootstrap else "embedded Tansu"
     print(f"lgsp-sim load figures · {platform.node()} · {cores} cores · Python "
-          f"{platform.python_version()} · embedded Tansu · {args.sig_alg} · fan-out "
+          f"{platform.python_version()} · {where} · {args.sig_alg} · fan-out "
           f"{args.fan_out} · {args.workers} workers")
     print("(b) stage-cost bound (CPU per document in isolation) ...", flush=True)
     bound = measure_stage_costs(args.sig_alg, args.fan_out, 300)
@@ -133,14 +171,17 @@ def main(args: argparse.Namespace) -> None:
               f"out ({sign_us:.0f} µs of signing per document)")
     print(f"(c) max sustainable rate: {max_rate:.0f} documents/s "
           f"(criterion: send→01 p99 < {args.bound_ms} ms, on schedule, backlog flat, 0 lost)")
-    for trial in found["find_max"]["trials"]:
+    cpu = CpuMeasuredRun.measured
+    for trial, used in zip(found["find_max"]["trials"], cpu, strict=False):
         print(f"      {trial['rate']:>7.0f}/s  p99 {trial['send_to_arrived_p99_ms']:>8.1f} ms  "
               f"lag p99 {trial['schedule_lag_p99_ms']:>8.1f} ms  "
               f"{'sustained' if trial['sustained'] else '; '.join(trial['reasons'])}")
+        print(f"                CPU: {used.summary()}")
     latency = half["latency"]["send_to_arrived"]
     print(f"    at half ({max_rate / 2:.0f}/s for {args.trial_s:.0f} s): send→01 p50 "
           f"{latency['p50']:.1f} ms, p99 {latency['p99']:.1f} ms, p99.9 {latency['p99.9']:.1f} "
           f"ms, max {latency['max']:.1f} ms; lost {half['totals']['lost']}")
+    print(f"                CPU: {cpu[-1].summary()}")
     print(f"ratios: (c)/(b) = {max_rate / bound['bound_documents_per_s']:.2f} of the stage-cost "
           f"bound · (c)/(a) = {max_rate / raw['documents_per_s_equivalent']:.2f} of the raw pipe"
           f" · {max_rate / cores:.0f} documents/s per core")
@@ -159,4 +200,8 @@ if __name__ == "__main__":
     parser.add_argument("--bound-ms", type=float, default=500.0)
     parser.add_argument("--sign-ahead", type=int, default=0,
                         help="signing processes per worker (0: sign in line)")
+    parser.add_argument("--bootstrap", default=None,
+                        help="measure (a) and (c) on this cluster, not an embedded broker")
+    parser.add_argument("--broker-pid", type=int, default=None,
+                        help="the --bootstrap cluster's broker process, to count its CPU")
     main(parser.parse_args())

@@ -1,6 +1,10 @@
 """The one consume loop every stage runs: consume a batch → handle each record → await the produce
 futures the handling created → commit. Offsets are committed only after the work for a record is
-done (at-least-once).
+done (at-least-once), and at most every ``COMMIT_EVERY_S`` while records keep coming: a commit is a
+broker round trip, once per batch it sat on every hop's latency and was a sixth of the requests
+the embedded broker answers. The offsets of done work not yet committed are committed as soon as
+the loop finds nothing new, before its assignment changes and when it stops; a stage killed in
+between reads at most that much again (its duplicates are absorbed downstream).
 
 A handler appends the futures of what it sends to ``out``. When it raises ``Rejected`` the loop
 still awaits what was already sent (a document routed to its good recipients stays routed), then
@@ -43,6 +47,8 @@ OUT_OF_RANGE_BACKOFF_S = 0.05
 MAX_RENEWALS = 5
 """Consumers replaced after an internal error within a minute before the error ends the stage."""
 MISSING_TOPIC_RECHECK_S = 0.5
+COMMIT_EVERY_S = 0.2
+"""While records keep coming, done offsets are committed at most this often."""
 """How often a loop waiting for a wanted topic to be created looks again."""
 
 
@@ -141,6 +147,9 @@ class ConsumeLoop:
         self._dead_letters = dead_letters
         self._max_records = max_records
         self._task: asyncio.Task[None] | None = None
+        self._uncommitted = False
+        """Work done since the last commit (the client's consumed offsets are all done)."""
+        self._committed_at = 0.0
         self._stopping = False
         self._stopped = False
         self.processed = 0
@@ -279,6 +288,7 @@ class ConsumeLoop:
                      topics=sorted(self._missing_checked))
         if topics == self._assigned:
             return
+        await self._commit_done(force=True)  # ``assign`` forgets the consumed offsets
         wanted = [TopicPartition(t, p) for t in sorted(topics) for p in self._partitions]
         for tp in wanted:
             if tp not in self._next:
@@ -318,6 +328,7 @@ class ConsumeLoop:
         """Drop the batch in hand (uncommitted: it will be read again) and close; for a run that
         is over without draining (the broker is gone)."""
         self._stopping = True
+        self._uncommitted = False  # the broker is gone: nothing more is asked of it
         if self._task is not None and not self._task.done():
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
@@ -339,6 +350,12 @@ class ConsumeLoop:
                     with contextlib.suppress(asyncio.CancelledError):
                         await self._task
         finally:
+            if self.failure is None and not self._repositioning:
+                try:  # what is left uncommitted is read again by the next reader
+                    async with asyncio.timeout(COMMITTED_TIMEOUT_S):
+                        await self._commit_done(force=True)
+                except (TimeoutError, KafkaError) as exc:
+                    log.warning("last_commit_failed", stage=self.name, error=repr(exc))
             try:  # a consumer of a vanished broker would wait out its request timeouts
                 async with asyncio.timeout(STOP_TIMEOUT_S):
                     await self._consumer.stop()
@@ -428,6 +445,7 @@ class ConsumeLoop:
         if self._partitions is not None:  # never step over a hole (lgsp.bus.holes)
             batch = self._holes.take(batch, self._next.get)
         if not any(batch.values()):
+            await self._commit_done(force=True)  # nothing new: commit what is done now
             return
         futures: Futures = []
         for records in batch.values():
@@ -439,10 +457,23 @@ class ConsumeLoop:
                                                                  self._stage_of(record)))
         if futures:
             await asyncio.gather(*futures)
-        if self._commit:
-            await self._consumer.commit()
         for tp, records in batch.items():
             if records:
                 self._next[tp] = records[-1].offset + 1
                 self._last_ms[tp] = records[-1].timestamp
         self.processed += sum(len(r) for r in batch.values())
+        self._uncommitted = self._commit
+        await self._commit_done(force=False)
+
+    async def _commit_done(self, *, force: bool) -> None:
+        """Commit the client's consumed offsets — every record the loop has handed out is done
+        here, between batches — if there is anything new and ``COMMIT_EVERY_S`` has passed (or
+        ``force``). A failed commit leaves the work marked uncommitted: the next one covers it."""
+        if not self._uncommitted:
+            return
+        now = time.monotonic()
+        if not force and now - self._committed_at < COMMIT_EVERY_S:
+            return
+        await self._consumer.commit()
+        self._uncommitted = False
+        self._committed_at = now

@@ -330,3 +330,46 @@ class TestClientFailure:
         finally:
             await loop.stop()
             await producer.stop()
+
+
+class TestCoalescedCommits:
+    async def test_done_work_is_committed_as_soon_as_nothing_new_comes(self, generations,
+                                                                       run_id, monkeypatch):
+        """Commits are coalesced while records keep coming (here: at most one a minute), but a
+        loop that has caught up commits at once: a stage killed while idle reads nothing again."""
+        from aiokafka import AIOKafkaConsumer, TopicPartition
+
+        import lgsp.bus.consume_loop as consume_loop
+
+        monkeypatch.setattr(consume_loop, "COMMIT_EVERY_S", 60.0)
+        broker, names = generations
+        seen: list[Any] = []
+        producer = AIOKafkaProducer(**broker.producer_kwargs())
+        await producer.start()
+        reader = AIOKafkaConsumer(**broker.consumer_kwargs(f"{run_id}-worker"))
+        await reader.start()
+        loop = _loop(broker, run_id, names[:1], seen, producer)
+        committed: dict[int, int | None] = {}
+
+        async def committed_up_to(offset: int) -> None:
+            deadline = time.monotonic() + 10
+            while True:
+                for p in PARTITIONS:
+                    committed[p] = await reader.committed(TopicPartition(names[0], p))
+                if all(committed[p] == offset for p in PARTITIONS):
+                    return
+                assert time.monotonic() < deadline, f"committed {committed}, want {offset} each"
+                await asyncio.sleep(0.1)
+
+        try:
+            await loop.start()
+            for burst in (1, 2):  # the first commit is due at once, the second only when idle
+                await _produce(broker, [(names[0], p) for p in PARTITIONS])
+                await wait_for(lambda n=burst: len(seen) == n * len(PARTITIONS), timeout_s=30,
+                               what=f"burst {burst} read")
+                await committed_up_to(burst)
+            assert loop.failure is None
+        finally:
+            await loop.stop()
+            await reader.stop()
+            await producer.stop()
