@@ -93,3 +93,34 @@ async def test_retained_topics_only_are_refreshed(kafka_bootstrap, run_id):
     finally:
         await producer.stop()
         await delete_topics(broker, [old, new])
+
+
+class _Metadata:
+    def __init__(self, count: int) -> None:
+        self.count = count
+
+    def partitions_for_topic(self, _topic: str) -> set[int]:
+        return set(range(self.count))
+
+    def available_partitions_for_topic(self, _topic: str) -> set[int]:
+        return set(range(self.count))
+
+
+@pytest.mark.parametrize("partitions", [1, 3, 4, 12])
+async def test_a_key_goes_where_the_default_partitioner_puts_it(partitions):
+    """Keyed records land where Java's and aiokafka's murmur2 partitioner puts them (other
+    clients read a recipient's records from that partition), also when the hash is cached."""
+    import os
+
+    from aiokafka.partitioner import DefaultPartitioner
+
+    producer = TrackingProducer(bootstrap_servers="127.0.0.1:9")  # never started
+    producer._metadata = _Metadata(partitions)
+    keys = [os.urandom(n) for n in range(1, 40)] + [b"000.00.12.H56", b"000.02.31.H26"]
+    try:
+        for key in keys * 2:  # the second time from the cache
+            assert producer._partition("t", None, key, None, key, None) == \
+                DefaultPartitioner()(key, list(range(partitions)), list(range(partitions)))
+        assert producer._partition("t", 0, b"k", None, b"k", None) == 0
+    finally:
+        await producer.stop()
