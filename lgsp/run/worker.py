@@ -26,6 +26,7 @@ from lgsp.errors import LgspError, LifecycleError, RunAborted, StageFailed
 from lgsp.logs import configure_logging
 from lgsp.metrics.run import RunMetrics
 from lgsp.metrics.state import to_state
+from lgsp.run import event_loop
 from lgsp.run.config import SimulationConfig
 from lgsp.run.protocol import (
     EXIT_STAGE_FAILED,
@@ -264,7 +265,7 @@ def process_main(spec: WorkerSpec, connection: Connection) -> None:
         finally:
             channel.detach()
 
-    code = asyncio.run(main())
+    code = event_loop.run(main())
     connection.close()
     if code:
         raise SystemExit(code)
