@@ -6,7 +6,10 @@ the coordinator, the worker processes and the Tansu broker. Prints the peak of t
 kind, the RSS at a few points in time (growth shows up there), and the run's own figures.
 
     python benchmarks/memory_soak.py [--duration 1800] [--rate 1000] [--workers 2]
-        [--sig-alg ed25519] [-- extra lgsp simulate options]
+        [--sig-alg ed25519] [--broker-pid PID] [-- extra lgsp simulate options]
+
+With ``-- --bootstrap HOST:PORT`` the run goes to that cluster; ``--broker-pid`` names the
+broker's process (Apache Kafka from ``scripts/apache-kafka.sh``) so its memory is counted too.
 """
 
 from __future__ import annotations
@@ -50,7 +53,7 @@ def rss_kib(pid: int) -> tuple[str, int]:
         return "gone", 0
     rss = next((int(line.split()[1]) for line in status.splitlines()
                 if line.startswith("VmRSS:")), 0)
-    if "tansu" in cmdline:
+    if "tansu" in cmdline or "kafka.Kafka" in cmdline:
         return "broker", rss
     if "multiprocessing" in cmdline:
         return "worker", rss
@@ -68,15 +71,15 @@ def main(args: argparse.Namespace, extra: list[str]) -> None:
     with log.open("wb") as stderr:
         proc = subprocess.Popen(command, stdout=subprocess.DEVNULL,  # noqa: S603 - our CLI
                                 stderr=stderr)
-        peak_total, peak, timeline = sample(proc)
+        peak_total, peak, timeline = sample(proc, args.broker_pid)
     elapsed = time.monotonic() - began
     print(f"exit code {proc.returncode} after {elapsed:.0f} s (its log: {log}, "
           f"{log.stat().st_size // 1024} KiB)")
     report_summary(report, args, peak_total, peak, timeline)
 
 
-def sample(proc: subprocess.Popen[bytes]) -> tuple[int, dict[str, int],
-                                                   list[tuple[float, int, dict[str, int]]]]:
+def sample(proc: subprocess.Popen[bytes], broker_pid: int | None = None
+           ) -> tuple[int, dict[str, int], list[tuple[float, int, dict[str, int]]]]:
     """RSS of the process tree every SAMPLE_EVERY_S until it exits: (peak, peak by kind,
     timeline)."""
     began = time.monotonic()
@@ -85,8 +88,9 @@ def sample(proc: subprocess.Popen[bytes]) -> tuple[int, dict[str, int],
     timeline: list[tuple[float, int, dict[str, int]]] = []
     while proc.poll() is None:
         by_kind: dict[str, int] = {}
-        for pid in tree(proc.pid):
+        for pid in tree(proc.pid) + ([broker_pid] if broker_pid else []):
             kind, rss = rss_kib(pid)
+            kind = "broker" if pid == broker_pid else kind
             if kind != "gone":
                 by_kind[kind] = by_kind.get(kind, 0) + rss
         total = sum(by_kind.values())
@@ -128,4 +132,6 @@ if __name__ == "__main__":
     parser.add_argument("--rate", type=float, default=1000.0)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--sig-alg", default="ed25519")
+    parser.add_argument("--broker-pid", type=int, default=None,
+                        help="an external broker's process, counted as the broker")
     main(parser.parse_args(argv[:argv.index("--")] if "--" in argv else argv), extra)
