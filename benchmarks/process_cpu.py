@@ -19,7 +19,8 @@ TICK = os.sysconf("SC_CLK_TCK")
 SAMPLE_EVERY_S = 0.25
 
 
-def _children(pid: int) -> list[int]:
+def children(pid: int) -> list[int]:
+    """The pids of a process's children (every thread's)."""
     found: list[int] = []
     for task in Path(f"/proc/{pid}/task").glob("*"):
         try:
@@ -76,7 +77,7 @@ class ProcessCpu:
             if pid in seen:
                 continue
             seen.add(pid)
-            pids += _children(pid)
+            pids += children(pid)
             cpu = _cpu_s(pid)
             if cpu is None:
                 continue
