@@ -47,9 +47,9 @@ OUT_OF_RANGE_BACKOFF_S = 0.05
 MAX_RENEWALS = 5
 """Consumers replaced after an internal error within a minute before the error ends the stage."""
 MISSING_TOPIC_RECHECK_S = 0.5
+"""How often a loop waiting for a wanted topic to be created looks again."""
 COMMIT_EVERY_S = 0.2
 """While records keep coming, done offsets are committed at most this often."""
-"""How often a loop waiting for a wanted topic to be created looks again."""
 
 
 class DeadLetters:
