@@ -17,7 +17,6 @@ import asyncio
 import contextlib
 import datetime as dt
 import time
-from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
@@ -42,6 +41,7 @@ from lgsp.errors import DecodeError, DeliveryError, Rejected, SignatureError
 from lgsp.faults import FaultKind
 from lgsp.log_limit import LogLimit
 from lgsp.metrics.run import RouteOutcome, RunMetrics
+from lgsp.recent_keys import RecentKeys, joined
 from lgsp.signing.pki import SignatureRole
 from lgsp.signing.signature import SignatureBlock, SignatureVerifier
 
@@ -80,7 +80,8 @@ class RecipientAgents:
         self.external = external
         self.sealer = sealer
         self.config = config or RecipientConfig()
-        self._seen: OrderedDict[tuple[str, str], None] = OrderedDict()
+        self._seen = RecentKeys(self.config.dedupe_capacity)
+        """(DocumentId, recipient) taken in, to absorb the bus delivering one again."""
         self._lifecycles: set[asyncio.Task[None]] = set()
         self._stop_timeout_s = LIFECYCLE_STOP_TIMEOUT_S
         self._send_failures_logged = LogLimit()
@@ -138,12 +139,12 @@ class RecipientAgents:
         # statuses travel in the topic generation of their document (see lgsp.bus.topics)
         status_topic = self.topics.inbound(self.platform, self.topics.generation_of(record.topic))
         route = route_of(self.topology, sender, recipient)
-        key = (doc_id, recipient)
+        key = joined(doc_id, recipient)
         if key in self._seen:
             self.metrics.record_outcome(route, RouteOutcome.DUPLICATES_ABSORBED)
             log.info("duplicate_absorbed", document_id=doc_id, recipient=recipient)
             return
-        self._remember(key)
+        self._seen.add(key)
         if self.config.intake_delay_s:
             await asyncio.sleep(self.config.intake_delay_s)  # in line: the loop waits too
         try:
@@ -211,7 +212,7 @@ class RecipientAgents:
         for key, statuses in sent.items():
             if key[1] in self.external:
                 continue  # the user's service answered those, not us
-            self._remember(key)
+            self._seen.add(joined(*key))
             if statuses.finished or StatusCode.ARRIVED not in statuses.codes:
                 continue
             task = asyncio.create_task(self._lifecycle(
@@ -221,11 +222,6 @@ class RecipientAgents:
             task.add_done_callback(self._lifecycles.discard)
             resumed += 1
         return resumed
-
-    def _remember(self, key: tuple[str, str]) -> None:
-        self._seen[key] = None
-        if len(self._seen) > self.config.dedupe_capacity:
-            self._seen.popitem(last=False)
 
     def _refusal(self, signed: SignedDocument, document: Document,
                  recipient: str) -> Rejected | None:

@@ -63,6 +63,7 @@ from lgsp.metrics.run import Route, RouteOutcome, RunMetrics
 from lgsp.metrics.series import SERIES_DIGITS
 from lgsp.metrics.stages import Stage
 from lgsp.metrics.state import from_state, to_state
+from lgsp.recent_keys import RecentKeys
 
 log = structlog.get_logger(__name__)
 
@@ -92,8 +93,9 @@ FORGED_REMEMBERED = 100_000
 SealCheck = Callable[[StatusEvent], str | None]
 """None for a status sealed by its recipient, else why it is forged."""
 SENT_REMEMBERED = 250_000
-"""Documents remembered to tell a late status from one about a document never sent (about 40
-MB; a longer run counts the older ones' late statuses as ``unknown_or_finished``)."""
+"""Documents remembered to tell a late status from one about a document never sent (at least
+this many of the most recent, about 30 MB at most; a longer run counts the older ones' late
+statuses as ``unknown_or_finished``)."""
 
 STEP_RANK = {StatusCode.ARRIVED: 0, StatusCode.REGISTERED: 1, StatusCode.ASSIGNED: 2,
              StatusCode.IN_PROGRESS: 3, StatusCode.COMPLETED: 4}
@@ -135,8 +137,8 @@ class DeliveryTracker:
         self.live_arrived = Histogram(SERIES_DIGITS)
         """Send → 01 of the whole run so far, warm-up included: live progress and Prometheus."""
         self.grader = ConformanceGrader(external, metrics)
-        self._sent: OrderedDict[str, None] = OrderedDict()
-        """DocumentIds this tracker expected, most recent last (at most ``SENT_REMEMBERED``)."""
+        self._sent = RecentKeys(SENT_REMEMBERED)
+        """DocumentIds this tracker expected (at least the ``SENT_REMEMBERED`` most recent)."""
         self._memory_whole = True
         """Every document this tracker expected is in ``_sent``: a status about another one is
         about a document the run did not send. False once ``_sent`` dropped one or the tracker
@@ -169,9 +171,8 @@ class DeliveryTracker:
 
     def expect(self, document: SentDocument, intended_ns: int) -> None:
         """Register every (document, recipient) of a document about to be sent."""
-        self._sent[document.document_id] = None
-        if len(self._sent) > SENT_REMEMBERED:
-            self._sent.popitem(last=False)
+        self._sent.add(document.document_id)
+        if self._sent.forgotten:
             self._memory_whole = False
         for recipient in document.recipients:
             route = route_of(self.topology, document.sender, recipient)

@@ -136,7 +136,8 @@ class RecipientConfig:
     """How many 05 (in progress) statuses precede 06."""
     signature_policy: SignaturePolicy = SignaturePolicy.REQUIRE_AGENCY
     dedupe_capacity: int = 1_000_000
-    """(DocumentId, recipient) pairs remembered to absorb duplicate deliveries."""
+    """(DocumentId, recipient) pairs remembered to absorb duplicate deliveries: at least this
+    many of the most recent, per platform (``lgsp.recent_keys``)."""
 
     def __post_init__(self) -> None:
         if self.step_delay_s < 0:

@@ -15,6 +15,7 @@ from lgsp.metrics import RunMetrics
 from lgsp.metrics.conformance_report import conformance_report
 from lgsp.metrics.state import from_state, merge, to_state
 from lgsp.profiles import load_topology
+from lgsp.recent_keys import joined
 
 SENDER = "000.00.00.H56"
 OUTSIDE, INSIDE = "000.00.01.H56", "000.00.00.G22"
@@ -195,7 +196,7 @@ async def test_a_restarted_recipient_never_resumes_an_external_agencys_lifecycle
                              external=frozenset({OUTSIDE}))
     begun = SentStatuses(sender=SENDER, topic="t", codes=[C.ARRIVED, C.REGISTERED])
     assert agents.resume({("D1", OUTSIDE): begun}) == 0
-    assert ("D1", OUTSIDE) not in agents._seen
+    assert joined("D1", OUTSIDE) not in agents._seen
 
 
 def test_statuses_of_other_parties_after_the_end_are_not_charged_to_the_service(tracker):
