@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 from dataclasses import dataclass, field
 from enum import StrEnum
 from multiprocessing.connection import Connection
@@ -225,7 +226,13 @@ class PipeChannel:
     def attach(self) -> None:
         """Start reading (call inside the running loop)."""
         if not self._attached:
-            asyncio.get_running_loop().add_reader(self._connection.fileno(), self._readable)
+            fd = self._connection.fileno()
+            asyncio.get_running_loop().add_reader(fd, self._readable)
+            # uvloop's add_reader makes the descriptor non-blocking (libuv's uv_poll_init), and
+            # ``Connection`` assumes a blocking one: a message larger than the socket's buffer —
+            # a worker's Result at the end of a long run — was sent in part (the error
+            # swallowed below) or read in part, and the coordinator took the worker for dead
+            os.set_blocking(fd, True)
             self._attached = True
 
     def detach(self) -> None:
