@@ -155,6 +155,8 @@ class DeliveryTracker:
         self._foreign_logged = LogLimit()
         self._forged_logged = LogLimit()
         """Injected status faults make these common: one line a second each, with a count."""
+        self._late_logged = LogLimit()
+        """A run fallen behind gets a 01 too late for thousands of deliveries: likewise."""
 
     def check_seals(self, check: SealCheck) -> None:
         """The run requires status seals: from now on a business status counts only when
@@ -360,8 +362,10 @@ class DeliveryTracker:
             # sweep until it has caught up)
             self._lose(key, now_ns)
             figures.record_unexpected_status("unknown_or_finished")
-            log.warning("deliveries_lost", count=1, first_document_id=key[0],
-                        first_recipient=key[1], ack_timeout_s=self.ack_timeout_ns / 1e9)
+            if (left_out := self._late_logged.allow()) is not None:
+                log.warning("deliveries_lost", count=1, first_document_id=key[0],
+                            first_recipient=key[1], ack_timeout_s=self.ack_timeout_ns / 1e9,
+                            suppressed=left_out)
             return
         if code in delivery.seen and code not in REPEATABLE:
             again = delivery.issued_at.get(code) == status.timestamp
