@@ -6,7 +6,8 @@ import lgsp
 def test_all_names_the_public_members():
     public = {name for name in dir(lgsp) if not name.startswith("_")}
     modules = {"broker", "bus", "codec", "config", "domain", "errors", "metrics", "profiles",
-               "signing", "cli", "faults", "log_limit", "logs", "run", "external", "conformance"}
+               "signing", "cli", "faults", "log_limit", "logs", "run", "external", "conformance",
+               "recent_keys"}
     assert set(lgsp.__all__) == public - modules
 
 
