@@ -94,7 +94,7 @@ SealCheck = Callable[[StatusEvent], str | None]
 """None for a status sealed by its recipient, else why it is forged."""
 SENT_REMEMBERED = 250_000
 """Documents remembered to tell a late status from one about a document never sent (at least
-this many of the most recent, about 30 MB at most; a longer run counts the older ones' late
+this many of the most recent, at most twice as many; a longer run counts the older ones' late
 statuses as ``unknown_or_finished``)."""
 
 STEP_RANK = {StatusCode.ARRIVED: 0, StatusCode.REGISTERED: 1, StatusCode.ASSIGNED: 2,
