@@ -30,7 +30,7 @@ def children(pid: int) -> list[int]:
     return found
 
 
-def _cpu_s(pid: int) -> float | None:
+def cpu_seconds(pid: int) -> float | None:
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except OSError:
@@ -38,7 +38,8 @@ def _cpu_s(pid: int) -> float | None:
     return (int(fields[11]) + int(fields[12])) / TICK  # utime + stime
 
 
-def _kind(pid: int, broker_pid: int | None) -> str:
+def kind_of(pid: int, broker_pid: int | None) -> str:
+    """broker, signers, workers, coordinator (this process) or other."""
     if pid == broker_pid:
         return "broker"
     try:
@@ -78,11 +79,11 @@ class ProcessCpu:
                 continue
             seen.add(pid)
             pids += children(pid)
-            cpu = _cpu_s(pid)
+            cpu = cpu_seconds(pid)
             if cpu is None:
                 continue
             if pid not in self._kinds:
-                self._kinds[pid] = _kind(pid, self.broker_pid)
+                self._kinds[pid] = kind_of(pid, self.broker_pid)
                 self._first[pid] = cpu if first else 0.0  # born during the block: all of it
             self._last[pid] = cpu
 
